@@ -1,0 +1,32 @@
+import { inject } from "tsyringe";
+import { registerFile } from "../src/memory/register-file.js";
+import { pciDriver } from "../src/machine/drivers.js";
+import { DEVICE_PROPS } from "../src/machine/tokens.js";
+import { PciDevice, type DeviceProps } from "../src/pci/device.js";
+
+/**
+ * Intel 82371SB PIIX3 IDE controller at 01.1 (QEMU's "piix3-ide"): legacy-mode IDE (BARs 0-3
+ * unimplemented, the channels sit at 0x1f0/0x170) with the bus-master DMA block in BAR 4.
+ */
+@pciDriver({
+  name: "piix3-ide",
+  description: "Intel 82371SB PIIX3 IDE controller (pc board, 01.1)",
+  category: "storage",
+  properties: {},
+  userCreatable: false,
+  hotpluggable: false,
+})
+export class Piix3Ide extends PciDevice {
+  constructor(@inject(DEVICE_PROPS) props: DeviceProps) {
+    super({ vendorId: 0x8086, deviceId: 0x7010, classCode: 0x0101, progIf: 0x80 }, props);
+    this.config.set16(0x06, 0x0280); // fast back-to-back, medium DEVSEL
+    this.defineBar(4, {
+      kind: "io",
+      size: 16,
+      name: "piix-bmdma-container",
+      // Bus-master DMA registers: no transfers are modelled, so they hold what is written.
+      ops: registerFile(16),
+    });
+  }
+}
+

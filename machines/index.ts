@@ -1,0 +1,2 @@
+/** Machine types: importing this module registers every built-in type. */
+export { i440fxBoard } from "./pc.js";

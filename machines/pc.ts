@@ -1,0 +1,54 @@
+import { machineTypes, type Board } from "../src/machine/machine-type.js";
+import { prop, parseInteger, type PropertyType } from "../src/machine/properties.js";
+import { pciSlot } from "../src/pci/constants.js";
+import { ECAM_SIZE } from "../src/pci/host.js";
+import "../devices/chipset.js";
+
+/** `ecam=off` or `ecam=ADDRESS`: the MMCONFIG window (the real i440FX has none; off by default). */
+const ecamAddress: PropertyType<number | null> = {
+  name: "off|address",
+  parse(text) {
+    if (text === "off") return { value: null };
+    const v = parseInteger(text);
+    if (v === null || v < 0 || v % ECAM_SIZE !== 0 || v + ECAM_SIZE > 2 ** 32) {
+      return { error: "off, or a 256 MiB-aligned address below 4 GiB such as 0xb0000000" };
+    }
+    return { value: v };
+  },
+  format: (v) => (v === null ? "off" : `0x${v.toString(16)}`),
+};
+
+/**
+ * The pc board: i440FX host bridge at 00.0 and the PIIX3 function block at 01.x (ISA bridge,
+ * IDE, PIIX4 power management), as `qemu-system-x86_64 -M pc -nodefaults` builds it.
+ */
+export const i440fxBoard: Board = {
+  name: "i440fx",
+  properties: {
+    ecam: prop(ecamAddress, null, "PCI Express ECAM (MMCONFIG) window base, or off"),
+  },
+  build(machine, options) {
+    // PIIX3 routes slot s, pin p (0 = INTA) to PIRQ (p + s - 1) mod 4: slot 1 INTA -> PIRQA.
+    machine.createRootBus((fn, pin) => (pin + pciSlot(fn.devfn) - 1) & 3);
+    machine.addOnboardDevice("i440FX,addr=00.0");
+    machine.addOnboardDevice("PIIX3,addr=01.0,multifunction=on");
+    machine.addOnboardDevice("piix3-ide,addr=01.1");
+    machine.addOnboardDevice("PIIX4_PM,addr=01.3");
+    const ecam = options.ecam as number | null;
+    if (ecam !== null) {
+      machine.rootBus.allowsExtendedConfig = true;
+      machine.memory.map(machine.host.ecamRegion, ecam);
+    }
+  },
+};
+
+const PC_DESCRIPTION = "Standard PC (i440FX + PIIX, 1996)";
+
+machineTypes.register({
+  name: "pc-qemu-7.2",
+  aliases: ["pc", "pc-i440fx-7.2"],
+  description: PC_DESCRIPTION,
+  board: i440fxBoard,
+  isDefault: true,
+});
+

@@ -1,0 +1,51 @@
+/**
+ * Every error a user can cause is a MachbusError with a stable `code`, so callers branch on the
+ * code and the CLI prints the message alone (never a stack trace for a user's mistake).
+ */
+export type MachbusErrorCode =
+  // config space and capabilities
+  | "capability-no-space"
+  | "capability-overlap"
+  | "capability-bad-offset"
+  | "capability-bad-size"
+  | "capability-not-found"
+  // BARs and address spaces
+  | "bar-invalid"
+  | "region-invalid"
+  // device specs, properties, drivers
+  | "spec-syntax"
+  | "unknown-driver"
+  | "unknown-property"
+  | "bad-property-value"
+  | "duplicate-id"
+  // machines
+  | "unknown-machine"
+  | "machine-type-invalid"
+  // addresses and slots
+  | "bad-address"
+  | "slot-unavailable"
+  | "no-slot"
+  | "multifunction"
+  | "unknown-bus"
+  | "unknown-device"
+  | "not-hotpluggable"
+  // monitor
+  | "monitor-syntax"
+  | "monitor-unknown-command"
+  // files and state
+  | "file-invalid"
+  | "state-invalid";
+
+export class MachbusError extends Error {
+  override readonly name = "MachbusError";
+  constructor(
+    readonly code: MachbusErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function isMachbusError(e: unknown): e is MachbusError {
+  return e instanceof MachbusError;
+}

@@ -1,0 +1,53 @@
+import type { OverlapReport } from "./memory/address-space.js";
+
+/** A BAR started, stopped or moved decoding. Addresses are null when the BAR decodes nothing. */
+export interface BarMappingEvent {
+  /** The device's id, or its driver name when it has none. */
+  readonly device: string;
+  readonly driver: string;
+  readonly bdf: string;
+  readonly bar: number;
+  readonly space: "io" | "memory";
+  readonly size: number;
+  readonly oldAddress: bigint | null;
+  readonly newAddress: bigint | null;
+}
+
+/** An interrupt line of the board's interrupt controller changed level. */
+export interface IrqEvent {
+  readonly line: number;
+  readonly level: boolean;
+}
+
+/** A PCI INTx link (PIRQ A-D on pc) changed level. */
+export interface IntxEvent {
+  readonly link: number;
+  readonly level: boolean;
+}
+
+export interface MsiEvent {
+  readonly device: string;
+  readonly bdf: string;
+  readonly address: bigint;
+  readonly data: number;
+}
+
+export interface DeviceEvent {
+  readonly id: string | null;
+  readonly driver: string;
+  readonly bdf: string;
+}
+
+/** Everything a machine reports to its embedder (eventemitter3 event map). */
+export interface MachineEvents {
+  "bar-mapped": (event: BarMappingEvent) => void;
+  "bar-unmapped": (event: BarMappingEvent) => void;
+  "mapping-overlap": (report: OverlapReport) => void;
+  irq: (event: IrqEvent) => void;
+  intx: (event: IntxEvent) => void;
+  msi: (event: MsiEvent) => void;
+  "device-added": (event: DeviceEvent) => void;
+  "device-deleted": (event: DeviceEvent) => void;
+  /** The guest asked for a system reset (PIIX3 0xCF9 bit 2); the embedder decides what to do. */
+  "reset-request": (event: { readonly source: string }) => void;
+}

@@ -1,0 +1,29 @@
+/**
+ * machbus: a machine-bus simulator. Importing the package registers the built-in machine types
+ * and device drivers; `Machine.create()` builds a machine.
+ */
+import "reflect-metadata";
+import "../devices/index.js";
+import "../machines/index.js";
+
+export { MachbusError, isMachbusError, type MachbusErrorCode } from "./errors.js";
+export type * from "./events.js";
+export { AddressSpace, Region, type RegionOps, type RegionOptions, type OverlapReport } from "./memory/address-space.js";
+export { registerFile } from "./memory/register-file.js";
+export { ConfigSpace } from "./pci/config-space.js";
+export { Capabilities, ExtendedCapabilities, type CapabilityEntry } from "./pci/capabilities.js";
+export { Bar, BAR_UNMAPPED, type BarKind, type BarSpec } from "./pci/bar.js";
+export { PciFunction } from "./pci/function.js";
+export { PciDevice, pciCommonProperties, type DeviceProps, type PciIdentity } from "./pci/device.js";
+export { PciBridgeDevice } from "./pci/bridge.js";
+export { PciBus } from "./pci/bus.js";
+export { PciHost } from "./pci/host.js";
+export { Msi, type MsiOptions } from "./pci/msi.js";
+export * as pci from "./pci/constants.js";
+export { Machine, type MachineOptions, type PlacedDevice } from "./machine/machine.js";
+export { machineTypes, MachineTypeRegistry, type Board, type MachineType, type MachineTypeDefinition, type CompatProperty } from "./machine/machine-type.js";
+export { pciDriver, registerDriver, registeredDrivers, type DriverClass, type DriverInfo } from "./machine/drivers.js";
+export { prop, types, type PropertyDef, type PropertySchema, type PropertyType, type PropsOf } from "./machine/properties.js";
+export { parseDeviceSpec, formatDeviceSpec, type DeviceSpec } from "./machine/device-spec.js";
+export { FirstFitAllocator, type SlotAllocator, type SlotRequest } from "./machine/allocator.js";
+export * as tokens from "./machine/tokens.js";

@@ -1,0 +1,73 @@
+import { injectable } from "tsyringe";
+import { MachbusError } from "../errors.js";
+import { DRIVER_INFO, pciCommonProperties, type PciDevice } from "../pci/device.js";
+import type { PropertySchema } from "./properties.js";
+
+/** QEMU's device categories, as `-device help` groups them. */
+export type DriverCategory = "bridge" | "display" | "input" | "misc" | "network" | "sound" | "storage" | "usb";
+
+export interface DriverOptions<S extends PropertySchema> {
+  /** The driver name users type: `-device NAME`. */
+  name: string;
+  description: string;
+  category: DriverCategory;
+  /** The driver's own properties; the common PCI ones (addr, multifunction, rombar, ...) are added. */
+  properties: S;
+  /** False for board chips that only the machine type creates (QEMU's user_creatable). */
+  userCreatable?: boolean;
+  /** False for devices that cannot be added or removed at run time. */
+  hotpluggable?: boolean;
+}
+
+export interface DriverInfo {
+  readonly name: string;
+  readonly description: string;
+  readonly category: DriverCategory;
+  readonly properties: PropertySchema;
+  readonly userCreatable: boolean;
+  readonly hotpluggable: boolean;
+}
+
+/** A device model class: constructed by the machine's DI container, described by its DriverInfo. */
+export type DriverClass = (abstract new (...args: any[]) => PciDevice) & { readonly [DRIVER_INFO]: DriverInfo };
+
+/** All drivers known to this process, by name. Machines copy it into their own containers. */
+const catalogue = new Map<string, DriverClass>();
+
+/**
+ * Class decorator that makes a device model injectable and registers it under its driver name,
+ * with the common PCI properties merged into its property schema.
+ */
+export function pciDriver<S extends PropertySchema>(options: DriverOptions<S>) {
+  return (target: abstract new (...args: any[]) => PciDevice): void => {
+    injectable()(target as new (...args: any[]) => PciDevice);
+    const info: DriverInfo = {
+      name: options.name,
+      description: options.description,
+      category: options.category,
+      properties: { ...pciCommonProperties, ...options.properties },
+      userCreatable: options.userCreatable ?? true,
+      hotpluggable: options.hotpluggable ?? true,
+    };
+    Object.defineProperty(target, DRIVER_INFO, { value: info });
+    registerDriver(target as DriverClass);
+  };
+}
+
+export function registerDriver(cls: DriverClass): void {
+  const name = cls[DRIVER_INFO].name;
+  const existing = catalogue.get(name);
+  if (existing && existing !== cls) {
+    throw new MachbusError("unknown-driver", `driver '${name}' is already registered by another class`);
+  }
+  catalogue.set(name, cls);
+}
+
+/** The process-wide catalogue (drivers registered by decorators). */
+export function registeredDrivers(): ReadonlyMap<string, DriverClass> {
+  return catalogue;
+}
+
+export function driverInfo(cls: DriverClass): DriverInfo {
+  return cls[DRIVER_INFO];
+}

@@ -1,0 +1,335 @@
+import "reflect-metadata";
+import { EventEmitter } from "eventemitter3";
+import { container as rootContainer, type DependencyContainer } from "tsyringe";
+import { MachbusError } from "../errors.js";
+import type { MachineEvents } from "../events.js";
+import { AddressSpace } from "../memory/address-space.js";
+import type { PciBridgeDevice } from "../pci/bridge.js";
+import { PciBus, type MapIrq } from "../pci/bus.js";
+import { DRIVER_INFO, type DeviceProps, type PciDevice } from "../pci/device.js";
+import { PciHost } from "../pci/host.js";
+import { FirstFitAllocator, type SlotAllocator } from "./allocator.js";
+import { parseDeviceSpec, parseGlobal, parseOptionList, type DeviceSpec, type GlobalProperty } from "./device-spec.js";
+import { registeredDrivers, type DriverClass, type DriverInfo } from "./drivers.js";
+import { machineTypes, type MachineType, type MachineTypeRegistry } from "./machine-type.js";
+import { parseProperty, type PropertySchema } from "./properties.js";
+import { DEVICE_PROPS, EVENTS, MACHINE, IO_SPACE, MEMORY_SPACE, PCI_HOST, RAM_SIZE, ROOT_BUS, SLOT_ALLOCATOR } from "./tokens.js";
+
+export interface MachineOptions {
+  /** Machine type or alias, optionally with board options: "pc", "pc-qemu-7.2,ecam=0xb0000000". */
+  machine?: string;
+  /** Device specs, plugged in order after the board's own devices. */
+  devices?: readonly (string | DeviceSpec)[];
+  /** `DRIVER.PROP=VALUE` overrides (QEMU's -global). */
+  globals?: readonly (string | GlobalProperty)[];
+  /** Guest RAM: bytes, or QEMU's -m syntax ("64M", "1G"; a bare number is MiB). Default 128 MiB. */
+  memory?: string | number;
+  /** Drivers only this machine knows, besides the process-wide catalogue. */
+  drivers?: readonly DriverClass[];
+  /** Slot-allocation policy; default QEMU's first fit. */
+  allocator?: SlotAllocator;
+  /** Machine-type registry; default the process-wide one that machines/*.ts register into. */
+  registry?: MachineTypeRegistry;
+}
+
+/** Where a device sits and what made it: what `info pci`, dumps and the monitor need. */
+export interface PlacedDevice {
+  readonly device: PciDevice;
+  readonly info: DriverInfo;
+  /** Properties as resolved (defaults, compat, globals, spec), by name. */
+  readonly props: Readonly<Record<string, unknown>>;
+  readonly onboard: boolean;
+}
+
+const DEFAULT_RAM = 128 * 1024 * 1024;
+const MEMORY_SPACE_SIZE = 2 ** 53;
+
+/**
+ * A machine: a machine type's board with its PCI hierarchy, address spaces and devices, built
+ * in its own DI container. Creation and every later change are atomic: a bad spec or an
+ * impossible address throws a MachbusError and leaves the machine as it was.
+ */
+export class Machine {
+  readonly events = new EventEmitter<MachineEvents>();
+  readonly io = new AddressSpace("io", 0x10000);
+  readonly memory = new AddressSpace("memory", MEMORY_SPACE_SIZE);
+  readonly container: DependencyContainer;
+  readonly type: MachineType;
+  readonly ramSize: number;
+  /** Board options as resolved (e.g. ecam). */
+  readonly boardOptions: Readonly<Record<string, unknown>>;
+  rootBus!: PciBus;
+  host!: PciHost;
+
+  private readonly placed: PlacedDevice[] = [];
+  private readonly drivers = new Map<string, DriverClass>();
+  private readonly globals: GlobalProperty[];
+  private buildingBoard = false;
+
+  private constructor(options: MachineOptions) {
+    const registry = options.registry ?? machineTypes;
+    const { head, pairs } = parseOptionList(options.machine ?? registry.default().name, "machine");
+    this.type = head ? registry.resolve(head) : registry.default();
+    this.boardOptions = resolveOptions(`machine ${this.type.name}`, this.type.board.properties, pairs);
+    this.ramSize = parseMemorySize(options.memory);
+    this.globals = (options.globals ?? []).map((g) => (typeof g === "string" ? parseGlobal(g) : g));
+    for (const [name, cls] of registeredDrivers()) this.drivers.set(name, cls);
+    for (const cls of options.drivers ?? []) this.drivers.set(cls[DRIVER_INFO].name, cls);
+
+    this.container = rootContainer.createChildContainer();
+    this.container.registerInstance(EVENTS, this.events);
+    this.container.registerInstance(IO_SPACE, this.io);
+    this.container.registerInstance(MEMORY_SPACE, this.memory);
+    this.container.registerInstance(RAM_SIZE, this.ramSize);
+    this.container.registerInstance(SLOT_ALLOCATOR, options.allocator ?? new FirstFitAllocator());
+    this.container.registerInstance(MACHINE, this);
+    this.io.onOverlap((r) => this.events.emit("mapping-overlap", r));
+    this.memory.onOverlap((r) => this.events.emit("mapping-overlap", r));
+  }
+
+  /** Builds a machine; throws (and builds nothing) on any bad option, spec or address. */
+  static create(options: MachineOptions = {}): Machine {
+    const m = new Machine(options);
+    m.buildingBoard = true;
+    m.type.board.build(m, m.boardOptions);
+    m.buildingBoard = false;
+    if (!m.rootBus) throw new MachbusError("machine-type-invalid", `board ${m.type.board.name} created no PCI root bus`);
+    for (const spec of options.devices ?? []) m.plug(spec, { hotplug: false });
+    m.reset();
+    return m;
+  }
+
+  /** Board use: the root bus with the board's INTx mapping, and config mechanism #1 at 0xCF8. */
+  createRootBus(mapIrq: MapIrq): PciBus {
+    this.rootBus = new PciBus("pci.0", this.io, this.memory, this.events, mapIrq);
+    this.host = new PciHost(this.rootBus);
+    this.container.registerInstance(ROOT_BUS, this.rootBus);
+    this.container.registerInstance(PCI_HOST, this.host);
+    this.io.map(this.host.addressRegion, 0xcf8);
+    this.io.map(this.host.dataRegion, 0xcfc);
+    return this.rootBus;
+  }
+
+  // ---- devices ----
+
+  /** Adds a device at run time (monitor device_add): hotplug rules apply, events are emitted. */
+  addDevice(spec: string | DeviceSpec): PciDevice {
+    return this.plug(spec, { hotplug: true });
+  }
+
+  /** Board use: plugs an onboard device (not user creatable) while the board is being built. */
+  addOnboardDevice(spec: string | DeviceSpec): PciDevice {
+    if (!this.buildingBoard) throw new MachbusError("not-hotpluggable", "onboard devices are added by the board only");
+    return this.plug(spec, { hotplug: false });
+  }
+
+  /** Removes a device by id (monitor device_del). */
+  removeDevice(id: string): void {
+    const entry = this.placed.find((p) => p.device.id === id);
+    if (!entry) throw new MachbusError("unknown-device", `Device '${id}' not found`);
+    const { device, info } = entry;
+    const fn = device.function;
+    if (entry.onboard || !info.hotpluggable) {
+      throw new MachbusError("not-hotpluggable", `Device '${id}' (${info.name}) does not support hot-unplugging`);
+    }
+    const bus = fn.bus!;
+    if ((fn.devfn & 7) === 0) {
+      for (let f = 1; f < 8; f++) {
+        if (bus.get(fn.devfn + f)) {
+          throw new MachbusError(
+            "not-hotpluggable",
+            `Device '${id}': function 0 of slot ${fn.devfn >> 3} can't be removed while functions 1-7 are populated`,
+          );
+        }
+      }
+    }
+    const bdf = fn.bdf;
+    if ((device as Partial<PciBridgeDevice>).hasSecondaryBus) {
+      const secondary = (device as PciBridgeDevice).secondaryBus;
+      for (const b of secondary.walk()) {
+        if (b.functions.some((f) => f)) {
+          throw new MachbusError("not-hotpluggable", `Device '${id}': bridge still has devices on bus ${secondary.name}`);
+        }
+      }
+    }
+    device.unplugging();
+    bus.unplug(fn);
+    this.placed.splice(this.placed.indexOf(entry), 1);
+    this.events.emit("device-deleted", { id, driver: info.name, bdf });
+  }
+
+  /** Every device in creation order (onboard first). */
+  devices(): readonly PlacedDevice[] {
+    return this.placed;
+  }
+
+  findDevice(id: string): PciDevice | undefined {
+    return this.placed.find((p) => p.device.id === id)?.device;
+  }
+
+  placement(device: PciDevice): PlacedDevice | undefined {
+    return this.placed.find((p) => p.device === device);
+  }
+
+  /** All buses, root first, depth first. */
+  buses(): PciBus[] {
+    return [...this.rootBus.walk()];
+  }
+
+  /** The bus called `name`: "pci.0" for the root, a bridge's id for its secondary bus. */
+  findBus(name: string): PciBus {
+    const bus = this.buses().find((b) => b.name === name);
+    if (!bus) throw new MachbusError("unknown-bus", `Bus '${name}' not found (buses: ${this.buses().map((b) => b.name).join(", ")})`);
+    return bus;
+  }
+
+  /** Driver names a user may give to --device, sorted. */
+  driverNames(): string[] {
+    return [...this.drivers.values()].map((c) => c[DRIVER_INFO]).filter((i) => i.userCreatable).map((i) => i.name).sort();
+  }
+
+  driver(name: string): DriverClass {
+    const cls = this.drivers.get(name);
+    if (!cls) {
+      throw new MachbusError(
+        "unknown-driver",
+        `'${name}' is not a valid device model name (valid: ${this.driverNames().join(", ")})`,
+      );
+    }
+    return cls;
+  }
+
+  /** System reset (QEMU's qemu_system_reset): every device, then every function's PCI state. */
+  reset(): void {
+    for (const { device } of this.placed) device.reset();
+  }
+
+  // ---- guest access ----
+
+  ioRead(port: number, size: 1 | 2 | 4): number {
+    return this.io.read(port, size);
+  }
+
+  ioWrite(port: number, size: 1 | 2 | 4, value: number): void {
+    this.io.write(port, size, value);
+  }
+
+  memRead(addr: number, size: 1 | 2 | 4): number {
+    return this.memory.read(addr, size);
+  }
+
+  memWrite(addr: number, size: 1 | 2 | 4, value: number): void {
+    this.memory.write(addr, size, value);
+  }
+
+  /** A dword config read through mechanism #1, exactly as a guest does it (latch, then data). */
+  configRead(bus: number, devfn: number, offset: number, size: 1 | 2 | 4 = 4): number {
+    this.io.write(0xcf8, 4, (0x80000000 | (bus << 16) | (devfn << 8) | (offset & 0xfc)) >>> 0);
+    return this.io.read(0xcfc + (offset & 3), size);
+  }
+
+  configWrite(bus: number, devfn: number, offset: number, size: 1 | 2 | 4, value: number): void {
+    this.io.write(0xcf8, 4, (0x80000000 | (bus << 16) | (devfn << 8) | (offset & 0xfc)) >>> 0);
+    this.io.write(0xcfc + (offset & 3), size, value);
+  }
+
+  // ---- internals ----
+
+  private plug(spec: string | DeviceSpec, { hotplug }: { hotplug: boolean }): PciDevice {
+    const parsed = typeof spec === "string" ? parseDeviceSpec(spec) : spec;
+    const cls = this.driver(parsed.driver);
+    const info = cls[DRIVER_INFO];
+    if (!this.buildingBoard && !info.userCreatable) {
+      throw new MachbusError("unknown-driver", `Parameter 'driver' expects a pluggable device type ('${info.name}' is part of the board)`);
+    }
+    if (hotplug && !info.hotpluggable) {
+      throw new MachbusError("not-hotpluggable", `Device '${info.name}' does not support hotplugging`);
+    }
+    if (parsed.id !== null && this.placed.some((p) => p.device.id === parsed.id)) {
+      throw new MachbusError("duplicate-id", `Duplicate ID '${parsed.id}' for device`);
+    }
+    const bus = parsed.bus === null ? this.rootBus : this.findBus(parsed.bus);
+    const props = this.resolveProps(info, parsed);
+
+    const child = this.container.createChildContainer();
+    child.registerInstance(DEVICE_PROPS, props);
+    const device = child.resolve(cls as unknown as new (...args: any[]) => PciDevice);
+    const fn = device.function;
+    fn.hotplugged = hotplug;
+    const addr = props.addr as number;
+    const devfn = addr >= 0 ? addr : this.container.resolve(SLOT_ALLOCATOR).allocate({ bus, driver: info.name, id: parsed.id });
+    bus.plug(fn, devfn);
+    try {
+      device.plugged();
+    } catch (e) {
+      bus.unplug(fn);
+      throw e;
+    }
+    if (hotplug) device.reset();
+    this.placed.push({ device, info, props, onboard: this.buildingBoard });
+    if (hotplug) this.events.emit("device-added", { id: device.id, driver: info.name, bdf: fn.bdf });
+    return device;
+  }
+
+  /** Property values in QEMU's order: driver default, machine compat, -global, then the device spec. */
+  private resolveProps(info: DriverInfo, spec: DeviceSpec): DeviceProps & Record<string, unknown> {
+    const schema = info.properties;
+    const values: Record<string, unknown> = {};
+    for (const [name, def] of Object.entries(schema)) values[name] = def.default;
+    for (const c of this.type.compatChain) {
+      const def = c.driver === info.name ? schema[c.property] : undefined;
+      if (def) values[c.property] = parseProperty(info.name, c.property, def, c.value);
+    }
+    for (const g of this.globals) {
+      if (g.driver !== info.name) continue;
+      const def = schema[g.property];
+      if (!def) throw unknownProperty(info, g.property, `-global ${g.driver}.${g.property}=${g.value}`);
+      values[g.property] = parseProperty(info.name, g.property, def, g.value);
+    }
+    for (const [k, v] of spec.props) {
+      const def = schema[k];
+      if (!def) throw unknownProperty(info, k);
+      values[k] = parseProperty(info.name, k, def, v);
+    }
+    values.id = spec.id;
+    return values as DeviceProps & Record<string, unknown>;
+  }
+}
+
+function unknownProperty(info: DriverInfo, name: string, context?: string): MachbusError {
+  return new MachbusError(
+    "unknown-property",
+    `${context ? `${context}: ` : ""}Property '${info.name}.${name}' not found (valid: ${Object.keys(info.properties).sort().join(", ")})`,
+  );
+}
+
+function resolveOptions(what: string, schema: PropertySchema, pairs: [string, string][]): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const [name, def] of Object.entries(schema)) values[name] = def.default;
+  for (const [k, v] of pairs) {
+    const def = schema[k];
+    if (!def) {
+      throw new MachbusError(
+        "unknown-property",
+        `${what}: unknown option '${k}' (valid: ${Object.keys(schema).join(", ") || "none"})`,
+      );
+    }
+    values[k] = parseProperty(what, k, def, v);
+  }
+  return values;
+}
+
+/** QEMU's -m: a bare number is MiB; K, M, G, T suffixes (and B for bytes). */
+export function parseMemorySize(value: string | number | undefined): number {
+  if (value === undefined) return DEFAULT_RAM;
+  if (typeof value === "number") {
+    if (!Number.isSafeInteger(value) || value <= 0) throw new MachbusError("bad-property-value", `memory size ${value} is not a positive byte count`);
+    return value;
+  }
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?\s*$/i.exec(value);
+  if (!m) throw new MachbusError("bad-property-value", `memory size '${value}' is invalid (examples: 128M, 1G, 512)`);
+  const unit = { "": 2 ** 20, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[m[2]!.toLowerCase()]!;
+  const bytes = Math.round(parseFloat(m[1]!) * unit);
+  if (bytes <= 0) throw new MachbusError("bad-property-value", `memory size '${value}' must be positive`);
+  return bytes;
+}

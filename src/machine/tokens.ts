@@ -1,0 +1,25 @@
+import type { InjectionToken } from "tsyringe";
+import type { EventEmitter } from "eventemitter3";
+import type { MachineEvents } from "../events.js";
+import type { AddressSpace } from "../memory/address-space.js";
+import type { PciBus } from "../pci/bus.js";
+import type { PciHost } from "../pci/host.js";
+import type { SlotAllocator } from "./allocator.js";
+import type { Machine } from "./machine.js";
+
+/**
+ * The machine's services, injected by these tokens into device constructors. Each machine has
+ * its own child container, so two machines never share one of these.
+ */
+export const EVENTS: InjectionToken<EventEmitter<MachineEvents>> = Symbol("machbus.events");
+export const IO_SPACE: InjectionToken<AddressSpace> = Symbol("machbus.ioSpace");
+export const MEMORY_SPACE: InjectionToken<AddressSpace> = Symbol("machbus.memorySpace");
+export const ROOT_BUS: InjectionToken<PciBus> = Symbol("machbus.rootBus");
+export const PCI_HOST: InjectionToken<PciHost> = Symbol("machbus.pciHost");
+export const SLOT_ALLOCATOR: InjectionToken<SlotAllocator> = Symbol("machbus.slotAllocator");
+/** Guest RAM size in bytes (the chipset reports it; the embedder provides the RAM itself). */
+export const RAM_SIZE: InjectionToken<number> = Symbol("machbus.ramSize");
+/** The resolved properties of the device being constructed (a per-device child container holds it). */
+export const DEVICE_PROPS: InjectionToken<unknown> = Symbol("machbus.deviceProps");
+/** The machine itself, for devices that need the whole of it (rare: prefer the narrower tokens). */
+export const MACHINE: InjectionToken<Machine> = Symbol("machbus.machine");

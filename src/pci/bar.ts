@@ -1,0 +1,90 @@
+import { MachbusError } from "../errors.js";
+import { AddressSpace, Region, type RegionOps, type RegionOptions } from "../memory/address-space.js";
+import {
+  PCI_BASE_ADDRESS_MEM_PREFETCH,
+  PCI_BASE_ADDRESS_MEM_TYPE_64,
+  PCI_BASE_ADDRESS_SPACE_IO,
+  PCI_ROM_SLOT,
+} from "./constants.js";
+
+export type BarKind = "io" | "mem32" | "mem64" | "rom";
+
+export interface BarSpec {
+  kind: BarKind;
+  /** Power of two: at least 4 for I/O, 16 for memory, 2048 for the expansion ROM. */
+  size: number;
+  prefetchable?: boolean;
+  /** Name of the region (QEMU's memory region name, e.g. "e1000-mmio"). */
+  name: string;
+  /** Handler for the whole BAR; omit to fill the BAR with sub-regions through `bar.contents`. */
+  ops?: RegionOps;
+  regionOptions?: RegionOptions;
+}
+
+/** QEMU's PCI_BAR_UNMAPPED: the address of a BAR that decodes nothing. */
+export const BAR_UNMAPPED = -1n;
+
+const MIN_SIZE: Record<BarKind, number> = { io: 4, mem32: 16, mem64: 16, rom: 2048 };
+
+/**
+ * One base address register: its type bits, size, and the container its registers live in.
+ * `address` is where it currently decodes (BAR_UNMAPPED when it does not); the function
+ * recomputes it after every write to the BAR or the command register.
+ */
+export class Bar {
+  /** The low bits the BAR reports (I/O bit, 64-bit type, prefetchable); read-only to the guest. */
+  readonly type: number;
+  /** The BAR's registers, at offsets from 0; mapped into the bus's space as a window. */
+  readonly contents: AddressSpace;
+  address: bigint = BAR_UNMAPPED;
+
+  constructor(
+    readonly index: number,
+    readonly spec: BarSpec,
+  ) {
+    const { kind, size, name } = spec;
+    if (index < 0 || index > PCI_ROM_SLOT || (kind === "rom") !== (index === PCI_ROM_SLOT)) {
+      throw new MachbusError("bar-invalid", `BAR ${index} (${name}): ${kind} BARs go in slot ${kind === "rom" ? 6 : "0-5"}`);
+    }
+    if (kind === "mem64" && index > 4) {
+      throw new MachbusError("bar-invalid", `BAR ${index} (${name}): a 64-bit BAR takes two slots and must start at 0-4`);
+    }
+    const max = kind === "io" ? 0x10000 : kind === "mem64" ? 2 ** 52 : 2 ** 31;
+    if (!isPowerOfTwo(size) || size < MIN_SIZE[kind] || size > max) {
+      throw new MachbusError(
+        "bar-invalid",
+        `BAR ${index} (${name}): size ${size} must be a power of two from ${MIN_SIZE[kind]} to 0x${max.toString(16)}`,
+      );
+    }
+    this.type =
+      kind === "io"
+        ? PCI_BASE_ADDRESS_SPACE_IO
+        : (kind === "mem64" ? PCI_BASE_ADDRESS_MEM_TYPE_64 : 0) | (spec.prefetchable ? PCI_BASE_ADDRESS_MEM_PREFETCH : 0);
+    this.contents = new AddressSpace(name, size);
+    if (spec.ops) this.contents.map(new Region(name, size, spec.ops, spec.regionOptions), 0);
+  }
+
+  get kind(): BarKind {
+    return this.spec.kind;
+  }
+  get size(): number {
+    return this.spec.size;
+  }
+  get name(): string {
+    return this.spec.name;
+  }
+  get isIo(): boolean {
+    return this.spec.kind === "io";
+  }
+  get is64(): boolean {
+    return this.spec.kind === "mem64";
+  }
+  get mapped(): boolean {
+    return this.address !== BAR_UNMAPPED;
+  }
+}
+
+function isPowerOfTwo(n: number): boolean {
+  // Sizes may exceed 2^31 for 64-bit BARs, so no bit tricks.
+  return n >= 1 && Number.isInteger(Math.log2(n));
+}

@@ -1,0 +1,241 @@
+import type { EventEmitter } from "eventemitter3";
+import { MachbusError } from "../errors.js";
+import type { MachineEvents } from "../events.js";
+import { AddressSpace } from "../memory/address-space.js";
+import {
+  PCI_BRIDGE_CONTROL,
+  PCI_BRIDGE_CTL_BUS_RESET,
+  PCI_FUNC_MAX,
+  PCI_SECONDARY_BUS,
+  PCI_SUBORDINATE_BUS,
+  pciDevfn,
+  pciFunc,
+  pciSlot,
+} from "./constants.js";
+import type { PciFunction } from "./function.js";
+
+/** Maps a function's INTx pin (0 = INTA) to the pin or link it drives one level up. */
+export type MapIrq = (fn: PciFunction, pin: number) => number;
+/** Receives the level of a root bus's interrupt link (PIRQ on pc). */
+export type SetIrq = (link: number, level: boolean) => void;
+
+export type BusEvents = EventEmitter<MachineEvents>;
+
+/** The standard swizzle at a PCI-to-PCI bridge: pin' = (pin + slot) mod 4. */
+export const swizzle: MapIrq = (fn, pin) => (pin + pciSlot(fn.devfn)) & 3;
+
+/**
+ * A PCI bus: 32 slots x 8 functions indexed by devfn, its own I/O and memory spaces (the
+ * machine's for the root bus, a bridge's secondary spaces otherwise) and INTx routing.
+ */
+export class PciBus {
+  readonly functions: (PciFunction | undefined)[] = new Array(256).fill(undefined);
+  readonly children: PciBus[] = [];
+  /** Slots the board keeps for itself (QEMU's slot_reserved_mask). */
+  slotReservedMask = 0;
+  /** First devfn automatic placement considers (QEMU's devfn_min). */
+  devfnMin = 0;
+  /** Root bus only: the next automatic bus number for "pci.N" names (QEMU's automatic_ids; the root is pci.0). */
+  nextAutomaticId = 1;
+  /** Whether config cycles may reach offsets 0x100-0xfff here (a PCI Express hierarchy). */
+  allowsExtendedConfig = false;
+
+  private irqCount: Int32Array | null = null;
+  private setIrqFn: SetIrq | null = null;
+  /** Root bus only: bus number -> bus, rebuilt after bridges change their bus numbers. */
+  private routing: (PciBus | null)[] | null = null;
+
+  constructor(
+    /** QEMU's bus id: "pci.0" for the root, the bridge's id for a secondary bus. */
+    readonly name: string,
+    readonly io: AddressSpace,
+    readonly memory: AddressSpace,
+    readonly events: BusEvents,
+    readonly mapIrq: MapIrq,
+    /** The bridge whose secondary bus this is; null for a root bus. */
+    readonly parentBridge: PciFunction | null = null,
+  ) {}
+
+  get isRoot(): boolean {
+    return this.parentBridge === null;
+  }
+
+  get root(): PciBus {
+    let bus: PciBus = this;
+    while (bus.parentBridge) bus = bus.parentBridge.bus!;
+    return bus;
+  }
+
+  /** The bus number the guest gave it: 0 for a root bus, the bridge's secondary bus number otherwise. */
+  get number(): number {
+    return this.parentBridge ? this.parentBridge.space.config[PCI_SECONDARY_BUS]! : 0;
+  }
+
+  /** Root bus only: where INTx levels end up (PIIX3's PIRQ links on pc). */
+  connectIrqs(setIrq: SetIrq, links: number): void {
+    this.setIrqFn = setIrq;
+    this.irqCount = new Int32Array(links);
+  }
+
+  /** Whether any function on this bus drives `link` (root bus only). */
+  irqLevel(link: number): boolean {
+    return (this.irqCount?.[link] ?? 0) > 0;
+  }
+
+  /** QEMU's pci_change_irq_level: swizzle up to the root and count asserted sources per link. */
+  changeIrqLevel(fn: PciFunction, pin: number, change: number): void {
+    let bus: PciBus = this;
+    let dev = fn;
+    for (;;) {
+      pin = bus.mapIrq(dev, pin);
+      if (bus.setIrqFn) break;
+      dev = bus.parentBridge!;
+      bus = dev.bus!;
+    }
+    const count = (bus.irqCount![pin]! += change);
+    bus.setIrqFn(pin, count !== 0);
+  }
+
+  // ---- functions ----
+
+  get(devfn: number): PciFunction | undefined {
+    return this.functions[devfn];
+  }
+
+  isReserved(devfn: number): boolean {
+    return (this.slotReservedMask & (1 << pciSlot(devfn))) !== 0;
+  }
+
+  /**
+   * Checks what QEMU's do_pci_register_device and pci_init_multifunction check, without
+   * changing anything: taken or reserved slot, single-function rules. Throws QEMU's texts.
+   */
+  checkPlug(fn: PciFunction, devfn: number): void {
+    const name = fn.owner.driver;
+    const slot = pciSlot(devfn);
+    const func = pciFunc(devfn);
+    if (this.isReserved(devfn)) {
+      throw new MachbusError("slot-unavailable", `PCI: slot ${slot} function ${func} not available for ${name}, reserved`);
+    }
+    const holder = this.functions[devfn];
+    if (holder) {
+      throw new MachbusError(
+        "slot-unavailable",
+        `PCI: slot ${slot} function ${func} not available for ${name}, in use by ${holder.owner.driver},id=${holder.owner.id ?? "(null)"}`,
+      );
+    }
+    const f0 = this.functions[pciDevfn(slot, 0)];
+    if (fn.hotplugged && func !== 0 && f0) {
+      throw new MachbusError(
+        "slot-unavailable",
+        `PCI: slot ${slot} function 0 already occupied by ${f0.owner.driver}, new func ${name} cannot be exposed to guest.`,
+      );
+    }
+    if (func !== 0) {
+      if (f0 && !f0.multifunction) {
+        throw new MachbusError(
+          "multifunction",
+          `PCI: single function device can't be populated in function ${slot.toString(16)}.${func.toString(16)}`,
+        );
+      }
+      return;
+    }
+    if (fn.multifunction) return;
+    for (let f = 1; f < PCI_FUNC_MAX; f++) {
+      if (this.functions[pciDevfn(slot, f)]) {
+        throw new MachbusError(
+          "multifunction",
+          `PCI: ${slot.toString(16)}.0 indicates single function, but ${slot.toString(16)}.${f.toString(16)} is already populated.`,
+        );
+      }
+    }
+  }
+
+  /** Puts `fn` at `devfn` after checkPlug's rules; its BARs start decoding if the guest enabled them. */
+  plug(fn: PciFunction, devfn: number): void {
+    this.checkPlug(fn, devfn);
+    fn.bus = this;
+    fn.devfn = devfn;
+    fn.powered = true;
+    fn.applyMultifunctionBit();
+    this.functions[devfn] = fn;
+    this.root.invalidateRouting();
+    fn.updateMappings();
+  }
+
+  unplug(fn: PciFunction): void {
+    if (this.functions[fn.devfn] !== fn) return;
+    for (let pin = 0; pin < 4; pin++) fn.setPinLevel(pin, false);
+    fn.powered = false;
+    fn.updateMappings();
+    this.functions[fn.devfn] = undefined;
+    fn.bus = null;
+    this.root.invalidateRouting();
+  }
+
+  /** Present functions in devfn order. */
+  *[Symbol.iterator](): IterableIterator<PciFunction> {
+    for (const fn of this.functions) if (fn) yield fn;
+  }
+
+  // ---- config-cycle routing ----
+
+  /**
+   * The function a config cycle reaches: bus number -> bus (through bridges), then devfn.
+   * Functions 1-7 are invisible while function 0 is missing, as a guest's scan expects.
+   */
+  findFunction(busNumber: number, devfn: number): PciFunction | undefined {
+    const bus = (this.routing ??= this.buildRouting())[busNumber];
+    if (!bus) return undefined;
+    const fn = bus.functions[devfn];
+    if (fn !== undefined && (devfn & 7) !== 0 && bus.functions[devfn & ~7] === undefined) return undefined;
+    return fn;
+  }
+
+  /** Called when a bridge's bus numbers or bus-reset bit change, or a bridge comes or goes. */
+  invalidateRouting(): void {
+    this.routing = null;
+  }
+
+  findBus(busNumber: number): PciBus | null {
+    return (this.routing ??= this.buildRouting())[busNumber] ?? null;
+  }
+
+  private buildRouting(): (PciBus | null)[] {
+    const table: (PciBus | null)[] = [];
+    for (let n = 0; n < 256; n++) table.push(findBusNumber(this, n));
+    return table;
+  }
+
+  /** All buses below and including this one, depth first. */
+  *walk(): IterableIterator<PciBus> {
+    yield this;
+    for (const child of this.children) yield* child.walk();
+  }
+}
+
+/** Whether a config cycle for bus `n` goes through `bridge` (QEMU's pci_secondary_bus_in_range). */
+function bridgeClaims(bridge: PciFunction, n: number): boolean {
+  const c = bridge.space.config;
+  return (
+    !(c[PCI_BRIDGE_CONTROL]! & PCI_BRIDGE_CTL_BUS_RESET) && c[PCI_SECONDARY_BUS]! <= n && n <= c[PCI_SUBORDINATE_BUS]!
+  );
+}
+
+/** QEMU's pci_find_bus_nr, from the root: at each level the first child bus whose range holds `n`. */
+function findBusNumber(root: PciBus, n: number): PciBus | null {
+  if (root.number === n) return root;
+  let bus: PciBus | null = root;
+  while (bus) {
+    let next: PciBus | null = null;
+    for (const child of bus.children) {
+      if (child.number === n) return child;
+      if (bridgeClaims(child.parentBridge!, n)) {
+        next = child;
+        break;
+      }
+    }
+    bus = next;
+  }
+  return null;
+}

@@ -1,0 +1,318 @@
+import type { AddressSpace } from "../memory/address-space.js";
+import { Bar, BAR_UNMAPPED } from "./bar.js";
+import type { PciBus } from "./bus.js";
+import { ConfigSpace, getLe, setLe } from "./config-space.js";
+import {
+  PCI_BASE_ADDRESS_0,
+  PCI_CACHE_LINE_SIZE,
+  PCI_COMMAND,
+  PCI_COMMAND_INTX_DISABLE,
+  PCI_COMMAND_IO,
+  PCI_COMMAND_MEMORY,
+  PCI_HEADER_TYPE,
+  PCI_HEADER_TYPE_BRIDGE,
+  PCI_HEADER_TYPE_MULTI_FUNCTION,
+  PCI_INTERRUPT_LINE,
+  PCI_INTERRUPT_PIN,
+  PCI_NUM_PINS,
+  PCI_NUM_REGIONS,
+  PCI_ROM_ADDRESS,
+  PCI_ROM_ADDRESS1,
+  PCI_ROM_ADDRESS_ENABLE,
+  PCI_ROM_SLOT,
+  PCI_STATUS,
+  PCI_STATUS_INTERRUPT,
+  pciFunc,
+  pciSlot,
+} from "./constants.js";
+
+/** Side effect of a guest config write that touched [start, end). */
+export type ConfigWriteHook = (addr: number, value: number, len: number) => void;
+/** Refreshes config bytes in [start, end) before the guest reads them. */
+export type ConfigReadHook = (addr: number, len: number) => void;
+
+interface Hook<F> {
+  readonly start: number;
+  readonly end: number;
+  readonly fn: F;
+}
+
+/** What a function needs to know about the device model that owns it (for names and events). */
+export interface FunctionOwner {
+  readonly driver: string;
+  readonly id: string | null;
+  /** Device reset (bridges reset their secondary bus's devices through it). */
+  reset(): void;
+}
+
+const U64 = (1n << 64n) - 1n;
+const U32 = 0xffffffffn;
+
+/**
+ * The engine's view of one PCI function: config space, BARs, INTx state and the write/read hooks
+ * its device model asked for. Every function on every bus is this one class, so the config-cycle
+ * path (host -> bus -> function -> bytes) stays monomorphic whatever the device model is.
+ */
+export class PciFunction {
+  readonly space: ConfigSpace;
+  readonly bars: (Bar | undefined)[] = new Array(PCI_NUM_REGIONS).fill(undefined);
+  bus: PciBus | null = null;
+  devfn = -1;
+  /** One bit per INTx pin: the level the device drives. */
+  irqState = 0;
+  multifunction = false;
+  /** Set on hot-plugged functions (QEMU hides those whose function 0 is missing). */
+  hotplugged = false;
+  /** QEMU's has_power: an unpowered (unplugging) function decodes no BAR. */
+  powered = true;
+  readonly isBridge: boolean;
+  readonly isExpress: boolean;
+
+  private writeHooks: Hook<ConfigWriteHook>[] = [];
+  private resetHooks: (() => void)[] = [];
+  private readHooks: Hook<ConfigReadHook>[] = [];
+  /** Per dword of config space: 1 where a read hook wants to see the access (null: none). */
+  private readHookMap: Uint8Array | null = null;
+
+  constructor(
+    readonly owner: FunctionOwner,
+    options: { express: boolean; bridge: boolean },
+  ) {
+    this.isExpress = options.express;
+    this.isBridge = options.bridge;
+    this.space = new ConfigSpace(options.express ? 4096 : 256);
+  }
+
+  /** "e1000" or "e1000,id=net0" plus the address once plugged: how errors and events name it. */
+  get label(): string {
+    const base = this.owner.id ? `${this.owner.driver},id=${this.owner.id}` : this.owner.driver;
+    return this.bus ? `${base} (${this.bdf})` : base;
+  }
+
+  /** bus:slot.function as lspci prints it, e.g. "00:03.0". */
+  get bdf(): string {
+    const bus = this.bus ? this.bus.number : 0;
+    return `${hex2(bus)}:${hex2(pciSlot(this.devfn))}.${pciFunc(this.devfn)}`;
+  }
+
+  // ---- config cycles (the hot path) ----
+
+  /** QEMU's pci_host_config_read_common: past `limit` reads all ones; a cycle is clipped at it. */
+  read(addr: number, len: number, limit: number): number {
+    if (addr >= limit) return 0xffffffff;
+    if (len > limit - addr) len = limit - addr;
+    const hooks = this.readHookMap;
+    if (hooks !== null && (hooks[addr >> 2] !== 0 || hooks[(addr + len - 1) >> 2] !== 0)) this.runReadHooks(addr, len);
+    return this.space.read(addr, len);
+  }
+
+  /** QEMU's pci_default_write_config: masked bytes, then mappings, INTx disable, and device hooks. */
+  write(addr: number, value: number, len: number, limit: number): void {
+    if (addr >= limit) return;
+    if (len > limit - addr) len = limit - addr;
+    const wasIntxDisabled = this.intxDisabled;
+    this.space.guestWrite(addr, value, len);
+    const end = addr + len;
+    const romReg = this.isBridge ? PCI_ROM_ADDRESS1 : PCI_ROM_ADDRESS;
+    // QEMU only looks at the low command byte: a byte write to 0x05 changes no mapping.
+    const coversCommand = addr <= PCI_COMMAND && end > PCI_COMMAND;
+    if (
+      coversCommand ||
+      (addr < PCI_BASE_ADDRESS_0 + 24 && end > PCI_BASE_ADDRESS_0) ||
+      (addr < romReg + 4 && end > romReg)
+    ) {
+      this.updateMappings();
+    }
+    if (coversCommand && wasIntxDisabled !== this.intxDisabled) this.intxDisableChanged();
+    for (const h of this.writeHooks) if (addr < h.end && end > h.start) h.fn(addr, value, len);
+  }
+
+  // ---- hooks for device models and engine features (MSI, MSI-X, bridges) ----
+
+  onConfigWrite(start: number, len: number, fn: ConfigWriteHook): void {
+    this.writeHooks.push({ start, end: start + len, fn });
+  }
+
+  onConfigRead(start: number, len: number, fn: ConfigReadHook): void {
+    this.readHooks.push({ start, end: start + len, fn });
+    this.readHookMap ??= new Uint8Array(this.space.size >> 2);
+    for (let d = start >> 2; d <= (start + len - 1) >> 2; d++) this.readHookMap[d] = 1;
+  }
+
+  /** Engine features with reset state of their own (MSI, MSI-X) register here. */
+  onReset(fn: () => void): void {
+    this.resetHooks.push(fn);
+  }
+
+  private runReadHooks(addr: number, len: number): void {
+    const end = addr + len;
+    for (const h of this.readHooks) if (addr < h.end && end > h.start) h.fn(addr, len);
+  }
+
+  // ---- BARs ----
+
+  /** Registers a BAR: type bits in config, size mask in wmask (QEMU's pci_register_bar). */
+  registerBar(bar: Bar): void {
+    const reg = this.barRegister(bar.index);
+    this.bars[bar.index] = bar;
+    const s = this.space;
+    setLe(s.config, reg, bar.type, 4);
+    // wmask = ~(size - 1): I/O BARs keep their upper 16 bits writable, as on QEMU.
+    const mask = (U64 & ~(BigInt(bar.size) - 1n)) | (bar.index === PCI_ROM_SLOT ? BigInt(PCI_ROM_ADDRESS_ENABLE) : 0n);
+    if (bar.is64) {
+      setLe(s.wmask, reg, Number(mask & U32), 4);
+      setLe(s.wmask, reg + 4, Number(mask >> 32n), 4);
+      s.cmask.fill(0xff, reg, reg + 8);
+    } else {
+      setLe(s.wmask, reg, Number(mask & U32), 4);
+      s.cmask.fill(0xff, reg, reg + 4);
+    }
+  }
+
+  barRegister(index: number): number {
+    if (index !== PCI_ROM_SLOT) return PCI_BASE_ADDRESS_0 + index * 4;
+    return this.isBridge ? PCI_ROM_ADDRESS1 : PCI_ROM_ADDRESS;
+  }
+
+  /** QEMU's pci_bar_address: where BAR `bar` decodes now, or BAR_UNMAPPED. */
+  barAddress(bar: Bar): bigint {
+    const s = this.space;
+    const cmd = s.get16(PCI_COMMAND);
+    const reg = this.barRegister(bar.index);
+    const size = BigInt(bar.size);
+    if (bar.isIo) {
+      if (!(cmd & PCI_COMMAND_IO)) return BAR_UNMAPPED;
+      const addr = BigInt(getLe(s.config, reg, 4)) & ~(size - 1n);
+      const last = addr + size - 1n;
+      if (last <= addr || last >= U32 || addr === 0n) return BAR_UNMAPPED;
+      return addr;
+    }
+    if (!(cmd & PCI_COMMAND_MEMORY)) return BAR_UNMAPPED;
+    let addr = bar.is64
+      ? BigInt(getLe(s.config, reg, 4)) | (BigInt(getLe(s.config, reg + 4, 4)) << 32n)
+      : BigInt(getLe(s.config, reg, 4));
+    if (bar.index === PCI_ROM_SLOT && !(addr & BigInt(PCI_ROM_ADDRESS_ENABLE))) return BAR_UNMAPPED;
+    addr &= ~(size - 1n);
+    const last = addr + size - 1n;
+    if (last <= addr || last >= U64 || addr === 0n) return BAR_UNMAPPED;
+    if (!bar.is64 && last >= U32) return BAR_UNMAPPED;
+    return addr;
+  }
+
+  /** QEMU's pci_update_mappings: move every BAR whose decoded address changed. */
+  updateMappings(): void {
+    if (!this.bus) return;
+    for (const bar of this.bars) {
+      if (!bar) continue;
+      const next = this.powered ? this.barAddress(bar) : BAR_UNMAPPED;
+      const prev = bar.address;
+      if (next === prev) continue;
+      const space = this.barSpace(bar);
+      if (prev !== BAR_UNMAPPED && fits(space, prev, bar.size)) space.unmapWindow(bar.contents, Number(prev));
+      bar.address = next;
+      // A BAR outside the space (an I/O BAR above 0xffff) decodes nothing the CPU can reach.
+      if (next !== BAR_UNMAPPED && fits(space, next, bar.size)) {
+        space.mapWindow(bar.contents, Number(next), bar.size, { targetBase: 0, owner: this.label });
+      }
+      this.bus.events.emit(next === BAR_UNMAPPED ? "bar-unmapped" : "bar-mapped", {
+        device: this.owner.id ?? this.owner.driver,
+        driver: this.owner.driver,
+        bdf: this.bdf,
+        bar: bar.index,
+        space: bar.isIo ? "io" : "memory",
+        size: bar.size,
+        oldAddress: prev === BAR_UNMAPPED ? null : prev,
+        newAddress: next === BAR_UNMAPPED ? null : next,
+      });
+    }
+  }
+
+  private barSpace(bar: Bar): AddressSpace {
+    return bar.isIo ? this.bus!.io : this.bus!.memory;
+  }
+
+  // ---- INTx ----
+
+  get interruptPin(): number {
+    return this.space.config[PCI_INTERRUPT_PIN]!;
+  }
+
+  get intxDisabled(): boolean {
+    return (this.space.get16(PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE) !== 0;
+  }
+
+  /** Drives the function's own pin (config 0x3d) to `level`. */
+  setIrq(level: boolean): void {
+    const pin = this.interruptPin - 1;
+    if (pin < 0 || pin >= PCI_NUM_PINS) return;
+    this.setPinLevel(pin, level);
+  }
+
+  /** QEMU's pci_irq_handler: record the level, update status bit 3, route the change. */
+  setPinLevel(pin: number, level: boolean): void {
+    const bit = 1 << pin;
+    const was = (this.irqState & bit) !== 0;
+    if (was === level) return;
+    this.irqState = level ? this.irqState | bit : this.irqState & ~bit;
+    this.updateIrqStatus();
+    if (this.intxDisabled || !this.bus) return;
+    this.bus.changeIrqLevel(this, pin, level ? 1 : -1);
+  }
+
+  updateIrqStatus(): void {
+    const c = this.space.config;
+    c[PCI_STATUS] = this.irqState ? c[PCI_STATUS]! | PCI_STATUS_INTERRUPT : c[PCI_STATUS]! & ~PCI_STATUS_INTERRUPT;
+  }
+
+  private intxDisableChanged(): void {
+    if (!this.bus) return;
+    const disabled = this.intxDisabled;
+    for (let pin = 0; pin < PCI_NUM_PINS; pin++) {
+      if (this.irqState & (1 << pin)) this.bus.changeIrqLevel(this, pin, disabled ? -1 : 1);
+    }
+  }
+
+  // ---- life cycle ----
+
+  /** Header type with bit 7 for multifunction devices, as pci_init_multifunction sets it. */
+  applyMultifunctionBit(): void {
+    const c = this.space.config;
+    if (this.multifunction) c[PCI_HEADER_TYPE] = c[PCI_HEADER_TYPE]! | PCI_HEADER_TYPE_MULTI_FUNCTION;
+  }
+
+  get headerType(): number {
+    return this.space.config[PCI_HEADER_TYPE]! & ~PCI_HEADER_TYPE_MULTI_FUNCTION;
+  }
+
+  get isType1(): boolean {
+    return this.headerType === PCI_HEADER_TYPE_BRIDGE;
+  }
+
+  /** QEMU's pci_do_device_reset: drop INTx, clear writable command/status/line bits, reset BARs. */
+  reset(): void {
+    for (let pin = 0; pin < PCI_NUM_PINS; pin++) this.setPinLevel(pin, false);
+    const s = this.space;
+    for (const reg of [PCI_COMMAND, PCI_STATUS]) {
+      const clear = s.get16(reg) & (getLe(s.wmask, reg, 2) | getLe(s.w1cmask, reg, 2));
+      s.set16(reg, s.get16(reg) & ~clear);
+    }
+    s.config[PCI_INTERRUPT_LINE] = s.config[PCI_INTERRUPT_LINE]! & ~(s.wmask[PCI_INTERRUPT_LINE]! | s.w1cmask[PCI_INTERRUPT_LINE]!);
+    s.config[PCI_CACHE_LINE_SIZE] = 0;
+    for (const bar of this.bars) {
+      if (!bar) continue;
+      const reg = this.barRegister(bar.index);
+      setLe(s.config, reg, bar.type, 4);
+      if (bar.is64) setLe(s.config, reg + 4, 0, 4);
+    }
+    this.updateMappings();
+    for (const hook of this.resetHooks) hook();
+  }
+}
+
+function fits(space: AddressSpace, addr: bigint, size: number): boolean {
+  return addr + BigInt(size) <= BigInt(space.size);
+}
+
+function hex2(n: number): string {
+  return n.toString(16).padStart(2, "0");
+}
