@@ -41,8 +41,20 @@ export class MachbusError extends Error {
   constructor(
     readonly code: MachbusErrorCode,
     message: string,
+    /** Where the mistake is, e.g. "-device e1000,addr=5" or "m.yaml: devices[2]"; the CLI prefixes it. */
+    readonly context?: string,
   ) {
     super(message);
+  }
+
+  /** The same error located in `context` (an outer location goes first). */
+  within(context: string): MachbusError {
+    return new MachbusError(this.code, this.message, this.context ? `${context}: ${this.context}` : context);
+  }
+
+  /** "context: message", as the CLI prints it. */
+  describe(): string {
+    return this.context ? `${this.context}: ${this.message}` : this.message;
   }
 }
 

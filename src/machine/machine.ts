@@ -1,7 +1,7 @@
 import "reflect-metadata";
 import { EventEmitter } from "eventemitter3";
 import { container as rootContainer, type DependencyContainer } from "tsyringe";
-import { MachbusError } from "../errors.js";
+import { MachbusError, isMachbusError } from "../errors.js";
 import type { MachineEvents } from "../events.js";
 import { AddressSpace } from "../memory/address-space.js";
 import type { PciBridgeDevice } from "../pci/bridge.js";
@@ -9,7 +9,7 @@ import { PciBus, type MapIrq } from "../pci/bus.js";
 import { DRIVER_INFO, type DeviceProps, type PciDevice } from "../pci/device.js";
 import { PciHost } from "../pci/host.js";
 import { FirstFitAllocator, type SlotAllocator } from "./allocator.js";
-import { parseDeviceSpec, parseGlobal, parseOptionList, type DeviceSpec, type GlobalProperty } from "./device-spec.js";
+import { formatDeviceSpec, parseDeviceSpec, parseGlobal, parseOptionList, type DeviceSpec, type GlobalProperty } from "./device-spec.js";
 import { registeredDrivers, type DriverClass, type DriverInfo } from "./drivers.js";
 import { machineTypes, type MachineType, type MachineTypeRegistry } from "./machine-type.js";
 import { parseProperty, type PropertySchema } from "./properties.js";
@@ -51,7 +51,7 @@ const MEMORY_SPACE_SIZE = 2 ** 53;
  */
 export class Machine {
   readonly events = new EventEmitter<MachineEvents>();
-  readonly io = new AddressSpace("io", 0x10000);
+  readonly io = new AddressSpace("io", 0x10000, { dispatchTables: true });
   readonly memory = new AddressSpace("memory", MEMORY_SPACE_SIZE);
   readonly container: DependencyContainer;
   readonly type: MachineType;
@@ -94,7 +94,13 @@ export class Machine {
     m.type.board.build(m, m.boardOptions);
     m.buildingBoard = false;
     if (!m.rootBus) throw new MachbusError("machine-type-invalid", `board ${m.type.board.name} created no PCI root bus`);
-    for (const spec of options.devices ?? []) m.plug(spec, { hotplug: false });
+    for (const spec of options.devices ?? []) {
+      try {
+        m.plug(spec, { hotplug: false });
+      } catch (e) {
+        throw isMachbusError(e) ? e.within(`-device ${typeof spec === "string" ? spec : formatDeviceSpec(spec)}`) : e;
+      }
+    }
     m.reset();
     return m;
   }

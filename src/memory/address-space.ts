@@ -59,12 +59,26 @@ interface Mapping {
 
 /** One piece of the rendered view: [start, end) served by `region`, whose offset 0 sits at `origin`. */
 class FlatRange {
+  readonly ops: RegionOps;
+  /** Sizes (1|2|4 as bits) the handler takes in one call, so the fast path needs no splitting. */
+  readonly directSizes: number;
+  /** -1 when accesses must be aligned to their size, 0 when the handler takes any alignment. */
+  readonly alignCheck: number;
+
   constructor(
     readonly start: number,
     readonly end: number,
     readonly region: Region,
     readonly origin: number,
-  ) {}
+  ) {
+    this.ops = region.ops;
+    let sizes = 0;
+    for (const size of [1, 2, 4]) {
+      if (size <= region.maxAccess && size >= region.implMin && size <= region.implMax) sizes |= size;
+    }
+    this.directSizes = sizes;
+    this.alignCheck = region.unaligned ? 0 : -1;
+  }
 }
 
 export interface WindowOptions {
@@ -86,6 +100,13 @@ export interface OverlapReport {
 
 const SIZE_MASK = [0, 0xff, 0xffff, 0xffffff, 0xffffffff];
 const ALL_ONES = new Region("unassigned", 1, { read: () => 0xffffffff, write: () => {} });
+/** Where nothing is mapped: offset = address (QEMU's unassigned region starts at 0), never the fast path. */
+const UNASSIGNED = new (class extends FlatRange {
+  override readonly directSizes = 0;
+})(0, Number.MAX_SAFE_INTEGER, ALL_ONES, 0);
+
+/** An empty range: the search cache's value before any hit. */
+const NO_RANGE = new FlatRange(0, 0, ALL_ONES, 0);
 
 function pow2floor(n: number): number {
   return n >= 4 ? 4 : n >= 2 ? 2 : 1;
@@ -97,23 +118,43 @@ function pow2floor(n: number): number {
  * accesses with QEMU's rules: the region holding the first byte takes as much of the access as
  * its size and alignment rules allow, the rest continues at the next address; addresses no
  * region claims read all ones and drop writes.
+ *
+ * Two ways to look an address up: spaces built with `dispatchTables` (the CPU-facing I/O space)
+ * keep per-address tables patched at once on every change, so an access costs one table load;
+ * other spaces binary-search a flat view rebuilt lazily after changes.
  */
 export class AddressSpace {
   private readonly mappings: Mapping[] = [];
   private readonly parents = new Set<AddressSpace>();
   private seq = 0;
-  private dirty = true;
+  /** Search-based spaces: 1 when the flat view must be rebuilt before the next access. */
+  private stale = 1;
   private ranges: FlatRange[] = [];
   private starts = new Float64Array(0);
-  /** Port-indexed view for small (I/O) spaces: index into `ranges`, -1 for unassigned. */
-  private readonly lookup: Int32Array | null;
+  /** The last range the search found: accesses cluster in one region. */
+  private last: FlatRange = NO_RANGE;
+  /** Table spaces: per address, the flat range serving it (empty otherwise). */
+  private readonly table: FlatRange[];
+  /** Table spaces: per address, the offset in its region << 3 | the access sizes the region takes whole there. */
+  private readonly direct: Int32Array;
+  /** Table spaces: per address, the handler serving it. */
+  private readonly handlers: RegionOps[];
   private overlapListener: ((report: OverlapReport) => void) | null = null;
 
+  /**
+   * `dispatchTables` (for spaces of at most 64 KiB the CPU accesses directly) trades 16 bytes
+   * per address for dispatch through one table load.
+   */
   constructor(
     readonly name: string,
     readonly size: number,
+    options: { dispatchTables?: boolean } = {},
   ) {
-    this.lookup = size <= 0x10000 ? new Int32Array(size) : null;
+    const tables = options.dispatchTables === true && size <= 0x10000;
+    this.direct = new Int32Array(tables ? size : 0);
+    this.handlers = tables ? Array.from({ length: size }, () => ALL_ONES.ops) : [];
+    this.table = tables ? Array.from({ length: size }, () => UNASSIGNED) : [];
+    if (tables) this.stale = 0;
   }
 
   /** Called when a mapping lands on top of another one of the same priority. */
@@ -134,7 +175,8 @@ export class AddressSpace {
    */
   mapWindow(target: AddressSpace, base: number, size: number, options: WindowOptions = {}): OverlapReport | null {
     this.checkRange(target.name, base, size);
-    const report = this.add({
+    target.parents.add(this);
+    return this.add({
       name: target.name,
       owner: options.owner ?? target.name,
       region: null,
@@ -145,36 +187,21 @@ export class AddressSpace {
       priority: options.priority ?? 1,
       seq: 0,
     });
-    target.parents.add(this);
-    return report;
-  }
-
-  private add(m: Mapping): OverlapReport | null {
-    const overlaps = this.mappings
-      .filter((o) => o.priority === m.priority && o.base < m.base + m.size && m.base < o.base + o.size)
-      .map((o) => ({ region: o.name, owner: o.owner, base: o.base, size: o.size }));
-    this.mappings.push({ ...m, seq: this.seq++ });
-    this.invalidate();
-    const report = overlaps.length
-      ? { space: this.name, base: m.base, size: m.size, region: m.name, owner: m.owner, overlaps }
-      : null;
-    if (report && this.overlapListener) this.overlapListener(report);
-    return report;
   }
 
   unmapWindow(target: AddressSpace, base: number): void {
     const i = this.mappings.findIndex((m) => m.alias === target && m.base === base);
     if (i < 0) return;
-    this.mappings.splice(i, 1);
-    if (!this.mappings.some((m) => m.alias === target)) target.parents.delete(this);
-    this.invalidate();
+    const [m] = this.mappings.splice(i, 1);
+    if (!this.mappings.some((o) => o.alias === target)) target.parents.delete(this);
+    this.changed(m!.base, m!.base + m!.size);
   }
 
   unmap(region: Region): void {
     const i = this.mappings.findIndex((m) => m.region === region);
     if (i < 0) return;
-    this.mappings.splice(i, 1);
-    this.invalidate();
+    const [m] = this.mappings.splice(i, 1);
+    this.changed(m!.base, m!.base + m!.size);
   }
 
   isMapped(region: Region): boolean {
@@ -189,29 +216,40 @@ export class AddressSpace {
       .sort((a, b) => a.base - b.base);
   }
 
+  /** A guest read of `size` (1, 2 or 4) bytes; unsigned result. */
   read(addr: number, size: number): number {
-    if (this.dirty) this.render();
-    const i = this.indexOf(addr);
-    if (i >= 0) {
-      const fr = this.ranges[i]!;
-      const r = fr.region;
+    let v: number;
+    const direct = this.direct;
+    if (addr < direct.length) {
+      const d = direct[addr]!;
+      if ((d & size) !== 0) v = this.handlers[addr]!.read(d >> 3, size) | 0;
+      else v = this.readSlow(addr, size) | 0;
+    } else {
+      if (this.stale !== 0) this.render();
+      const fr = this.search(addr);
       const off = addr - fr.origin;
-      if (size <= r.maxAccess && size >= r.implMin && size <= r.implMax && (r.unaligned || (off & (size - 1)) === 0)) {
-        return (r.ops.read(off, size) & SIZE_MASK[size]!) >>> 0;
-      }
+      if ((fr.directSizes & size) !== 0 && (off & (size - 1) & fr.alignCheck) === 0) v = fr.ops.read(off, size) | 0;
+      else v = this.readSlow(addr, size) | 0;
     }
-    return this.readSlow(addr, size);
+    // One exit, so the optimizer keeps the value an integer on every path.
+    return size === 4 ? v >>> 0 : v & SIZE_MASK[size]!;
   }
 
+  /** A guest write of the low `size` (1, 2 or 4) bytes of `value`. */
   write(addr: number, size: number, value: number): void {
-    if (this.dirty) this.render();
-    const i = this.indexOf(addr);
-    if (i >= 0) {
-      const fr = this.ranges[i]!;
-      const r = fr.region;
+    const direct = this.direct;
+    if (addr < direct.length) {
+      const d = direct[addr]!;
+      if ((d & size) !== 0) {
+        this.handlers[addr]!.write(d >> 3, size, size === 4 ? value >>> 0 : value & SIZE_MASK[size]!);
+        return;
+      }
+    } else {
+      if (this.stale !== 0) this.render();
+      const fr = this.search(addr);
       const off = addr - fr.origin;
-      if (size <= r.maxAccess && size >= r.implMin && size <= r.implMax && (r.unaligned || (off & (size - 1)) === 0)) {
-        r.ops.write(off, size, (value & SIZE_MASK[size]!) >>> 0);
+      if ((fr.directSizes & size) !== 0 && (off & (size - 1) & fr.alignCheck) === 0) {
+        fr.ops.write(off, size, size === 4 ? value >>> 0 : value & SIZE_MASK[size]!);
         return;
       }
     }
@@ -220,19 +258,30 @@ export class AddressSpace {
 
   /** The region serving `addr` and the offset within it, or null where nothing is mapped. */
   resolve(addr: number): { region: Region; offset: number } | null {
-    if (this.dirty) this.render();
-    const i = this.indexOf(addr);
-    if (i < 0) return null;
-    const fr = this.ranges[i]!;
-    return { region: fr.region, offset: addr - fr.origin };
+    const fr = this.rangeAt(addr);
+    return fr === UNASSIGNED ? null : { region: fr.region, offset: addr - fr.origin };
+  }
+
+  private add(m: Mapping): OverlapReport | null {
+    const overlaps = this.mappings
+      .filter((o) => o.priority === m.priority && o.base < m.base + m.size && m.base < o.base + o.size)
+      .map((o) => ({ region: o.name, owner: o.owner, base: o.base, size: o.size }));
+    this.mappings.push({ ...m, seq: this.seq++ });
+    this.changed(m.base, m.base + m.size);
+    const report = overlaps.length
+      ? { space: this.name, base: m.base, size: m.size, region: m.name, owner: m.owner, overlaps }
+      : null;
+    if (report && this.overlapListener) this.overlapListener(report);
+    return report;
   }
 
   private readSlow(addr: number, size: number): number {
     let result = 0;
     for (let done = 0; done < size; ) {
-      const { region, offset } = this.pieceAt(addr + done);
-      const l = this.accessSize(region, size - done, offset);
-      const v = this.dispatchRead(region, offset, l);
+      const fr = this.rangeAt(addr + done);
+      const offset = addr + done - fr.origin;
+      const l = accessSize(fr.region, size - done, offset);
+      const v = dispatchRead(fr.region, offset, l);
       result |= (v & SIZE_MASK[l]!) << (8 * done);
       done += l;
     }
@@ -241,50 +290,25 @@ export class AddressSpace {
 
   private writeSlow(addr: number, size: number, value: number): void {
     for (let done = 0; done < size; ) {
-      const { region, offset } = this.pieceAt(addr + done);
-      const l = this.accessSize(region, size - done, offset);
-      this.dispatchWrite(region, offset, l, (value >>> (8 * done)) & SIZE_MASK[l]!);
+      const fr = this.rangeAt(addr + done);
+      const offset = addr + done - fr.origin;
+      const l = accessSize(fr.region, size - done, offset);
+      dispatchWrite(fr.region, offset, l, (value >>> (8 * done)) & SIZE_MASK[l]!);
       done += l;
     }
   }
 
-  private pieceAt(addr: number): { region: Region; offset: number } {
-    const i = addr < this.size ? this.indexOf(addr) : -1;
-    if (i < 0) return { region: ALL_ONES, offset: addr };
-    const fr = this.ranges[i]!;
-    return { region: fr.region, offset: addr - fr.origin };
+  private rangeAt(addr: number): FlatRange {
+    if (!(addr >= 0 && addr < this.size)) return UNASSIGNED;
+    if (this.table.length > 0) return this.table[addr]!;
+    if (this.stale !== 0) this.render();
+    return this.search(addr);
   }
 
-  /** QEMU's memory_access_size: bounded by the region's maximum and by the offset's alignment. */
-  private accessSize(r: Region, l: number, offset: number): number {
-    let max = r.maxAccess;
-    if (!r.unaligned) {
-      const align = offset & -offset;
-      if (align !== 0 && align < max) max = align;
-    }
-    return pow2floor(Math.min(l, max));
-  }
-
-  /** QEMU's access_with_adjusted_size: split into (or widen to) the sizes the handler implements. */
-  private dispatchRead(r: Region, offset: number, size: number): number {
-    const step = Math.max(Math.min(size, r.implMax), r.implMin);
-    if (step === size) return r.ops.read(offset, size);
-    let v = 0;
-    for (let i = 0; i < size; i += step) v |= (r.ops.read(offset + i, step) & SIZE_MASK[step]!) << (8 * i);
-    return v >>> 0;
-  }
-
-  private dispatchWrite(r: Region, offset: number, size: number, value: number): void {
-    const step = Math.max(Math.min(size, r.implMax), r.implMin);
-    if (step === size) {
-      r.ops.write(offset, size, value);
-      return;
-    }
-    for (let i = 0; i < size; i += step) r.ops.write(offset + i, step, (value >>> (8 * i)) & SIZE_MASK[step]!);
-  }
-
-  private indexOf(addr: number): number {
-    if (this.lookup !== null) return this.lookup[addr] ?? -1;
+  /** Binary search of the flat view (large spaces); the last hit is tried first. */
+  private search(addr: number): FlatRange {
+    const last = this.last;
+    if (addr >= last.start && addr < last.end) return last;
     const starts = this.starts;
     let lo = 0;
     let hi = starts.length - 1;
@@ -293,25 +317,56 @@ export class AddressSpace {
       if (starts[mid]! <= addr) lo = mid + 1;
       else hi = mid - 1;
     }
-    if (hi < 0) return -1;
-    return addr < this.ranges[hi]!.end ? hi : -1;
+    if (hi < 0) return UNASSIGNED;
+    const fr = this.ranges[hi]!;
+    if (addr >= fr.end) return UNASSIGNED;
+    this.last = fr;
+    return fr;
   }
 
-  private invalidate(): void {
-    this.dirty = true;
-    for (const p of this.parents) p.invalidate();
+  /**
+   * [from, to) may now resolve differently: table spaces patch their tables for that range at
+   * once; search spaces rebuild lazily. Spaces showing this one through windows follow.
+   */
+  private changed(from: number, to: number): void {
+    if (this.table.length > 0) this.patch(Math.max(from, 0), Math.min(to, this.size));
+    else this.stale = 1;
+    for (const p of this.parents) {
+      for (const m of p.mappings) {
+        if (m.alias !== this) continue;
+        const shift = m.base - m.aliasBase;
+        const a = Math.max(from + shift, m.base);
+        const b = Math.min(to + shift, m.base + m.size);
+        if (a < b) p.changed(a, b);
+      }
+    }
   }
 
-  /** Flattens the mappings (and windows onto child spaces) into non-overlapping ranges. */
+  /** Rewrites the dispatch tables for [from, to). */
+  private patch(from: number, to: number): void {
+    const { table, direct, handlers } = this;
+    table.fill(UNASSIGNED, from, to);
+    direct.fill(0, from, to);
+    handlers.fill(ALL_ONES.ops, from, to);
+    for (const r of this.flatten(from, to)) {
+      table.fill(r, r.start, r.end);
+      handlers.fill(r.ops, r.start, r.end);
+      for (let a = r.start; a < r.end; a++) {
+        const off = a - r.origin;
+        let sizes = 0;
+        for (const size of [1, 2, 4]) if (r.directSizes & size && (off & (size - 1) & r.alignCheck) === 0) sizes |= size;
+        direct[a] = (off << 3) | sizes;
+      }
+    }
+  }
+
+  /** Rebuilds the flat view of a search-based space. */
   private render(): void {
     const ranges = this.flatten(0, this.size);
     this.ranges = ranges;
     this.starts = Float64Array.from(ranges, (r) => r.start);
-    if (this.lookup !== null) {
-      this.lookup.fill(-1);
-      ranges.forEach((r, i) => this.lookup!.fill(i, r.start, r.end));
-    }
-    this.dirty = false;
+    this.last = NO_RANGE;
+    this.stale = 0;
   }
 
   /** The flat ranges of this space restricted to [from, to). */
@@ -326,11 +381,7 @@ export class AddressSpace {
     // Highest priority first, newest first among equals.
     const ordered = [...this.mappings].sort((a, b) => b.priority - a.priority || b.seq - a.seq);
     const out: FlatRange[] = [];
-    for (let k = 0; k + 1 < points.length; k++) {
-      const start = points[k]!;
-      const end = points[k + 1]!;
-      this.fill(ordered, 0, start, end, out);
-    }
+    for (let k = 0; k + 1 < points.length; k++) this.fill(ordered, 0, points[k]!, points[k + 1]!, out);
     return mergeAdjacent(out);
   }
 
@@ -365,6 +416,34 @@ export class AddressSpace {
       );
     }
   }
+}
+
+/** QEMU's memory_access_size: bounded by the region's maximum and by the offset's alignment. */
+function accessSize(r: Region, l: number, offset: number): number {
+  let max = r.maxAccess;
+  if (!r.unaligned) {
+    const align = offset & -offset;
+    if (align !== 0 && align < max) max = align;
+  }
+  return pow2floor(Math.min(l, max));
+}
+
+/** QEMU's access_with_adjusted_size: split into (or widen to) the sizes the handler implements. */
+function dispatchRead(r: Region, offset: number, size: number): number {
+  const step = Math.max(Math.min(size, r.implMax), r.implMin);
+  if (step === size) return r.ops.read(offset, size);
+  let v = 0;
+  for (let i = 0; i < size; i += step) v |= (r.ops.read(offset + i, step) & SIZE_MASK[step]!) << (8 * i);
+  return v >>> 0;
+}
+
+function dispatchWrite(r: Region, offset: number, size: number, value: number): void {
+  const step = Math.max(Math.min(size, r.implMax), r.implMin);
+  if (step === size) {
+    r.ops.write(offset, size, value);
+    return;
+  }
+  for (let i = 0; i < size; i += step) r.ops.write(offset + i, step, (value >>> (8 * i)) & SIZE_MASK[step]!);
 }
 
 function mergeAdjacent(ranges: FlatRange[]): FlatRange[] {

@@ -12,6 +12,7 @@ import {
   pciFunc,
   pciSlot,
 } from "./constants.js";
+import { ConfigArena } from "./config-arena.js";
 import type { PciFunction } from "./function.js";
 
 /** Maps a function's INTx pin (0 = INTA) to the pin or link it drives one level up. */
@@ -30,6 +31,8 @@ export const swizzle: MapIrq = (fn, pin) => (pin + pciSlot(fn.devfn)) & 3;
  */
 export class PciBus {
   readonly functions: (PciFunction | undefined)[] = new Array(256).fill(undefined);
+  /** What config cycles see, by devfn: `functions` minus functions 1-7 of slots without function 0. */
+  readonly visible: (PciFunction | undefined)[] = new Array(256).fill(undefined);
   readonly children: PciBus[] = [];
   /** Slots the board keeps for itself (QEMU's slot_reserved_mask). */
   slotReservedMask = 0;
@@ -42,8 +45,20 @@ export class PciBus {
 
   private irqCount: Int32Array | null = null;
   private setIrqFn: SetIrq | null = null;
-  /** Root bus only: bus number -> bus, rebuilt after bridges change their bus numbers. */
-  private routing: (PciBus | null)[] | null = null;
+  /**
+   * Root bus only: bus number -> the `visible` array of the bus a config cycle reaches (an empty
+   * one where none does). Rebuilt at once when bridges change bus numbers, so the config-cycle
+   * path is two array loads.
+   */
+  routing: (PciFunction | undefined)[][] = new Array(256).fill(NO_FUNCTIONS);
+  private routedBuses: (PciBus | null)[] = new Array(256).fill(null);
+  /** Root bus only: config bytes of every function below it. */
+  readonly arena: ConfigArena | null;
+  /**
+   * Root bus only: told when what config cycles reach changes, with the bus whose functions
+   * changed, or null when bus numbering changed (the host's fast path listens).
+   */
+  onRoutingChange: ((bus: PciBus | null) => void) | null = null;
 
   constructor(
     /** QEMU's bus id: "pci.0" for the root, the bridge's id for a secondary bus. */
@@ -54,7 +69,10 @@ export class PciBus {
     readonly mapIrq: MapIrq,
     /** The bridge whose secondary bus this is; null for a root bus. */
     readonly parentBridge: PciFunction | null = null,
-  ) {}
+  ) {
+    this.arena = parentBridge ? null : new ConfigArena();
+    if (!parentBridge) this.invalidateRouting();
+  }
 
   get isRoot(): boolean {
     return this.parentBridge === null;
@@ -158,8 +176,10 @@ export class PciBus {
     fn.devfn = devfn;
     fn.powered = true;
     fn.applyMultifunctionBit();
+    this.root.arena!.attach(fn.space);
     this.functions[devfn] = fn;
-    this.root.invalidateRouting();
+    this.updateVisible(devfn);
+    this.root.onRoutingChange?.(this);
     fn.updateMappings();
   }
 
@@ -169,8 +189,10 @@ export class PciBus {
     fn.powered = false;
     fn.updateMappings();
     this.functions[fn.devfn] = undefined;
+    this.updateVisible(fn.devfn);
+    this.root.arena!.detach(fn.space);
     fn.bus = null;
-    this.root.invalidateRouting();
+    this.root.onRoutingChange?.(this);
   }
 
   /** Present functions in devfn order. */
@@ -185,26 +207,28 @@ export class PciBus {
    * Functions 1-7 are invisible while function 0 is missing, as a guest's scan expects.
    */
   findFunction(busNumber: number, devfn: number): PciFunction | undefined {
-    const bus = (this.routing ??= this.buildRouting())[busNumber];
-    if (!bus) return undefined;
-    const fn = bus.functions[devfn];
-    if (fn !== undefined && (devfn & 7) !== 0 && bus.functions[devfn & ~7] === undefined) return undefined;
-    return fn;
+    return this.routing[busNumber]![devfn];
   }
 
-  /** Called when a bridge's bus numbers or bus-reset bit change, or a bridge comes or goes. */
+  /** Recomputes routing after a bridge's bus numbers or bus-reset bit changed, or a bridge came or went. */
   invalidateRouting(): void {
-    this.routing = null;
+    for (let n = 0; n < 256; n++) {
+      const bus = findBusNumber(this, n);
+      this.routedBuses[n] = bus;
+      this.routing[n] = bus ? bus.visible : NO_FUNCTIONS;
+    }
+    this.onRoutingChange?.(null);
   }
 
+  /** The bus config cycles for bus number `n` reach, or null. */
   findBus(busNumber: number): PciBus | null {
-    return (this.routing ??= this.buildRouting())[busNumber] ?? null;
+    return this.routedBuses[busNumber] ?? null;
   }
 
-  private buildRouting(): (PciBus | null)[] {
-    const table: (PciBus | null)[] = [];
-    for (let n = 0; n < 256; n++) table.push(findBusNumber(this, n));
-    return table;
+  private updateVisible(devfn: number): void {
+    const slot = devfn & ~7;
+    const hasF0 = this.functions[slot] !== undefined;
+    for (let f = 0; f < 8; f++) this.visible[slot + f] = f === 0 || hasF0 ? this.functions[slot + f] : undefined;
   }
 
   /** All buses below and including this one, depth first. */
@@ -213,6 +237,9 @@ export class PciBus {
     for (const child of this.children) yield* child.walk();
   }
 }
+
+/** The routing entry of a bus number no bridge claims (never written). */
+const NO_FUNCTIONS: undefined[] = new Array(256).fill(undefined);
 
 /** Whether a config cycle for bus `n` goes through `bridge` (QEMU's pci_secondary_bus_in_range). */
 function bridgeClaims(bridge: PciFunction, n: number): boolean {

@@ -34,6 +34,7 @@ import {
  * Model code writes with the set* methods (no masks); the guest writes through guestWrite.
  */
 export class ConfigSpace {
+  /** The bytes; a plugged function's live in its machine's ConfigArena (see rebind). */
   readonly config: Uint8Array;
   readonly wmask: Uint8Array;
   readonly w1cmask: Uint8Array;
@@ -93,6 +94,11 @@ export class ConfigSpace {
   }
   set32(addr: number, v: number): void {
     setLe(this.config, addr, v, 4);
+  }
+
+  /** Points `config` at other storage holding the same bytes (the machine's config arena). */
+  rebind(view: Uint8Array): void {
+    (this as { config: Uint8Array }).config = view;
   }
 
   /** Copies all five arrays, e.g. to restore a machine exactly after a refused load. */

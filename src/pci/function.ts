@@ -137,6 +137,11 @@ export class PciFunction {
     this.readHooks.push({ start, end: start + len, fn });
     this.readHookMap ??= new Uint8Array(this.space.size >> 2);
     for (let d = start >> 2; d <= (start + len - 1) >> 2; d++) this.readHookMap[d] = 1;
+    if (this.bus) this.bus.root.onRoutingChange?.(this.bus); // reads of this function now take the slow path
+  }
+
+  get hasReadHooks(): boolean {
+    return this.readHookMap !== null;
   }
 
   /** Engine features with reset state of their own (MSI, MSI-X) register here. */

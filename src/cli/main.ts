@@ -1,0 +1,103 @@
+import { Command, CommanderError } from "commander";
+import { createInterface } from "node:readline";
+import { isMachbusError, machineTypes } from "../index.js";
+import { formatInfoPci } from "../monitor/info-pci.js";
+import { lspciDump, type DumpDepth } from "../pci/lspci-dump.js";
+import { queryPciJson } from "../pci/query-pci.js";
+import { normalizeArgv } from "./argv.js";
+import { addMachineOptions, buildMachine, type MachineCliOptions } from "./machine-options.js";
+
+const program = new Command();
+program
+  .name("machbus")
+  .description("A machine-bus simulator: QEMU-exact pc machines, PCI config cycles and device models.")
+  .showHelpAfterError("(run with --help for usage)")
+  .exitOverride();
+
+program
+  .command("machines")
+  .description("list machine types, their aliases and the default (QEMU's -M help)")
+  .option("--default", "print only the default machine type")
+  .action((opts: { default?: boolean }) => {
+    if (opts.default) {
+      process.stdout.write(machineTypes.default().name + "\n");
+      return;
+    }
+    process.stdout.write(formatMachineList());
+  });
+
+const info = program.command("info").description("show the machine as QEMU's monitor `info` does");
+addMachineOptions(info.command("pci"))
+  .description("the PCI topology as `info pci` prints it (--json: as QMP query-pci)")
+  .option("--json", "print QMP query-pci JSON")
+  .action((opts: MachineCliOptions & { json?: boolean }) => {
+    const m = buildMachine(opts);
+    process.stdout.write(opts.json ? queryPciJson(m) + "\n" : formatInfoPci(m));
+  });
+
+addMachineOptions(program.command("lspci"))
+  .description("config space in pciutils' dump format (-x 64 bytes, -xxx 256, -xxxx 4096); read it with lspci -F FILE")
+  .option("--hex <level>", "dump depth: 1 (-x), 3 (-xxx) or 4 (-xxxx)", "1")
+  .action((opts: MachineCliOptions & { hex: string }) => {
+    const depth = Number(opts.hex);
+    if (depth !== 1 && depth !== 3 && depth !== 4) throw new CliError(`lspci: -x, -xxx or -xxxx (got level ${opts.hex})`);
+    process.stdout.write(lspciDump(buildMachine(opts), depth as DumpDepth));
+  });
+
+addMachineOptions(program.command("monitor"))
+  .description("a QEMU-HMP-style monitor reading commands from standard input")
+  .action(async (opts: MachineCliOptions) => {
+    const { Monitor } = await import("../monitor/monitor.js");
+    const monitor = new Monitor(buildMachine(opts));
+    const interactive = process.stdin.isTTY === true;
+    const rl = createInterface({ input: process.stdin, terminal: interactive, prompt: "(machbus) " });
+    if (interactive) rl.prompt();
+    for await (const line of rl) {
+      const { output, quit } = monitor.execute(line);
+      process.stdout.write(output);
+      if (quit) break;
+      if (interactive) rl.prompt();
+    }
+    rl.close();
+  });
+
+function formatMachineList(): string {
+  const pad = (s: string): string => s.padEnd(20);
+  let out = "Supported machines are:\n";
+  const def = machineTypes.default();
+  for (const t of machineTypes.list()) {
+    for (const alias of t.aliases.filter((a) => !a.includes("i440fx") && !/^pc-\d/.test(a))) {
+      out += `${pad(alias)} ${t.description} (alias of ${t.name})\n`;
+    }
+    out += `${pad(t.name)} ${t.description}${t.name === def.name ? " (default)" : ""}\n`;
+  }
+  out += "\nQEMU's names (pc-i440fx-X.Y, pc-0.10, pc-0.11) select the matching pc-qemu-X.Y type.\n";
+  return out;
+}
+
+/** A usage mistake found by the CLI itself (not by the engine). */
+class CliError extends Error {}
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(normalizeArgv(process.argv.slice(2)), { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Commander already printed its one-line message; help and version exit 0.
+      process.exitCode = e.exitCode;
+      return;
+    }
+    if (isMachbusError(e) || e instanceof CliError) {
+      process.stderr.write(`machbus: ${isMachbusError(e) ? e.describe() : e.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    const err = e as Error;
+    process.stderr.write(`machbus: internal error: ${err.message}\n`);
+    if (process.env.MACHBUS_DEBUG) process.stderr.write(`${err.stack}\n`);
+    else process.stderr.write("machbus: (set MACHBUS_DEBUG=1 for the stack trace, and please report it)\n");
+    process.exitCode = 70;
+  }
+}
+
+await main();

@@ -1,0 +1,77 @@
+import { isMachbusError } from "../errors.js";
+import type { Machine } from "../machine/machine.js";
+import { HmpParser, formatPortRead, portAccess, portRangeError, type HmpParsedCommand } from "./hmp-args.js";
+import { formatInfoPci } from "./info-pci.js";
+
+export interface MonitorResult {
+  /** What the monitor prints for the line (QEMU 7.2's HMP text). */
+  readonly output: string;
+  /** The line asked the monitor to stop (`quit`). */
+  readonly quit: boolean;
+}
+
+/** `info` subcommands this monitor answers. */
+const INFO: Record<string, (m: Machine) => string> = {
+  pci: formatInfoPci,
+};
+
+/**
+ * A QEMU-HMP-style monitor over one machine: `execute` takes one command line and returns what
+ * QEMU 7.2 prints for it. Errors are printed, never thrown: the loop always goes on, and a line
+ * that fails leaves the machine as it was. Browser-safe; the CLI feeds it standard input.
+ */
+export class Monitor {
+  private readonly parser = new HmpParser({ info: Object.keys(INFO) });
+
+  constructor(readonly machine: Machine) {}
+
+  execute(line: string): MonitorResult {
+    const parsed = this.parser.parse(line);
+    if (!parsed.ok) return { output: parsed.output, quit: false };
+    try {
+      return this.run(parsed);
+    } catch (e) {
+      // QEMU's hmp_handle_error prints "Error: " and the message.
+      if (isMachbusError(e)) return { output: `Error: ${e.message}\n`, quit: false };
+      throw e;
+    }
+  }
+
+  private run(cmd: HmpParsedCommand): MonitorResult {
+    const m = this.machine;
+    const done = (output = ""): MonitorResult => ({ output, quit: false });
+    switch (cmd.command) {
+      case "quit":
+        return { output: "", quit: true };
+      case "help":
+        return done(this.parser.help(cmd.args[0] as string | undefined));
+      case "info":
+        if (cmd.subcommand === undefined) return done(this.parser.help("info"));
+        return done(INFO[cmd.subcommand]!(m));
+      case "i":
+      case "o": {
+        // QEMU wraps ports above 0xffff to 16 bits; machbus refuses them (the machine is untouched).
+        const bad = portRangeError(cmd);
+        if (bad) return done(bad);
+        const access = portAccess(cmd)!;
+        if (access.kind === "write") {
+          m.io.write(access.port, access.size, access.value);
+          return done();
+        }
+        if (access.select) m.io.write(access.select.port, 1, access.select.value);
+        return done(formatPortRead(access.port, access.fmtSize, m.io.read(access.port, access.size)));
+      }
+      case "device_add":
+        m.addDevice(cmd.named["device"] as string);
+        return done();
+      case "device_del":
+        m.removeDevice(cmd.named["id"] as string);
+        return done();
+      case "system_reset":
+        m.reset();
+        return done();
+      default:
+        return done(`Error: '${cmd.command}' is not supported by this monitor yet\n`);
+    }
+  }
+}
