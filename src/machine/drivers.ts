@@ -1,7 +1,7 @@
 import { injectable } from "tsyringe";
 import { MachbusError } from "../errors.js";
 import { DRIVER_INFO, pciCommonProperties, type PciDevice } from "../pci/device.js";
-import type { PropertySchema } from "./properties.js";
+import { prop, types, type PropertySchema } from "./properties.js";
 
 /** QEMU's device categories, as `-device help` groups them. */
 export type DriverCategory = "bridge" | "display" | "input" | "misc" | "network" | "sound" | "storage" | "usb";
@@ -17,10 +17,19 @@ export interface DriverOptions<S extends PropertySchema> {
   userCreatable?: boolean;
   /** False for devices that cannot be added or removed at run time. */
   hotpluggable?: boolean;
+  /** QEMU's default option ROM for the device (pc->romfile), e.g. "efi-e1000.rom". */
+  romfile?: string;
+  /**
+   * QEMU type names this driver answers to besides its own, so compat properties and -global
+   * settings aimed at them apply: e.g. virtio-net-pci has ["virtio-pci", "virtio-net-device"].
+   */
+  parents?: readonly string[];
 }
 
 export interface DriverInfo {
   readonly name: string;
+  /** The driver's name followed by the parent type names it answers to. */
+  readonly types: readonly string[];
   readonly description: string;
   readonly category: DriverCategory;
   readonly properties: PropertySchema;
@@ -41,11 +50,14 @@ const catalogue = new Map<string, DriverClass>();
 export function pciDriver<S extends PropertySchema>(options: DriverOptions<S>) {
   return (target: abstract new (...args: any[]) => PciDevice): void => {
     injectable()(target as new (...args: any[]) => PciDevice);
+    const common = { ...pciCommonProperties };
+    if (options.romfile) common.romfile = prop(types.str, options.romfile, pciCommonProperties.romfile.description);
     const info: DriverInfo = {
       name: options.name,
+      types: [options.name, ...(options.parents ?? [])],
       description: options.description,
       category: options.category,
-      properties: { ...pciCommonProperties, ...options.properties },
+      properties: { ...common, ...options.properties },
       userCreatable: options.userCreatable ?? true,
       hotpluggable: options.hotpluggable ?? true,
     };

@@ -24,8 +24,8 @@ export interface MachineOptions {
   globals?: readonly (string | GlobalProperty)[];
   /** Guest RAM: bytes, or QEMU's -m syntax ("64M", "1G"; a bare number is MiB). Default 128 MiB. */
   memory?: string | number;
-  /** Drivers only this machine knows, besides the process-wide catalogue. */
-  drivers?: readonly DriverClass[];
+  /** Device classes (decorated with @pciDriver) only this machine knows, besides the process-wide catalogue. */
+  drivers?: readonly (abstract new (...args: any[]) => PciDevice)[];
   /** Slot-allocation policy; default QEMU's first fit. */
   allocator?: SlotAllocator;
   /** Machine-type registry; default the process-wide one that machines/*.ts register into. */
@@ -74,7 +74,11 @@ export class Machine {
     this.ramSize = parseMemorySize(options.memory);
     this.globals = (options.globals ?? []).map((g) => (typeof g === "string" ? parseGlobal(g) : g));
     for (const [name, cls] of registeredDrivers()) this.drivers.set(name, cls);
-    for (const cls of options.drivers ?? []) this.drivers.set(cls[DRIVER_INFO].name, cls);
+    for (const cls of options.drivers ?? []) {
+      const info = (cls as Partial<DriverClass>)[DRIVER_INFO];
+      if (!info) throw new MachbusError("unknown-driver", `class ${cls.name} is not a device driver (decorate it with @pciDriver)`);
+      this.drivers.set(info.name, cls as DriverClass);
+    }
 
     this.container = rootContainer.createChildContainer();
     this.container.registerInstance(EVENTS, this.events);
@@ -262,6 +266,7 @@ export class Machine {
     const device = child.resolve(cls as unknown as new (...args: any[]) => PciDevice);
     const fn = device.function;
     fn.hotplugged = hotplug;
+    device.addOptionRom();
     const addr = props.addr as number;
     const devfn = addr >= 0 ? addr : this.container.resolve(SLOT_ALLOCATOR).allocate({ bus, driver: info.name, id: parsed.id });
     bus.plug(fn, devfn);
@@ -282,12 +287,13 @@ export class Machine {
     const schema = info.properties;
     const values: Record<string, unknown> = {};
     for (const [name, def] of Object.entries(schema)) values[name] = def.default;
+    // Compat entries may name properties a model does not have (QEMU marks those optional).
     for (const c of this.type.compatChain) {
-      const def = c.driver === info.name ? schema[c.property] : undefined;
+      const def = info.types.includes(c.driver) ? schema[c.property] : undefined;
       if (def) values[c.property] = parseProperty(info.name, c.property, def, c.value);
     }
     for (const g of this.globals) {
-      if (g.driver !== info.name) continue;
+      if (!info.types.includes(g.driver)) continue;
       const def = schema[g.property];
       if (!def) throw unknownProperty(info, g.property, `-global ${g.driver}.${g.property}=${g.value}`);
       values[g.property] = parseProperty(info.name, g.property, def, g.value);

@@ -1,4 +1,5 @@
 import { prop, types, type PropertySchema, type PropsOf } from "../machine/properties.js";
+import { MachbusError } from "../errors.js";
 import { Bar, type BarSpec } from "./bar.js";
 import { Capabilities, ExtendedCapabilities } from "./capabilities.js";
 import { ConfigSpace, initHeaderMasks } from "./config-space.js";
@@ -19,13 +20,15 @@ import {
   PCI_VENDOR_ID,
 } from "./constants.js";
 import { PciFunction, type FunctionOwner } from "./function.js";
+import { optionRomBarSize } from "./option-roms.js";
 
 /** Properties every PCI device has (QEMU's pci_props). */
 export const pciCommonProperties = {
   addr: prop(types.pciDevfn, -1, "slot and function, SLOT[.FN] in hex; the allocator picks when absent"),
   multifunction: prop(types.bool, false, "sets header-type bit 7 so functions 1-7 of the slot can be populated"),
   rombar: prop(types.uint32, 1, "0 hides the expansion ROM BAR (as pc-0.10/0.11 did)"),
-  romfile: prop(types.str, "", "option ROM image; empty for the device's default"),
+  romfile: prop(types.str, "", "option ROM image; empty for none"),
+  romsize: prop(types.uint32, 0xffffffff, "ROM BAR size; default: the romfile's size rounded up to a power of two"),
   command_serr_enable: prop(types.bool, true, "whether the guest may set the command register's SERR# enable bit"),
 } satisfies PropertySchema;
 
@@ -95,6 +98,33 @@ export abstract class PciDevice implements FunctionOwner {
     const bar = new Bar(index, spec);
     this.function.registerBar(bar);
     return bar;
+  }
+
+  /**
+   * The expansion ROM BAR for `romfile` (QEMU's pci_add_option_rom, run after the device's own
+   * realize): none without a romfile; none with rombar=0 (QEMU then loads the ROM through fw_cfg,
+   * as pc-0.11 did). The ROM's bytes are not modelled: it reads all ones (no 0x55AA signature).
+   */
+  addOptionRom(): void {
+    const { romfile, rombar, romsize } = this.props;
+    if (!romfile) return;
+    if (!rombar) {
+      if (this.function.hotplugged) {
+        throw new MachbusError("bad-property-value", "Hot-plugged device without ROM bar can't have an option ROM");
+      }
+      return;
+    }
+    let size = romsize;
+    if (size === 0xffffffff) {
+      const known = optionRomBarSize(romfile);
+      if (known === undefined) {
+        throw new MachbusError("bad-property-value", `failed to find romfile "${romfile}" (give its size with romsize=)`);
+      }
+      size = known;
+    } else if (size === 0 || (size & (size - 1)) !== 0) {
+      throw new MachbusError("bad-property-value", `ROM size ${size} is not a power of two`);
+    }
+    this.defineBar(6, { kind: "rom", size, name: `${this.driver}.rom`, ops: { read: () => 0xffffffff, write: () => {} } });
   }
 
   /** Drives the device's INTx pin. */
