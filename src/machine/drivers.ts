@@ -22,6 +22,7 @@ export interface DriverOptions<S extends PropertySchema> {
   /**
    * QEMU type names this driver answers to besides its own, so compat properties and -global
    * settings aimed at them apply: e.g. virtio-net-pci has ["virtio-pci", "virtio-net-device"].
+   * Every driver also answers to "pci-device" (and "PCI", its name in QEMU 0.x).
    */
   parents?: readonly string[];
 }
@@ -54,7 +55,7 @@ export function pciDriver<S extends PropertySchema>(options: DriverOptions<S>) {
     if (options.romfile) common.romfile = prop(types.str, options.romfile, pciCommonProperties.romfile.description);
     const info: DriverInfo = {
       name: options.name,
-      types: [options.name, ...(options.parents ?? [])],
+      types: [options.name, ...(options.parents ?? []), "pci-device", "PCI"],
       description: options.description,
       category: options.category,
       properties: { ...common, ...options.properties },
