@@ -2,8 +2,10 @@ import { Command, CommanderError } from "commander";
 import { createInterface } from "node:readline";
 import { isMachbusError, machineTypes } from "../index.js";
 import { formatInfoPci } from "../monitor/info-pci.js";
+import { formatQtree } from "../monitor/info-qtree.js";
 import { lspciDump, type DumpDepth } from "../pci/lspci-dump.js";
 import { queryPciJson } from "../pci/query-pci.js";
+import { formatSlotReport, slotReport } from "../machine/slots.js";
 import { normalizeArgv } from "./argv.js";
 import { addMachineOptions, buildMachine, type MachineCliOptions } from "./machine-options.js";
 
@@ -35,6 +37,12 @@ addMachineOptions(info.command("pci"))
     process.stdout.write(opts.json ? queryPciJson(m) + "\n" : formatInfoPci(m));
   });
 
+addMachineOptions(info.command("devices"))
+  .description("every PCI device with its resolved properties (the PCI part of QEMU's `info qtree`)")
+  .action((opts: MachineCliOptions) => {
+    process.stdout.write(formatQtree(buildMachine(opts)));
+  });
+
 addMachineOptions(program.command("lspci"))
   .description("config space in pciutils' dump format (-x 64 bytes, -xxx 256, -xxxx 4096); read it with lspci -F FILE")
   .option("--hex <level>", "dump depth: 1 (-x), 3 (-xxx) or 4 (-xxxx)", "1")
@@ -42,6 +50,14 @@ addMachineOptions(program.command("lspci"))
     const depth = Number(opts.hex);
     if (depth !== 1 && depth !== 3 && depth !== 4) throw new CliError(`lspci: -x, -xxx or -xxxx (got level ${opts.hex})`);
     process.stdout.write(lspciDump(buildMachine(opts), depth as DumpDepth));
+  });
+
+addMachineOptions(program.command("slots"))
+  .description("free slots per bus, and who holds (or why the board keeps) each taken one")
+  .option("--json", "print the report as JSON")
+  .action((opts: MachineCliOptions & { json?: boolean }) => {
+    const report = slotReport(buildMachine(opts));
+    process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + "\n" : formatSlotReport(report));
   });
 
 addMachineOptions(program.command("monitor"))

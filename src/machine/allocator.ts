@@ -20,14 +20,23 @@ export interface SlotAllocator {
   allocate(request: SlotRequest): number;
 }
 
-/** QEMU's policy: the first slot from devfn_min whose function 0 is free and not reserved. */
+/** QEMU's text when nothing is left. */
+export function noSlotError(driver: string): MachbusError {
+  return new MachbusError("no-slot", `PCI: no slot/function available for ${driver}, all in use or reserved`);
+}
+
+/**
+ * QEMU's policy: the first slot from devfn_min whose function 0 is free and not reserved. Board
+ * rules (absent slots, slots dedicated to another driver) count as reserved; a dedicated slot is
+ * still free for its own driver, as a board's onboard NIC needs.
+ */
 export class FirstFitAllocator implements SlotAllocator {
   readonly name = "first-fit";
 
   allocate({ bus, driver }: SlotRequest): number {
     for (let devfn = bus.devfnMin; devfn < 256; devfn += PCI_FUNC_MAX) {
-      if (!bus.get(devfn) && !bus.isReserved(devfn)) return devfn;
+      if (!bus.get(devfn) && bus.slotAllows(devfn >> 3, driver)) return devfn;
     }
-    throw new MachbusError("no-slot", `PCI: no slot/function available for ${driver}, all in use or reserved`);
+    throw noSlotError(driver);
   }
 }

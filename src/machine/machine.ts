@@ -270,6 +270,7 @@ export class Machine {
     const addr = props.addr as number;
     const devfn = addr >= 0 ? addr : this.container.resolve(SLOT_ALLOCATOR).allocate({ bus, driver: info.name, id: parsed.id });
     bus.plug(fn, devfn);
+    (props as Record<string, unknown>).addr = devfn; // the resolved address, also when the allocator chose it
     try {
       device.plugged();
     } catch (e) {

@@ -2,6 +2,7 @@ import { isMachbusError } from "../errors.js";
 import type { Machine } from "../machine/machine.js";
 import { HmpParser, formatPortRead, portAccess, portRangeError, type HmpParsedCommand } from "./hmp-args.js";
 import { formatInfoPci } from "./info-pci.js";
+import { formatQtree } from "./info-qtree.js";
 
 export interface MonitorResult {
   /** What the monitor prints for the line (QEMU 7.2's HMP text). */
@@ -13,6 +14,7 @@ export interface MonitorResult {
 /** `info` subcommands this monitor answers. */
 const INFO: Record<string, (m: Machine) => string> = {
   pci: formatInfoPci,
+  qtree: formatQtree,
 };
 
 /**

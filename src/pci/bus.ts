@@ -22,6 +22,15 @@ export type SetIrq = (link: number, level: boolean) => void;
 
 export type BusEvents = EventEmitter<MachineEvents>;
 
+/** What a board says about one slot of a bus (F11). */
+export type SlotRule =
+  /** The slot is not wired on this board. */
+  | { readonly kind: "absent" }
+  /** Kept free by the board (QEMU's slot_reserved_mask). */
+  | { readonly kind: "reserved"; readonly reason: string }
+  /** Only this driver may sit here (a board's onboard NIC, say); the allocator keeps it for it. */
+  | { readonly kind: "dedicated"; readonly driver: string; readonly reason: string };
+
 /** The standard swizzle at a PCI-to-PCI bridge: pin' = (pin + slot) mod 4. */
 export const swizzle: MapIrq = (fn, pin) => (pin + pciSlot(fn.devfn)) & 3;
 
@@ -36,6 +45,10 @@ export class PciBus {
   readonly children: PciBus[] = [];
   /** Slots the board keeps for itself (QEMU's slot_reserved_mask). */
   slotReservedMask = 0;
+  /** The board's rules per slot; slots without one are ordinary. */
+  readonly slotRules = new Map<number, SlotRule>();
+  /** Slots whose devices can be added and removed at run time (all by default). */
+  hotplugSlots = 0xffffffff;
   /** First devfn automatic placement considers (QEMU's devfn_min). */
   devfnMin = 0;
   /** Root bus only: the next automatic bus number for "pci.N" names (QEMU's automatic_ids; the root is pci.0). */
@@ -124,6 +137,17 @@ export class PciBus {
     return (this.slotReservedMask & (1 << pciSlot(devfn))) !== 0;
   }
 
+  /** Whether `driver` may go in `slot` under the board's rules (absent, reserved, dedicated to another driver). */
+  slotAllows(slot: number, driver: string): boolean {
+    const rule = this.slotRules.get(slot);
+    if (this.isReserved(slot << 3)) return false;
+    return !rule || (rule.kind === "dedicated" && rule.driver === driver);
+  }
+
+  isHotplugSlot(slot: number): boolean {
+    return (this.hotplugSlots & (1 << slot)) !== 0;
+  }
+
   /**
    * Checks what QEMU's do_pci_register_device and pci_init_multifunction check, without
    * changing anything: taken or reserved slot, single-function rules. Throws QEMU's texts.
@@ -132,8 +156,24 @@ export class PciBus {
     const name = fn.owner.driver;
     const slot = pciSlot(devfn);
     const func = pciFunc(devfn);
-    if (this.isReserved(devfn)) {
-      throw new MachbusError("slot-unavailable", `PCI: slot ${slot} function ${func} not available for ${name}, reserved`);
+    const rule = this.slotRules.get(slot);
+    if (rule?.kind === "absent") {
+      throw new MachbusError("slot-unavailable", `PCI: slot ${slot} does not exist on bus ${this.name} of this board`);
+    }
+    if (this.isReserved(devfn) || rule?.kind === "reserved") {
+      throw new MachbusError(
+        "slot-unavailable",
+        `PCI: slot ${slot} function ${func} not available for ${name}, reserved${rule?.kind === "reserved" ? ` (${rule.reason})` : ""}`,
+      );
+    }
+    if (rule?.kind === "dedicated" && rule.driver !== name) {
+      throw new MachbusError(
+        "slot-unavailable",
+        `PCI: slot ${slot} function ${func} not available for ${name}, reserved for ${rule.driver} (${rule.reason})`,
+      );
+    }
+    if (fn.hotplugged && !this.isHotplugSlot(slot)) {
+      throw new MachbusError("not-hotpluggable", `PCI: slot ${slot} of bus ${this.name} does not support hotplug`);
     }
     const holder = this.functions[devfn];
     if (holder) {
