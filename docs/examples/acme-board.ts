@@ -1,0 +1,103 @@
+/**
+ * A worked example (docs/custom-devices-and-machines.md; test/worked-example.test.ts runs it):
+ * a device model of our own and a machine type of our own, plugged in without touching machbus.
+ */
+// In your own project: from "machbus".
+import {
+  DEVICE_PROPS,
+  Machine,
+  MachineTypeRegistry,
+  PciDevice,
+  i440fxBoard,
+  inject,
+  pciDriver,
+  prop,
+  types,
+  type Board,
+  type DeviceProps,
+} from "../../src/index.js";
+
+// ---- a device: the ACME watchdog --------------------------------------------------------
+
+const watchdogProperties = {
+  timeout: prop(types.uint32, 10, "ticks before the watchdog fires"),
+};
+
+/** Register offsets in BAR 0. */
+const REG_COUNTER = 0x0; // ticks left; reads only
+const REG_KICK = 0x4; // any write reloads the counter and drops the interrupt
+
+/**
+ * ACME PCI watchdog: a 4 KiB register BAR with a down-counter that raises INTA when it reaches
+ * zero. `tick()` is called by whoever models time (here: the test).
+ */
+@pciDriver({ name: "acme-watchdog", description: "ACME PCI watchdog", category: "misc", properties: watchdogProperties })
+export class AcmeWatchdog extends PciDevice {
+  private counter: number;
+
+  constructor(@inject(DEVICE_PROPS) private readonly settings: DeviceProps<typeof watchdogProperties>) {
+    super({ vendorId: 0x1234, deviceId: 0xa0a0, classCode: 0x0880, interruptPin: 1 }, settings);
+    this.counter = settings.timeout;
+    this.defineBar(0, {
+      kind: "mem32",
+      size: 0x1000,
+      name: "acme-watchdog-mmio",
+      ops: {
+        read: (offset) => (offset === REG_COUNTER ? this.counter : 0),
+        write: (offset) => {
+          if (offset === REG_KICK) this.kick();
+        },
+      },
+    });
+  }
+
+  tick(): void {
+    if (this.counter === 0) return;
+    this.counter--;
+    if (this.counter === 0) this.setIrq(true);
+  }
+
+  private kick(): void {
+    this.counter = this.settings.timeout;
+    this.setIrq(false);
+  }
+
+  protected override resetRegisters(): void {
+    this.counter = this.settings.timeout;
+  }
+}
+
+// ---- a machine type: the ACME board ------------------------------------------------------
+
+/**
+ * The ACME board: the pc chipset, but only 24 slots are wired, slot 0x10 belongs to the BMC,
+ * the watchdog must sit in slot 2, and slots 3-7 cannot be hot-plugged.
+ */
+export const acmeBoard: Board = {
+  name: "acme",
+  properties: {},
+  build(machine, options) {
+    i440fxBoard.build(machine, { ...options, ecam: null });
+    const bus = machine.rootBus;
+    for (let slot = 0x18; slot < 0x20; slot++) bus.slotRules.set(slot, { kind: "absent" });
+    bus.slotRules.set(0x10, { kind: "reserved", reason: "baseboard management controller" });
+    bus.slotRules.set(2, { kind: "dedicated", driver: "acme-watchdog", reason: "watchdog header" });
+    for (let slot = 3; slot <= 7; slot++) bus.hotplugSlots &= ~(1 << slot);
+  },
+};
+
+/** A registry of our own, so the process-wide one (pc, pc-qemu-*) is left alone. */
+export const acmeTypes = new MachineTypeRegistry();
+acmeTypes.register({ name: "acme-1.0", description: "ACME board, first revision", board: acmeBoard, isDefault: true });
+acmeTypes.register({
+  name: "acme-0.9",
+  description: "ACME board prototype (watchdog fired after 5 ticks)",
+  board: acmeBoard,
+  newer: "acme-1.0",
+  compat: [{ driver: "acme-watchdog", property: "timeout", value: "5" }],
+});
+
+/** Builds an ACME machine. */
+export function acmeMachine(version: string, devices: string[] = []): Machine {
+  return Machine.create({ machine: version, registry: acmeTypes, devices, drivers: [AcmeWatchdog] });
+}
