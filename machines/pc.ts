@@ -32,6 +32,7 @@ export const i440fxBoard: Board = {
     machine.createRootBus((fn, pin) => (pin + pciSlot(fn.devfn) - 1) & 3);
     machine.addOnboardDevice("i440FX,addr=00.0");
     machine.addOnboardDevice("PIIX3,addr=01.0,multifunction=on");
+    machine.isaBus = "isa.0"; // PIIX3's ISA bridge: fixed-port devices (-device isa-debugcon, ...) go here
     machine.addOnboardDevice("piix3-ide,addr=01.1");
     machine.addOnboardDevice("PIIX4_PM,addr=01.3");
     const ecam = options.ecam as number | null;

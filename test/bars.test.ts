@@ -81,7 +81,7 @@ describe("BAR mapping follows the command register and the BAR value", () => {
     cfg.write(0x04, 0x0001, 2);
     m.ioWrite(0xc004, 2, 0x1234);
     expect(m.ioRead(0xc004, 2)).toBe(0x1234);
-    expect(m.devices().find((p) => p.device.id === "t")!.device.function.bars[0]!.address).toBe(0xc000n);
+    expect(m.findDevice("t")!.function.bars[0]!.address).toBe(0xc000n);
   });
 
   it("the ROM decodes only with its enable bit set", () => {

@@ -1,5 +1,6 @@
 import { injectable } from "tsyringe";
 import { MachbusError } from "../errors.js";
+import type { IsaDevice } from "../isa/device.js";
 import { DRIVER_INFO, pciCommonProperties, type PciDevice } from "../pci/device.js";
 import { prop, types, type PropertySchema } from "./properties.js";
 
@@ -29,6 +30,8 @@ export interface DriverOptions<S extends PropertySchema> {
 
 export interface DriverInfo {
   readonly name: string;
+  /** Which bus the device sits on: a PCI slot, or the board's ISA bus (fixed ports). */
+  readonly bus: "pci" | "isa";
   /** The driver's name followed by the parent type names it answers to. */
   readonly types: readonly string[];
   readonly description: string;
@@ -38,8 +41,11 @@ export interface DriverInfo {
   readonly hotpluggable: boolean;
 }
 
+/** Any device model the machine can hold. */
+export type MachineDevice = PciDevice | IsaDevice;
+
 /** A device model class: constructed by the machine's DI container, described by its DriverInfo. */
-export type DriverClass = (abstract new (...args: any[]) => PciDevice) & { readonly [DRIVER_INFO]: DriverInfo };
+export type DriverClass = (abstract new (...args: any[]) => MachineDevice) & { readonly [DRIVER_INFO]: DriverInfo };
 
 /** All drivers known to this process, by name. Machines copy it into their own containers. */
 const catalogue = new Map<string, DriverClass>();
@@ -55,12 +61,34 @@ export function pciDriver<S extends PropertySchema>(options: DriverOptions<S>) {
     if (options.romfile) common.romfile = prop(types.str, options.romfile, pciCommonProperties.romfile.description);
     const info: DriverInfo = {
       name: options.name,
+      bus: "pci",
       types: [options.name, ...(options.parents ?? []), "pci-device", "PCI"],
       description: options.description,
       category: options.category,
       properties: { ...common, ...options.properties },
       userCreatable: options.userCreatable ?? true,
       hotpluggable: options.hotpluggable ?? true,
+    };
+    Object.defineProperty(target, DRIVER_INFO, { value: info });
+    registerDriver(target as DriverClass);
+  };
+}
+
+export type IsaDriverOptions<S extends PropertySchema> = Omit<DriverOptions<S>, "romfile">;
+
+/** Class decorator for ISA devices (fixed ports on the board's ISA bus); no PCI properties are added. */
+export function isaDriver<S extends PropertySchema>(options: IsaDriverOptions<S>) {
+  return (target: abstract new (...args: any[]) => IsaDevice): void => {
+    injectable()(target as new (...args: any[]) => IsaDevice);
+    const info: DriverInfo = {
+      name: options.name,
+      bus: "isa",
+      types: [options.name, ...(options.parents ?? []), "isa-device"],
+      description: options.description,
+      category: options.category,
+      properties: { ...options.properties },
+      userCreatable: options.userCreatable ?? true,
+      hotpluggable: options.hotpluggable ?? false,
     };
     Object.defineProperty(target, DRIVER_INFO, { value: info });
     registerDriver(target as DriverClass);

@@ -6,11 +6,12 @@ import type { MachineEvents } from "../events.js";
 import { AddressSpace } from "../memory/address-space.js";
 import type { PciBridgeDevice } from "../pci/bridge.js";
 import { PciBus, type MapIrq } from "../pci/bus.js";
-import { DRIVER_INFO, type DeviceProps, type PciDevice } from "../pci/device.js";
+import { IsaDevice } from "../isa/device.js";
+import { DRIVER_INFO, PciDevice } from "../pci/device.js";
 import { PciHost } from "../pci/host.js";
 import { FirstFitAllocator, type SlotAllocator } from "./allocator.js";
 import { formatDeviceSpec, parseDeviceSpec, parseGlobal, parseOptionList, type DeviceSpec, type GlobalProperty } from "./device-spec.js";
-import { registeredDrivers, type DriverClass, type DriverInfo } from "./drivers.js";
+import { registeredDrivers, type DriverClass, type DriverInfo, type MachineDevice } from "./drivers.js";
 import { machineTypes, type MachineType, type MachineTypeRegistry } from "./machine-type.js";
 import { parseProperty, type PropertySchema } from "./properties.js";
 import { DEVICE_PROPS, EVENTS, MACHINE, IO_SPACE, MEMORY_SPACE, PCI_HOST, RAM_SIZE, ROOT_BUS, SLOT_ALLOCATOR } from "./tokens.js";
@@ -25,7 +26,7 @@ export interface MachineOptions {
   /** Guest RAM: bytes, or QEMU's -m syntax ("64M", "1G"; a bare number is MiB). Default 128 MiB. */
   memory?: string | number;
   /** Device classes (decorated with @pciDriver) only this machine knows, besides the process-wide catalogue. */
-  drivers?: readonly (abstract new (...args: any[]) => PciDevice)[];
+  drivers?: readonly (abstract new (...args: any[]) => MachineDevice)[];
   /** Slot-allocation policy; default QEMU's first fit. */
   allocator?: SlotAllocator;
   /** Machine-type registry; default the process-wide one that machines/*.ts register into. */
@@ -34,7 +35,7 @@ export interface MachineOptions {
 
 /** Where a device sits and what made it: what `info pci`, dumps and the monitor need. */
 export interface PlacedDevice {
-  readonly device: PciDevice;
+  readonly device: MachineDevice;
   readonly info: DriverInfo;
   /** Properties as resolved (defaults, compat, globals, spec), by name. */
   readonly props: Readonly<Record<string, unknown>>;
@@ -60,6 +61,8 @@ export class Machine {
   readonly boardOptions: Readonly<Record<string, unknown>>;
   rootBus!: PciBus;
   host!: PciHost;
+  /** The board's ISA bus name ("isa.0" on pc), or null on a board without one. */
+  isaBus: string | null = null;
 
   private readonly placed: PlacedDevice[] = [];
   private readonly drivers = new Map<string, DriverClass>();
@@ -123,12 +126,12 @@ export class Machine {
   // ---- devices ----
 
   /** Adds a device at run time (monitor device_add): hotplug rules apply, events are emitted. */
-  addDevice(spec: string | DeviceSpec): PciDevice {
+  addDevice(spec: string | DeviceSpec): MachineDevice {
     return this.plug(spec, { hotplug: true });
   }
 
   /** Board use: plugs an onboard device (not user creatable) while the board is being built. */
-  addOnboardDevice(spec: string | DeviceSpec): PciDevice {
+  addOnboardDevice(spec: string | DeviceSpec): MachineDevice {
     if (!this.buildingBoard) throw new MachbusError("not-hotpluggable", "onboard devices are added by the board only");
     return this.plug(spec, { hotplug: false });
   }
@@ -138,10 +141,10 @@ export class Machine {
     const entry = this.placed.find((p) => p.device.id === id);
     if (!entry) throw new MachbusError("unknown-device", `Device '${id}' not found`);
     const { device, info } = entry;
-    const fn = device.function;
-    if (entry.onboard || !info.hotpluggable) {
+    if (entry.onboard || !info.hotpluggable || !(device instanceof PciDevice)) {
       throw new MachbusError("not-hotpluggable", `Device '${id}' (${info.name}) does not support hot-unplugging`);
     }
+    const fn = device.function;
     const bus = fn.bus!;
     if ((fn.devfn & 7) === 0) {
       for (let f = 1; f < 8; f++) {
@@ -173,11 +176,19 @@ export class Machine {
     return this.placed;
   }
 
+  /** The PCI device with this id. */
   findDevice(id: string): PciDevice | undefined {
-    return this.placed.find((p) => p.device.id === id)?.device;
+    const d = this.placed.find((p) => p.device.id === id)?.device;
+    return d instanceof PciDevice ? d : undefined;
   }
 
-  placement(device: PciDevice): PlacedDevice | undefined {
+  /** The ISA device with this id. */
+  findIsaDevice(id: string): IsaDevice | undefined {
+    const d = this.placed.find((p) => p.device.id === id)?.device;
+    return d instanceof IsaDevice ? d : undefined;
+  }
+
+  placement(device: MachineDevice): PlacedDevice | undefined {
     return this.placed.find((p) => p.device === device);
   }
 
@@ -245,7 +256,7 @@ export class Machine {
 
   // ---- internals ----
 
-  private plug(spec: string | DeviceSpec, { hotplug }: { hotplug: boolean }): PciDevice {
+  private plug(spec: string | DeviceSpec, { hotplug }: { hotplug: boolean }): MachineDevice {
     const parsed = typeof spec === "string" ? parseDeviceSpec(spec) : spec;
     const cls = this.driver(parsed.driver);
     const info = cls[DRIVER_INFO];
@@ -256,13 +267,21 @@ export class Machine {
       throw new MachbusError("not-hotpluggable", `Device '${info.name}' does not support hotplugging`);
     }
     if (parsed.id !== null && this.placed.some((p) => p.device.id === parsed.id)) {
-      throw new MachbusError("duplicate-id", `Duplicate ID '${parsed.id}' for device`);
+      throw new MachbusError("duplicate-id", `Duplicate device ID '${parsed.id}'`);
     }
-    const bus = parsed.bus === null ? this.rootBus : this.findBus(parsed.bus);
     const props = this.resolveProps(info, parsed);
-
     const child = this.container.createChildContainer();
     child.registerInstance(DEVICE_PROPS, props);
+    if (info.bus === "isa") {
+      if (this.isaBus === null || (parsed.bus !== null && parsed.bus !== this.isaBus)) {
+        throw new MachbusError("unknown-bus", `No '${"ISA"}' bus found for device '${info.name}'${parsed.bus ? ` (bus '${parsed.bus}')` : ""}`);
+      }
+      const device = child.resolve(cls as unknown as new (...args: any[]) => IsaDevice);
+      device.plugged();
+      this.placed.push({ device, info, props, onboard: this.buildingBoard });
+      return device;
+    }
+    const bus = parsed.bus === null ? this.rootBus : this.findBus(parsed.bus);
     const device = child.resolve(cls as unknown as new (...args: any[]) => PciDevice);
     const fn = device.function;
     fn.hotplugged = hotplug;
@@ -270,7 +289,7 @@ export class Machine {
     const addr = props.addr as number;
     const devfn = addr >= 0 ? addr : this.container.resolve(SLOT_ALLOCATOR).allocate({ bus, driver: info.name, id: parsed.id });
     bus.plug(fn, devfn);
-    (props as Record<string, unknown>).addr = devfn; // the resolved address, also when the allocator chose it
+    props.addr = devfn; // the resolved address, also when the allocator chose it
     try {
       device.plugged();
     } catch (e) {
@@ -284,7 +303,7 @@ export class Machine {
   }
 
   /** Property values in QEMU's order: driver default, machine compat, -global, then the device spec. */
-  private resolveProps(info: DriverInfo, spec: DeviceSpec): DeviceProps & Record<string, unknown> {
+  private resolveProps(info: DriverInfo, spec: DeviceSpec): Record<string, unknown> & { id: string | null } {
     const schema = info.properties;
     const values: Record<string, unknown> = {};
     for (const [name, def] of Object.entries(schema)) values[name] = def.default;
@@ -305,7 +324,7 @@ export class Machine {
       values[k] = parseProperty(info.name, k, def, v);
     }
     values.id = spec.id;
-    return values as DeviceProps & Record<string, unknown>;
+    return values as Record<string, unknown> & { id: string | null };
   }
 }
 

@@ -35,7 +35,7 @@ function busSlots(machine: Machine, bus: PciBus): SlotInfo[] {
     const rule = bus.slotRules.get(slot);
     if (fns.length) {
       const functions = fns.map((fn) => {
-        const placed = machine.devices().find((p) => p.device.function === fn);
+        const placed = machine.devices().find((p) => p.device === fn.owner);
         return { function: pciFunc(fn.devfn), driver: fn.owner.driver, id: fn.owner.id, onboard: placed?.onboard ?? false };
       });
       const who = functions.map((f) => `${f.driver}${f.id ? ` (id ${f.id})` : ""} at .${f.function}`).join(", ");

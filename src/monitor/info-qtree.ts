@@ -1,4 +1,4 @@
-import { pciCommonProperties } from "../pci/device.js";
+import { PciDevice, pciCommonProperties } from "../pci/device.js";
 import type { PciBridgeDevice } from "../pci/bridge.js";
 import type { PciBus } from "../pci/bus.js";
 import { PCI_CLASS_DEVICE, PCI_DEVICE_ID, PCI_SUBSYSTEM_ID, PCI_SUBSYSTEM_VENDOR_ID, PCI_VENDOR_ID } from "../pci/constants.js";
@@ -22,14 +22,15 @@ export function formatQtree(machine: Machine): string {
 function formatBus(machine: Machine, bus: PciBus, indent: number): string {
   const pad = " ".repeat(indent);
   let out = `${pad}bus: ${bus.name}\n${pad}  type PCI\n`;
-  const placed = machine.devices().filter((p) => p.device.function.bus === bus);
+  const placed = machine.devices().filter((p) => p.device instanceof PciDevice && p.device.function.bus === bus);
   for (const p of [...placed].reverse()) out += formatDevice(machine, p, indent + 2);
   return out;
 }
 
 function formatDevice(machine: Machine, p: PlacedDevice, indent: number): string {
   const pad = " ".repeat(indent + 2);
-  const { device, info, props } = p;
+  const { info, props } = p;
+  const device = p.device as PciDevice;
   const fn = device.function;
   let out = `${" ".repeat(indent)}dev: ${info.name}, id "${device.id ?? ""}"\n`;
   const own = Object.keys(info.properties).filter((k) => !(k in pciCommonProperties));
