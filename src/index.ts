@@ -30,6 +30,6 @@ export { prop, types, type PropertyDef, type PropertySchema, type PropertyType, 
 export { parseDeviceSpec, formatDeviceSpec, type DeviceSpec } from "./machine/device-spec.js";
 export { FirstFitAllocator, type SlotAllocator, type SlotRequest } from "./machine/allocator.js";
 export * as tokens from "./machine/tokens.js";
-export { DEVICE_PROPS, EVENTS, IO_SPACE, MEMORY_SPACE, RAM_SIZE, ROOT_BUS, PCI_HOST, SLOT_ALLOCATOR, MACHINE } from "./machine/tokens.js";
+export { DEVICE_PROPS, EVENTS, IO_SPACE, MEMORY_SPACE, RAM_SIZE, ROOT_BUS, PCI_HOST, SLOT_ALLOCATOR, MACHINE, CLOCK, type Clock } from "./machine/tokens.js";
 /** tsyringe's parameter decorator, re-exported so device models need only `machbus` (which loads reflect-metadata first). */
 export { inject } from "tsyringe";

@@ -14,7 +14,7 @@ import { formatDeviceSpec, parseDeviceSpec, parseGlobal, parseOptionList, type D
 import { registeredDrivers, type DriverClass, type DriverInfo, type MachineDevice } from "./drivers.js";
 import { machineTypes, type MachineType, type MachineTypeRegistry } from "./machine-type.js";
 import { parseProperty, type PropertySchema } from "./properties.js";
-import { DEVICE_PROPS, EVENTS, MACHINE, IO_SPACE, MEMORY_SPACE, PCI_HOST, RAM_SIZE, ROOT_BUS, SLOT_ALLOCATOR } from "./tokens.js";
+import { CLOCK, DEVICE_PROPS, EVENTS, MACHINE, type Clock, IO_SPACE, MEMORY_SPACE, PCI_HOST, RAM_SIZE, ROOT_BUS, SLOT_ALLOCATOR } from "./tokens.js";
 
 export interface MachineOptions {
   /** Machine type or alias, optionally with board options: "pc", "pc-qemu-7.2,ecam=0xb0000000". */
@@ -27,6 +27,8 @@ export interface MachineOptions {
   memory?: string | number;
   /** Device classes (decorated with @pciDriver) only this machine knows, besides the process-wide catalogue. */
   drivers?: readonly (abstract new (...args: any[]) => MachineDevice)[];
+  /** Where time comes from (the ACPI PM timer counts with it); default: the host's monotonic clock. */
+  clock?: Clock;
   /** Slot-allocation policy; default QEMU's first fit. */
   allocator?: SlotAllocator;
   /** Machine-type registry; default the process-wide one that machines/*.ts register into. */
@@ -88,6 +90,7 @@ export class Machine {
     this.container.registerInstance(IO_SPACE, this.io);
     this.container.registerInstance(MEMORY_SPACE, this.memory);
     this.container.registerInstance(RAM_SIZE, this.ramSize);
+    this.container.registerInstance(CLOCK, options.clock ?? { nowNs: () => performance.now() * 1e6 });
     this.container.registerInstance(SLOT_ALLOCATOR, options.allocator ?? new FirstFitAllocator());
     this.container.registerInstance(MACHINE, this);
     this.io.onOverlap((r) => this.events.emit("mapping-overlap", r));

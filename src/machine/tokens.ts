@@ -19,6 +19,12 @@ export const PCI_HOST: InjectionToken<PciHost> = Symbol("machbus.pciHost");
 export const SLOT_ALLOCATOR: InjectionToken<SlotAllocator> = Symbol("machbus.slotAllocator");
 /** Guest RAM size in bytes (the chipset reports it; the embedder provides the RAM itself). */
 export const RAM_SIZE: InjectionToken<number> = Symbol("machbus.ramSize");
+/** Time as the host sees it, for devices that count (the ACPI PM timer). */
+export interface Clock {
+  /** Nanoseconds since an arbitrary start; must not go backwards. */
+  nowNs(): number;
+}
+export const CLOCK: InjectionToken<Clock> = Symbol("machbus.clock");
 /** The resolved properties of the device being constructed (a per-device child container holds it). */
 export const DEVICE_PROPS: InjectionToken<unknown> = Symbol("machbus.deviceProps");
 /** The machine itself, for devices that need the whole of it (rare: prefer the narrower tokens). */
