@@ -74,6 +74,10 @@ export class Piix3 extends PciDevice {
     this.rcr = 0;
   }
 
+  override stateLoaded(): void {
+    this.updateIrqLevels();
+  }
+
   /** The ISA IRQ a PIRQ link is routed to, or -1 while routing is disabled (bit 7 set). */
   routeOf(link: number): number {
     const v = this.config.get8(PIIX_PIRQCA + link);

@@ -3,6 +3,7 @@ import { prop, parseInteger, type PropertyType } from "../src/machine/properties
 import { pciSlot } from "../src/pci/constants.js";
 import { ECAM_SIZE } from "../src/pci/host.js";
 import "../devices/chipset.js";
+import { PC_VERSIONS } from "./pc-compat.js";
 
 /** `ecam=off` or `ecam=ADDRESS`: the MMCONFIG window (the real i440FX has none; off by default). */
 const ecamAddress: PropertyType<number | null> = {
@@ -43,13 +44,23 @@ export const i440fxBoard: Board = {
   },
 };
 
-const PC_DESCRIPTION = "Standard PC (i440FX + PIIX, 1996)";
-
+/**
+ * The versioned pc types: pc-qemu-7.2 (alias pc, the default) and, for every older version, its
+ * compat properties as a delta over the next newer type (machines/pc-compat.ts). QEMU's names
+ * select them too: pc-i440fx-X.Y, and pc-0.10 / pc-0.11 for the seed era.
+ */
 machineTypes.register({
   name: "pc-qemu-7.2",
   aliases: ["pc", "pc-i440fx-7.2"],
-  description: PC_DESCRIPTION,
+  description: "Standard PC (i440FX + PIIX, 1996)",
   board: i440fxBoard,
   isDefault: true,
 });
+let newer = "pc-qemu-7.2";
+for (const v of PC_VERSIONS) {
+  const name = `pc-qemu-${v.version}`;
+  const qemuName = v.version.startsWith("0.") ? `pc-${v.version}` : `pc-i440fx-${v.version}`;
+  machineTypes.register({ name, aliases: [qemuName], description: v.description, board: i440fxBoard, newer, compat: v.compat });
+  newer = name;
+}
 

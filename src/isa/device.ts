@@ -1,5 +1,6 @@
 import type { PropertySchema, PropsOf } from "../machine/properties.js";
 import { DRIVER_INFO } from "../pci/device.js";
+import type { StatePart } from "../state/state-part.js";
 
 /** What an ISA device's constructor receives: its driver's resolved properties plus the qdev id. */
 export type IsaDeviceProps<S extends PropertySchema = {}> = PropsOf<S> & { id: string | null };
@@ -13,6 +14,8 @@ export abstract class IsaDevice {
   readonly id: string | null;
   readonly driver: string;
   readonly props: IsaDeviceProps;
+  /** The device's state that snapshots carry. */
+  readonly stateParts: StatePart[] = [];
 
   protected constructor(props: IsaDeviceProps) {
     this.driver = (new.target as unknown as { [DRIVER_INFO]?: { name: string } })[DRIVER_INFO]?.name ?? new.target.name;
@@ -25,6 +28,9 @@ export abstract class IsaDevice {
 
   /** Unmaps what `plugged` mapped. */
   abstract unplugging(): void;
+
+  /** After a snapshot replaced the device's state: re-derive what depends on it (port mappings). */
+  stateLoaded(): void {}
 
   /** System reset. */
   reset(): void {}

@@ -9,6 +9,7 @@ import { PciBus, type MapIrq } from "../pci/bus.js";
 import { IsaDevice } from "../isa/device.js";
 import { DRIVER_INFO, PciDevice } from "../pci/device.js";
 import { PciHost } from "../pci/host.js";
+import { loadSnapshot, saveSnapshot } from "../state/snapshot.js";
 import { FirstFitAllocator, type SlotAllocator } from "./allocator.js";
 import { formatDeviceSpec, parseDeviceSpec, parseGlobal, parseOptionList, type DeviceSpec, type GlobalProperty } from "./device-spec.js";
 import { registeredDrivers, type DriverClass, type DriverInfo, type MachineDevice } from "./drivers.js";
@@ -221,6 +222,32 @@ export class Machine {
       );
     }
     return cls;
+  }
+
+  /**
+   * After a snapshot replaced config bytes and device state: routing from the bridges' bus
+   * numbers, BAR mappings (with their events), INTx counts, then each device's own derivations.
+   */
+  stateLoaded(): void {
+    this.rootBus.invalidateRouting();
+    for (const bus of this.buses()) {
+      for (const fn of bus) {
+        fn.updateIrqStatus();
+        fn.updateMappings();
+      }
+    }
+    this.rootBus.recountIrqs();
+    for (const { device } of this.placed) device.stateLoaded();
+  }
+
+  /** Saves every device's state (the snapshot stream, docs/snapshot-format.md). */
+  save(): Uint8Array {
+    return saveSnapshot(this);
+  }
+
+  /** Loads a snapshot, or refuses it naming what is wrong; on refusal the machine is unchanged. */
+  load(data: Uint8Array, label = "snapshot"): void {
+    loadSnapshot(this, data, label);
   }
 
   /** System reset (QEMU's qemu_system_reset): every device, then every function's PCI state. */

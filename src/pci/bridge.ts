@@ -173,6 +173,11 @@ export abstract class PciBridgeDevice extends PciDevice {
     super.reset();
     this.control = this.config.get16(PCI_BRIDGE_CONTROL);
   }
+
+  override stateLoaded(): void {
+    this.control = this.config.get16(PCI_BRIDGE_CONTROL);
+    this.updateWindows();
+  }
 }
 
 /** QEMU's pci_init_mask_bridge: which type 1 registers the guest may write, and their type bits. */

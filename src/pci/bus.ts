@@ -108,6 +108,19 @@ export class PciBus {
     this.irqCount = new Int32Array(links);
   }
 
+  /** Root bus only: recounts every link from the functions' INTx levels (after a state load). */
+  recountIrqs(): void {
+    if (!this.irqCount || !this.setIrqFn) return;
+    this.irqCount.fill(0);
+    for (let link = 0; link < this.irqCount.length; link++) this.setIrqFn(link, false);
+    for (const bus of this.walk()) {
+      for (const fn of bus) {
+        if (fn.intxDisabled) continue;
+        for (let pin = 0; pin < 4; pin++) if (fn.irqState & (1 << pin)) bus.changeIrqLevel(fn, pin, 1);
+      }
+    }
+  }
+
   /** Whether any function on this bus drives `link` (root bus only). */
   irqLevel(link: number): boolean {
     return (this.irqCount?.[link] ?? 0) > 0;

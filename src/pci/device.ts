@@ -146,6 +146,9 @@ export abstract class PciDevice implements FunctionOwner {
     this.function.reset();
   }
 
+  /** After a snapshot replaced config bytes and state: re-derive what depends on them (windows, routing, levels). */
+  stateLoaded(): void {}
+
   /** Called once the device sits on a bus (its bus number and devfn are known). */
   plugged(): void {}
 

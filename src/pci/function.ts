@@ -1,4 +1,5 @@
 import type { AddressSpace } from "../memory/address-space.js";
+import type { StatePart } from "../state/state-part.js";
 import { Bar, BAR_UNMAPPED } from "./bar.js";
 import type { PciBus } from "./bus.js";
 import { ConfigSpace, getLe, setLe } from "./config-space.js";
@@ -68,6 +69,8 @@ export class PciFunction {
   readonly isBridge: boolean;
   readonly isExpress: boolean;
 
+  /** State beyond config space that snapshots carry (engine features and device models add parts). */
+  readonly stateParts: StatePart[] = [];
   private writeHooks: Hook<ConfigWriteHook>[] = [];
   private resetHooks: (() => void)[] = [];
   private readHooks: Hook<ConfigReadHook>[] = [];
