@@ -34,7 +34,8 @@ export type MachbusErrorCode =
   | "monitor-unknown-command"
   // files and state
   | "file-invalid"
-  | "state-invalid";
+  | "state-invalid"
+  | "migration-refused";
 
 export class MachbusError extends Error {
   override readonly name = "MachbusError";

@@ -1,5 +1,7 @@
 import type { Command } from "commander";
-import { Machine, type MachineOptions } from "../index.js";
+import { readFileSync, writeFileSync } from "node:fs";
+import { Machine, MachbusError, type MachineOptions } from "../index.js";
+import { machineOptionsFromConfig, parseHostConfig, parseMachineConfig } from "../state/machine-config.js";
 
 /** The options every machine-building command takes, QEMU's names in brackets. */
 export function addMachineOptions(cmd: Command): Command {
@@ -8,7 +10,9 @@ export function addMachineOptions(cmd: Command): Command {
     .option("--device <spec>", "add a device: DRIVER[,KEY=VALUE]... (repeatable) [-device]", collect, [])
     .option("--drive <spec>", "host drive backend: if=none,id=ID,file=PATH (repeatable) [-drive]", collect, [])
     .option("--global <setting>", "property default for a driver: DRIVER.PROP=VALUE (repeatable) [-global]", collect, [])
-    .option("-m, --memory <size>", "guest RAM size, e.g. 64M or 1G (default 128M)");
+    .option("-m, --memory <size>", "guest RAM size, e.g. 64M or 1G (default 128M)")
+    .option("--config <file>", "machine-definition file (YAML or JSON, as dump-config writes); other options add to it")
+    .option("--host-config <file>", "host configuration file (drives, network backends) for the machine");
 }
 
 export interface MachineCliOptions {
@@ -17,16 +21,59 @@ export interface MachineCliOptions {
   drive: string[];
   global: string[];
   memory?: string;
+  config?: string;
+  hostConfig?: string;
 }
 
-export function buildMachine(opts: MachineCliOptions): Machine {
+/** Reads a file the user named; a missing or unreadable file is a one-line error. */
+export function readUserFile(path: string, what: string): string {
+  return new TextDecoder().decode(readUserBytes(path, what));
+}
+
+export function readUserBytes(path: string, what: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw fileError(e, path, what);
+  }
+}
+
+export function writeUserFile(path: string, data: Uint8Array | string, what: string): void {
+  try {
+    writeFileSync(path, data);
+  } catch (e) {
+    throw fileError(e, path, what);
+  }
+}
+
+function fileError(e: unknown, path: string, what: string): MachbusError {
+  const code = (e as NodeJS.ErrnoException).code;
+  const reason =
+    code === "ENOENT" ? "no such file or directory" : code === "EISDIR" ? "is a directory" : code === "EACCES" ? "permission denied" : (e as Error).message;
+  return new MachbusError("file-invalid", `${what} ${path}: ${reason}`);
+}
+
+/** Machine options from a config file (if any) plus the command line, which adds to or overrides it. */
+export function machineOptions(opts: MachineCliOptions): MachineOptions {
+  const host = opts.hostConfig ? parseHostConfig(readUserFile(opts.hostConfig, "host config"), opts.hostConfig) : undefined;
+  const base: MachineOptions = opts.config
+    ? machineOptionsFromConfig(parseMachineConfig(readUserFile(opts.config, "config"), opts.config), opts.config, host)
+    : host
+      ? { host }
+      : {};
   const options: MachineOptions = {
-    devices: opts.device,
-    globals: opts.global,
+    ...base,
+    devices: [...(base.devices ?? []), ...opts.device],
+    globals: [...(base.globals ?? []), ...opts.global],
+    drives: [...(base.drives ?? []), ...opts.drive],
   };
   if (opts.machine !== undefined) options.machine = opts.machine;
   if (opts.memory !== undefined) options.memory = opts.memory;
-  return Machine.create(options);
+  return options;
+}
+
+export function buildMachine(opts: MachineCliOptions): Machine {
+  return Machine.create(machineOptions(opts));
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+
 import { createInterface } from "node:readline";
 import { isMachbusError, machineTypes } from "../index.js";
 import { formatInfoPci } from "../monitor/info-pci.js";
@@ -7,7 +8,9 @@ import { lspciDump, type DumpDepth } from "../pci/lspci-dump.js";
 import { queryPciJson } from "../pci/query-pci.js";
 import { formatSlotReport, slotReport } from "../machine/slots.js";
 import { normalizeArgv } from "./argv.js";
-import { addMachineOptions, buildMachine, type MachineCliOptions } from "./machine-options.js";
+import { addMachineOptions, buildMachine, readUserBytes, readUserFile, writeUserFile, type MachineCliOptions } from "./machine-options.js";
+import { dumpMachineConfig, formatMachineConfig, machineConfigJsonSchema, parseMachineConfig } from "../state/machine-config.js";
+import { compareMachineConfigs } from "../state/migration.js";
 
 const program = new Command();
 program
@@ -60,11 +63,50 @@ addMachineOptions(program.command("slots"))
     process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + "\n" : formatSlotReport(report));
   });
 
+addMachineOptions(program.command("dump-config"))
+  .description("the machine's guest-visible configuration as a complete, reloadable file (YAML; --json)")
+  .option("--json", "write JSON instead of YAML")
+  .option("--host-file <file>", "write the host configuration (drives, backends) to this file instead of a host: section")
+  .action((opts: MachineCliOptions & { json?: boolean; hostFile?: string }) => {
+    const m = buildMachine(opts);
+    const format = opts.json ? "json" : "yaml";
+    if (opts.hostFile) writeUserFile(opts.hostFile, formatMachineConfig(m.hostConfig, format), "host config");
+    process.stdout.write(formatMachineConfig(dumpMachineConfig(m, { withHost: !opts.hostFile }), format));
+  });
+
+program
+  .command("schema")
+  .description("print the JSON Schema of machine-definition files (docs/machine-config.schema.json)")
+  .action(() => {
+    process.stdout.write(JSON.stringify(machineConfigJsonSchema(), null, 2) + "\n");
+  });
+
+program
+  .command("migrate-check")
+  .description("can a machine described by SRC migrate to one described by DST? prints ok, or every difference")
+  .argument("<src>", "source machine-definition file")
+  .argument("<dst>", "destination machine-definition file")
+  .action((src: string, dst: string) => {
+    const differences = compareMachineConfigs(
+      { config: parseMachineConfig(readUserFile(src, "config"), src), file: src },
+      { config: parseMachineConfig(readUserFile(dst, "config"), dst), file: dst },
+    );
+    if (differences.length === 0) {
+      process.stdout.write("ok\n");
+      return;
+    }
+    process.stdout.write(differences.map((d) => `${d}\n`).join(""));
+    process.exitCode = 1;
+  });
+
 addMachineOptions(program.command("monitor"))
   .description("a QEMU-HMP-style monitor reading commands from standard input")
   .action(async (opts: MachineCliOptions) => {
     const { Monitor } = await import("../monitor/monitor.js");
-    const monitor = new Monitor(buildMachine(opts));
+    const monitor = new Monitor(buildMachine(opts), {
+      read: (name) => readUserBytes(name, "snapshot"),
+      write: (name, data) => writeUserFile(name, data, "snapshot"),
+    });
     const interactive = process.stdin.isTTY === true;
     const rl = createInterface({ input: process.stdin, terminal: interactive, prompt: "(machbus) " });
     if (interactive) rl.prompt();

@@ -8,6 +8,8 @@ export interface DeviceSpec {
   readonly bus: string | null;
   /** Every other KEY=VALUE in the order given. */
   readonly props: ReadonlyArray<readonly [string, string]>;
+  /** Where the spec came from, for errors ("m.yaml: devices[2] (e1000)"); default "-device SPEC". */
+  readonly where?: string;
 }
 
 /**

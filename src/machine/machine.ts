@@ -9,6 +9,7 @@ import { PciBus, type MapIrq } from "../pci/bus.js";
 import { IsaDevice } from "../isa/device.js";
 import { DRIVER_INFO, PciDevice } from "../pci/device.js";
 import { PciHost } from "../pci/host.js";
+import { parseDriveOption, type HostConfig } from "../state/machine-config.js";
 import { loadSnapshot, saveSnapshot } from "../state/snapshot.js";
 import { FirstFitAllocator, type SlotAllocator } from "./allocator.js";
 import { formatDeviceSpec, parseDeviceSpec, parseGlobal, parseOptionList, type DeviceSpec, type GlobalProperty } from "./device-spec.js";
@@ -28,6 +29,10 @@ export interface MachineOptions {
   memory?: string | number;
   /** Device classes (decorated with @pciDriver) only this machine knows, besides the process-wide catalogue. */
   drivers?: readonly (abstract new (...args: any[]) => MachineDevice)[];
+  /** Host backends devices refer to by name (drive=, netdev=); never guest-visible. */
+  host?: HostConfig;
+  /** QEMU's `-drive if=none,id=ID,file=PATH`: added to the host config's drives. */
+  drives?: readonly string[];
   /** Where time comes from (the ACPI PM timer counts with it); default: the host's monotonic clock. */
   clock?: Clock;
   /** Slot-allocation policy; default QEMU's first fit. */
@@ -62,6 +67,8 @@ export class Machine {
   readonly ramSize: number;
   /** Board options as resolved (e.g. ecam). */
   readonly boardOptions: Readonly<Record<string, unknown>>;
+  /** Host configuration: the backends devices name; kept apart from everything guest-visible. */
+  readonly hostConfig: HostConfig;
   rootBus!: PciBus;
   host!: PciHost;
   /** The board's ISA bus name ("isa.0" on pc), or null on a board without one. */
@@ -78,6 +85,13 @@ export class Machine {
     this.type = head ? registry.resolve(head) : registry.default();
     this.boardOptions = resolveOptions(`machine ${this.type.name}`, this.type.board.properties, pairs);
     this.ramSize = parseMemorySize(options.memory);
+    this.hostConfig = {
+      drives: [...(options.host?.drives ?? []), ...(options.drives ?? []).map(parseDriveOption)],
+      netdevs: [...(options.host?.netdevs ?? [])],
+    };
+    const ids = [...this.hostConfig.drives!, ...this.hostConfig.netdevs!].map((b) => b.id);
+    const dup = ids.find((id, i) => ids.indexOf(id) !== i);
+    if (dup) throw new MachbusError("duplicate-id", `host backend id '${dup}' is used twice`);
     this.globals = (options.globals ?? []).map((g) => (typeof g === "string" ? parseGlobal(g) : g));
     for (const [name, cls] of registeredDrivers()) this.drivers.set(name, cls);
     for (const cls of options.drivers ?? []) {
@@ -109,7 +123,8 @@ export class Machine {
       try {
         m.plug(spec, { hotplug: false });
       } catch (e) {
-        throw isMachbusError(e) ? e.within(`-device ${typeof spec === "string" ? spec : formatDeviceSpec(spec)}`) : e;
+        const where = typeof spec === "string" ? `-device ${spec}` : (spec.where ?? `-device ${formatDeviceSpec(spec)}`);
+        throw isMachbusError(e) ? e.within(where) : e;
       }
     }
     m.reset();
@@ -352,6 +367,15 @@ export class Machine {
       const def = schema[k];
       if (!def) throw unknownProperty(info, k);
       values[k] = parseProperty(info.name, k, def, v);
+    }
+    for (const [name, def] of Object.entries(schema)) {
+      const kind = def.type.name;
+      const value = values[name];
+      if ((kind !== "drive" && kind !== "netdev") || value === "") continue;
+      const backends = kind === "drive" ? this.hostConfig.drives! : this.hostConfig.netdevs!;
+      if (!backends.some((b) => b.id === value)) {
+        throw new MachbusError("bad-property-value", `Property '${info.name}.${name}' can't find value '${String(value)}'`);
+      }
     }
     values.id = spec.id;
     return values as Record<string, unknown> & { id: string | null };

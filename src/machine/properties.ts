@@ -19,8 +19,8 @@ export interface PropertyDef<T> {
   readonly type: PropertyType<T>;
   readonly default: T;
   readonly description: string;
-  /** Values that exist only to keep an old machine type's ABI; hidden from help unless set. */
-  readonly guestVisible?: boolean;
+  /** False for settings a guest cannot observe here (host links, PCIe-only knobs on conventional PCI): migration checks skip them. */
+  readonly guestVisible: boolean;
 }
 
 export type PropertySchema = Record<string, PropertyDef<any>>;
@@ -115,8 +115,17 @@ export const types = {
   },
 };
 
-export function prop<T>(type: PropertyType<T>, defaultValue: T, description: string): PropertyDef<T> {
-  return { type, default: defaultValue, description };
+/**
+ * A reference to a host backend by name (`drive=disk0`, `netdev=net0`): host configuration, never
+ * guest-visible; the machine checks the name exists in its host config.
+ */
+export function hostLink(kind: "drive" | "netdev"): PropertyType<string> {
+  return { name: kind, parse: (text) => ({ value: text }), format: (v) => v };
+}
+
+export function prop<T>(type: PropertyType<T>, defaultValue: T, description: string, options: { guestVisible?: boolean } = {}): PropertyDef<T> {
+  const hostLink = type.name === "drive" || type.name === "netdev" || type.name === "chardev";
+  return { type, default: defaultValue, description, guestVisible: options.guestVisible ?? !hostLink };
 }
 
 /**

@@ -4,6 +4,12 @@ import { HmpParser, formatPortRead, portAccess, portRangeError, type HmpParsedCo
 import { formatInfoPci } from "./info-pci.js";
 import { formatQtree } from "./info-qtree.js";
 
+/** Where savevm and loadvm keep snapshots: files for the CLI, anything for an embedder. */
+export interface SnapshotStore {
+  read(name: string): Uint8Array;
+  write(name: string, data: Uint8Array): void;
+}
+
 export interface MonitorResult {
   /** What the monitor prints for the line (QEMU 7.2's HMP text). */
   readonly output: string;
@@ -25,7 +31,10 @@ const INFO: Record<string, (m: Machine) => string> = {
 export class Monitor {
   private readonly parser = new HmpParser({ info: Object.keys(INFO) });
 
-  constructor(readonly machine: Machine) {}
+  constructor(
+    readonly machine: Machine,
+    private readonly store: SnapshotStore | null = null,
+  ) {}
 
   execute(line: string): MonitorResult {
     const parsed = this.parser.parse(line);
@@ -69,6 +78,15 @@ export class Monitor {
       case "device_del":
         m.removeDevice(cmd.named["id"] as string);
         return done();
+      case "savevm":
+      case "loadvm": {
+        if (!this.store) return done("Error: this monitor has nowhere to keep snapshots\n");
+        const name = cmd.named["name"] as string | undefined;
+        if (!name) return done("Error: savevm needs a file name\n");
+        if (cmd.command === "savevm") this.store.write(name, m.save());
+        else m.load(this.store.read(name), name);
+        return done();
+      }
       case "system_reset":
         m.reset();
         return done();

@@ -31,10 +31,10 @@ export const pciCommonProperties = {
   romsize: prop(types.uint32, 0xffffffff, "ROM BAR size; default: the romfile's size rounded up to a power of two"),
   command_serr_enable: prop(types.bool, true, "whether the guest may set the command register's SERR# enable bit"),
   // Accepted so QEMU command lines paste unchanged; they change nothing a conventional PCI guest sees.
-  "acpi-index": prop(types.uint32, 0, "ACPI _DSM index for the device's firmware name (no effect here)"),
-  failover_pair_id: prop(types.str, "", "failover primary device id (no effect here)"),
-  "x-pcie-lnksta-dllla": prop(types.bool, true, "PCIe link status DLLLA bit (no effect on conventional PCI)"),
-  "x-pcie-extcap-init": prop(types.bool, true, "PCIe extended capability init (no effect on conventional PCI)"),
+  "acpi-index": prop(types.uint32, 0, "ACPI _DSM index for the device's firmware name (no ACPI tables here)", { guestVisible: false }),
+  failover_pair_id: prop(types.str, "", "failover primary device id (no effect here)", { guestVisible: false }),
+  "x-pcie-lnksta-dllla": prop(types.bool, true, "PCIe link status DLLLA bit (no effect on conventional PCI)", { guestVisible: false }),
+  "x-pcie-extcap-init": prop(types.bool, true, "PCIe extended capability init (no effect on conventional PCI)", { guestVisible: false }),
 } satisfies PropertySchema;
 
 /** What the device's constructor receives: its driver's resolved properties plus the qdev id. */

@@ -1,0 +1,246 @@
+import { LineCounter, parseDocument, stringify } from "yaml";
+import { z } from "zod";
+import { MachbusError } from "../errors.js";
+import { IsaDevice } from "../isa/device.js";
+import { parseOptionList, type DeviceSpec } from "../machine/device-spec.js";
+import type { Machine, MachineOptions } from "../machine/machine.js";
+import type { PropertyDef } from "../machine/properties.js";
+import { PciDevice, pciCommonProperties } from "../pci/device.js";
+
+/**
+ * Machine-definition files (F18): YAML or JSON describing a machine's guest-visible hardware —
+ * type, devices with their addresses and properties — and, apart from it, the host side (disk
+ * images, network backends) that devices reference by name. `machbus dump-config` writes a
+ * complete one; people write partial ones. docs/machine-config.md describes the format and
+ * docs/machine-config.schema.json is generated from the schema below.
+ */
+export const CONFIG_FORMAT = 1;
+
+const identifier = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, "an identifier: a letter, then letters, digits, '-', '.', '_'");
+const propertyValue = z.union([z.string(), z.number(), z.boolean()]);
+
+export const deviceEntrySchema = z
+  .object({
+    driver: z.string().min(1).describe("driver name, as for --device (e1000, virtio-net-pci, ...)"),
+    id: identifier.optional().describe("the device's id; devices refer to bridges' buses by it"),
+    bus: z.string().optional().describe("the bus to plug into: pci.0 (default), a bridge's id, isa.0"),
+    addr: z
+      .string()
+      .regex(/^\s*(0[xX])?[0-9a-fA-F]{1,2}(\.(0[xX])?[0-7])?\s*$/, "SLOT[.FUNCTION] in hex, e.g. 03.0")
+      .optional()
+      .describe("slot and function (PCI); absent: the allocator picks, and the next dump records it"),
+    properties: z.record(z.string(), propertyValue).optional().describe("property values by name, as for --device"),
+  })
+  .strict();
+
+export const driveSchema = z
+  .object({
+    id: identifier.describe("the name devices use: drive=ID"),
+    file: z.string().min(1).describe("image path on this host"),
+    format: z.string().optional().describe("image format (raw, qcow2, ...)"),
+    if: z.literal("none").optional().describe("QEMU's if=none: the drive is a backend for a device"),
+    readonly: z.boolean().optional(),
+  })
+  .strict();
+
+export const netdevSchema = z
+  .object({
+    id: identifier.describe("the name devices use: netdev=ID"),
+    type: z.string().min(1).describe("backend type on this host (user, tap, ...)"),
+    options: z.record(z.string(), propertyValue).optional(),
+  })
+  .strict();
+
+export const hostConfigSchema = z
+  .object({
+    drives: z.array(driveSchema).optional(),
+    netdevs: z.array(netdevSchema).optional(),
+  })
+  .strict()
+  .describe("host configuration: backends devices refer to by name; never changes what the guest sees");
+
+export const machineConfigSchema = z
+  .object({
+    machbus: z.literal(CONFIG_FORMAT).describe("config file format version"),
+    complete: z
+      .boolean()
+      .optional()
+      .describe("true in a dump: every address and property is recorded and kept; absent: omitted ones get current defaults"),
+    machine: z
+      .object({
+        type: z.string().min(1).describe("machine type or alias (a dump records the resolved type, never an alias)"),
+        memory: z.union([z.string(), z.number().int().positive()]).optional().describe("guest RAM: bytes, or 64M, 1G"),
+        options: z.record(z.string(), propertyValue).optional().describe("board options, e.g. ecam: 0xb0000000"),
+      })
+      .strict(),
+    globals: z.array(z.string()).optional().describe("DRIVER.PROP=VALUE defaults, as for --global"),
+    devices: z.array(deviceEntrySchema).optional(),
+    host: hostConfigSchema.optional(),
+  })
+  .strict();
+
+export type MachineConfig = z.infer<typeof machineConfigSchema>;
+export type HostConfig = z.infer<typeof hostConfigSchema>;
+export type DeviceEntry = z.infer<typeof deviceEntrySchema>;
+
+/** Parses a machine-definition file (YAML, or JSON, which YAML reads too); errors name file, line and field. */
+export function parseMachineConfig(text: string, file: string): MachineConfig {
+  return parseWith(machineConfigSchema, text, file);
+}
+
+/** Parses a host-configuration file (the `host:` section on its own). */
+export function parseHostConfig(text: string, file: string): HostConfig {
+  return parseWith(hostConfigSchema, text, file);
+}
+
+function parseWith<T>(schema: z.ZodType<T>, text: string, file: string): T {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    const pos = lines.linePos(e.pos[0]);
+    throw new MachbusError("file-invalid", `${file}:${pos.line}:${pos.col}: ${e.message.split("\n")[0]}`);
+  }
+  const result = schema.safeParse(doc.toJS());
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const path = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "");
+  const node = doc.getIn(issue.path as (string | number)[], true) as { range?: [number, number, number] } | undefined;
+  const at = node?.range ? `:${lines.linePos(node.range[0]).line}` : "";
+  throw new MachbusError("file-invalid", `${file}${at}: ${path || "(top level)"}: ${describeIssue(issue)}`);
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === "unrecognized_keys") return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `'${k}'`).join(", ")}`;
+  if (issue.code === "invalid_value" && "values" in issue) return `must be ${issue.values.map((v) => JSON.stringify(v)).join(" or ")}`;
+  return issue.message;
+}
+
+/** Config value -> the text form a device spec carries (QEMU's spellings). */
+function specValue(v: string | number | boolean): string {
+  return typeof v === "boolean" ? (v ? "on" : "off") : String(v);
+}
+
+/**
+ * Machine options for a config. Devices with an address are placed first, in file order, then
+ * the rest: a device added to a dump without `addr` then never takes a slot a recorded one holds.
+ */
+export function machineOptionsFromConfig(config: MachineConfig, file: string, host?: HostConfig): MachineOptions {
+  const options = Object.entries(config.machine.options ?? {}).map(([k, v]) => `${k}=${specValue(v)}`);
+  const entries = (config.devices ?? []).map((d, i) => ({ d, i }));
+  const ordered = [...entries.filter((e) => e.d.addr !== undefined), ...entries.filter((e) => e.d.addr === undefined)];
+  const devices: DeviceSpec[] = ordered.map(({ d, i }) => ({
+    driver: d.driver,
+    id: d.id ?? null,
+    bus: d.bus ?? null,
+    props: [...(d.addr !== undefined ? [["addr", d.addr] as const] : []), ...Object.entries(d.properties ?? {}).map(([k, v]) => [k, specValue(v)] as const)],
+    where: `${file}: devices[${i}] (${d.driver}${d.id ? `,id=${d.id}` : ""})`,
+  }));
+  const result: MachineOptions = {
+    machine: [config.machine.type, ...options].join(","),
+    devices,
+    globals: config.globals ?? [],
+    host: host ?? config.host ?? {},
+  };
+  if (config.machine.memory !== undefined) result.memory = config.machine.memory;
+  return result;
+}
+
+/** Everything guest-visible about `machine`, as a complete config (`machbus dump-config`). */
+export function dumpMachineConfig(machine: Machine, options: { withHost?: boolean } = {}): MachineConfig {
+  const devices: DeviceEntry[] = [];
+  for (const { device, info, props, onboard } of machine.devices()) {
+    if (onboard) continue;
+    const entry: DeviceEntry = { driver: info.name };
+    if (device.id) entry.id = device.id;
+    const properties: Record<string, string | number | boolean> = {};
+    // The driver's own properties first, then the common ones every PCI device has.
+    const names = Object.keys(info.properties);
+    const common = new Set(Object.keys(pciCommonProperties));
+    for (const name of [...names.filter((n) => !common.has(n)), ...names.filter((n) => common.has(n))]) {
+      if (name === "addr") continue;
+      properties[name] = configValue(info.properties[name]!, props[name]);
+    }
+    if (device instanceof PciDevice) {
+      const fn = device.function;
+      entry.bus = fn.bus!.name;
+      entry.addr = `${(fn.devfn >> 3).toString(16).padStart(2, "0")}.${fn.devfn & 7}`;
+    } else if (device instanceof IsaDevice) {
+      entry.bus = machine.isaBus ?? "isa.0";
+    }
+    entry.properties = properties;
+    devices.push(entry);
+  }
+  const config: MachineConfig = {
+    machbus: CONFIG_FORMAT,
+    complete: true,
+    machine: { type: machine.type.name, memory: formatMemory(machine.ramSize) },
+    devices,
+  };
+  const boardOptions = Object.entries(machine.boardOptions);
+  if (boardOptions.length) {
+    config.machine.options = Object.fromEntries(
+      boardOptions.map(([k, v]) => [k, configValue(machine.type.board.properties[k]!, v)]),
+    );
+  }
+  const host = machine.hostConfig;
+  if (options.withHost !== false && (host.drives?.length || host.netdevs?.length)) {
+    config.host = {};
+    if (host.drives?.length) config.host.drives = host.drives;
+    if (host.netdevs?.length) config.host.netdevs = host.netdevs;
+  }
+  return config;
+}
+
+/** A resolved value as the file writes it: booleans and integers native, the rest in the property's own spelling. */
+function configValue(def: PropertyDef<unknown>, value: unknown): string | number | boolean {
+  if (typeof value === "boolean") return value;
+  if (typeof value === "number" && def.type.cType) return value;
+  return def.type.format(value);
+}
+
+function formatMemory(bytes: number): string {
+  for (const [unit, size] of [["G", 2 ** 30], ["M", 2 ** 20], ["K", 2 ** 10]] as const) {
+    if (bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return String(bytes);
+}
+
+/** YAML (default) or JSON text of a config. */
+export function formatMachineConfig(config: MachineConfig | HostConfig, format: "yaml" | "json" = "yaml"): string {
+  return format === "json" ? JSON.stringify(config, null, 2) + "\n" : stringify(config, { lineWidth: 0 });
+}
+
+/** QEMU's `-drive if=none,id=ID,file=PATH[,format=F][,readonly=on]` as a host drive entry. */
+export function parseDriveOption(text: string): NonNullable<HostConfig["drives"]>[number] {
+  const { head, pairs } = parseOptionList(text, "drive");
+  const values = new Map(pairs);
+  if (head) values.set("file", values.get("file") ?? head);
+  const allowed = new Set(["if", "id", "file", "format", "readonly"]);
+  for (const k of values.keys()) {
+    if (!allowed.has(k)) throw new MachbusError("spec-syntax", `drive '${text}': unknown option '${k}' (valid: ${[...allowed].join(", ")})`);
+  }
+  const id = values.get("id");
+  const file = values.get("file");
+  if (!id) throw new MachbusError("spec-syntax", `drive '${text}': needs id=NAME (devices refer to it as drive=NAME)`);
+  if (!file) throw new MachbusError("spec-syntax", `drive '${text}': needs file=PATH`);
+  if ((values.get("if") ?? "none") !== "none") {
+    throw new MachbusError("spec-syntax", `drive '${text}': only if=none drives are modelled (attach them with a device's drive= property)`);
+  }
+  const drive: NonNullable<HostConfig["drives"]>[number] = { id, file, if: "none" };
+  const format = values.get("format");
+  if (format) drive.format = format;
+  if (values.has("readonly")) drive.readonly = ["on", "yes", "true"].includes(values.get("readonly")!);
+  return drive;
+}
+
+/** The JSON Schema of machine-definition files, generated from the schema the loader validates with. */
+export function machineConfigJsonSchema(): Record<string, unknown> {
+  return {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    title: "machbus machine configuration",
+    ...(z.toJSONSchema(machineConfigSchema) as Record<string, unknown>),
+  };
+}
