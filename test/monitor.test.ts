@@ -44,7 +44,7 @@ describe("monitor", () => {
       ["o /w 0xcf8", 'unexpected end of expression\nTry "help o" for more information\n'],
       ["i /w 0x10000", "port 0x10000 is out of range (0x0000-0xffff)\n"],
       ["o /w 0x10000 1", "port 0x10000 is out of range (0x0000-0xffff)\n"],
-      ["device_add nosuch", "Error: 'nosuch' is not a valid device model name (valid: pci-bridge"],
+      ["device_add nosuch", "Error: 'nosuch' is not a valid device model name (valid: "],
     ] as const) {
       const r = monitor.execute(line);
       expect(r.output.startsWith(text)).toBe(true);

@@ -6,6 +6,9 @@ export interface RegionOps {
   write(offset: number, size: number, value: number): void;
 }
 
+type ReadFn = (offset: number, size: number) => number;
+type WriteFn = (offset: number, size: number, value: number) => void;
+
 export interface RegionOptions {
   /** Largest access the region accepts in one piece (QEMU's valid.max_access_size); default 4. */
   maxAccess?: 1 | 2 | 4;
@@ -20,6 +23,8 @@ export interface RegionOptions {
 
 /** A contiguous block of ports or addresses served by one handler. */
 export class Region {
+  readonly readFn: ReadFn;
+  readonly writeFn: WriteFn;
   readonly maxAccess: number;
   readonly implMin: number;
   readonly implMax: number;
@@ -35,6 +40,9 @@ export class Region {
     if (!(size > 0) || !Number.isSafeInteger(size)) {
       throw new MachbusError("region-invalid", `region ${name}: size ${size} is not a positive integer`);
     }
+    // Bound once: dispatch tables hold these functions directly (no object to look through).
+    this.readFn = ops.read.bind(ops);
+    this.writeFn = ops.write.bind(ops);
     this.maxAccess = options.maxAccess ?? 4;
     this.implMin = options.implMin ?? 1;
     this.implMax = options.implMax ?? 4;
@@ -59,7 +67,6 @@ interface Mapping {
 
 /** One piece of the rendered view: [start, end) served by `region`, whose offset 0 sits at `origin`. */
 class FlatRange {
-  readonly ops: RegionOps;
   /** Sizes (1|2|4 as bits) the handler takes in one call, so the fast path needs no splitting. */
   readonly directSizes: number;
   /** -1 when accesses must be aligned to their size, 0 when the handler takes any alignment. */
@@ -71,7 +78,6 @@ class FlatRange {
     readonly region: Region,
     readonly origin: number,
   ) {
-    this.ops = region.ops;
     let sizes = 0;
     for (const size of [1, 2, 4]) {
       if (size <= region.maxAccess && size >= region.implMin && size <= region.implMax) sizes |= size;
@@ -137,8 +143,9 @@ export class AddressSpace {
   private readonly table: FlatRange[];
   /** Table spaces: per address, the offset in its region << 3 | the access sizes the region takes whole there. */
   private readonly direct: Int32Array;
-  /** Table spaces: per address, the handler serving it. */
-  private readonly handlers: RegionOps[];
+  /** Table spaces: per address, the read and write functions of the region serving it. */
+  private readonly readers: ReadFn[];
+  private readonly writers: WriteFn[];
   private overlapListener: ((report: OverlapReport) => void) | null = null;
 
   /**
@@ -151,10 +158,39 @@ export class AddressSpace {
     options: { dispatchTables?: boolean } = {},
   ) {
     const tables = options.dispatchTables === true && size <= 0x10000;
-    this.direct = new Int32Array(tables ? size : 0);
-    this.handlers = tables ? Array.from({ length: size }, () => ALL_ONES.ops) : [];
+    const direct = (this.direct = new Int32Array(tables ? size : 0));
+    const readers: ReadFn[] = (this.readers = tables ? Array.from({ length: size }, () => ALL_ONES.readFn) : []);
+    const writers: WriteFn[] = (this.writers = tables ? Array.from({ length: size }, () => ALL_ONES.writeFn) : []);
     this.table = tables ? Array.from({ length: size }, () => UNASSIGNED) : [];
-    if (tables) this.stale = 0;
+    if (!tables) {
+      this.read = (addr, size) => this.searchRead(addr, size);
+      this.write = (addr, size, value) => this.searchWrite(addr, size, value);
+      return;
+    }
+    this.stale = 0;
+    const limit = size;
+    // The config-cycle path runs through here: closures over constant tables let the optimizer
+    // fold the tables' addresses into the caller's code.
+    this.read = (addr, size) => {
+      let v: number;
+      if (addr < limit) {
+        const d = direct[addr]!;
+        if ((d & size) !== 0) v = readers[addr]!(d >> 3, size) | 0;
+        else v = this.readSlow(addr, size) | 0;
+      } else v = this.readSlow(addr, size) | 0;
+      // One exit, so the optimizer keeps the value an integer on every path.
+      return size === 4 ? v >>> 0 : v & SIZE_MASK[size]!;
+    };
+    this.write = (addr, size, value) => {
+      if (addr < limit) {
+        const d = direct[addr]!;
+        if ((d & size) !== 0) {
+          writers[addr]!(d >> 3, size, size === 4 ? value >>> 0 : value & SIZE_MASK[size]!);
+          return;
+        }
+      }
+      this.writeSlow(addr, size, value);
+    };
   }
 
   /** Called when a mapping lands on top of another one of the same priority. */
@@ -217,41 +253,25 @@ export class AddressSpace {
   }
 
   /** A guest read of `size` (1, 2 or 4) bytes; unsigned result. */
-  read(addr: number, size: number): number {
-    let v: number;
-    const direct = this.direct;
-    if (addr < direct.length) {
-      const d = direct[addr]!;
-      if ((d & size) !== 0) v = this.handlers[addr]!.read(d >> 3, size) | 0;
-      else v = this.readSlow(addr, size) | 0;
-    } else {
-      if (this.stale !== 0) this.render();
-      const fr = this.search(addr);
-      const off = addr - fr.origin;
-      if ((fr.directSizes & size) !== 0 && (off & (size - 1) & fr.alignCheck) === 0) v = fr.ops.read(off, size) | 0;
-      else v = this.readSlow(addr, size) | 0;
-    }
-    // One exit, so the optimizer keeps the value an integer on every path.
+  readonly read: (addr: number, size: number) => number;
+  /** A guest write of the low `size` (1, 2 or 4) bytes of `value`. */
+  readonly write: (addr: number, size: number, value: number) => void;
+
+  private searchRead(addr: number, size: number): number {
+    if (this.stale !== 0) this.render();
+    const fr = this.search(addr);
+    const off = addr - fr.origin;
+    const v = (fr.directSizes & size) !== 0 && (off & (size - 1) & fr.alignCheck) === 0 ? fr.region.readFn(off, size) | 0 : this.readSlow(addr, size) | 0;
     return size === 4 ? v >>> 0 : v & SIZE_MASK[size]!;
   }
 
-  /** A guest write of the low `size` (1, 2 or 4) bytes of `value`. */
-  write(addr: number, size: number, value: number): void {
-    const direct = this.direct;
-    if (addr < direct.length) {
-      const d = direct[addr]!;
-      if ((d & size) !== 0) {
-        this.handlers[addr]!.write(d >> 3, size, size === 4 ? value >>> 0 : value & SIZE_MASK[size]!);
-        return;
-      }
-    } else {
-      if (this.stale !== 0) this.render();
-      const fr = this.search(addr);
-      const off = addr - fr.origin;
-      if ((fr.directSizes & size) !== 0 && (off & (size - 1) & fr.alignCheck) === 0) {
-        fr.ops.write(off, size, size === 4 ? value >>> 0 : value & SIZE_MASK[size]!);
-        return;
-      }
+  private searchWrite(addr: number, size: number, value: number): void {
+    if (this.stale !== 0) this.render();
+    const fr = this.search(addr);
+    const off = addr - fr.origin;
+    if ((fr.directSizes & size) !== 0 && (off & (size - 1) & fr.alignCheck) === 0) {
+      fr.region.writeFn(off, size, size === 4 ? value >>> 0 : value & SIZE_MASK[size]!);
+      return;
     }
     this.writeSlow(addr, size, value);
   }
@@ -344,13 +364,15 @@ export class AddressSpace {
 
   /** Rewrites the dispatch tables for [from, to). */
   private patch(from: number, to: number): void {
-    const { table, direct, handlers } = this;
+    const { table, direct, readers, writers } = this;
     table.fill(UNASSIGNED, from, to);
     direct.fill(0, from, to);
-    handlers.fill(ALL_ONES.ops, from, to);
+    readers.fill(ALL_ONES.readFn, from, to);
+    writers.fill(ALL_ONES.writeFn, from, to);
     for (const r of this.flatten(from, to)) {
       table.fill(r, r.start, r.end);
-      handlers.fill(r.ops, r.start, r.end);
+      readers.fill(r.region.readFn, r.start, r.end);
+      writers.fill(r.region.writeFn, r.start, r.end);
       for (let a = r.start; a < r.end; a++) {
         const off = a - r.origin;
         let sizes = 0;
@@ -431,19 +453,19 @@ function accessSize(r: Region, l: number, offset: number): number {
 /** QEMU's access_with_adjusted_size: split into (or widen to) the sizes the handler implements. */
 function dispatchRead(r: Region, offset: number, size: number): number {
   const step = Math.max(Math.min(size, r.implMax), r.implMin);
-  if (step === size) return r.ops.read(offset, size);
+  if (step === size) return r.readFn(offset, size);
   let v = 0;
-  for (let i = 0; i < size; i += step) v |= (r.ops.read(offset + i, step) & SIZE_MASK[step]!) << (8 * i);
+  for (let i = 0; i < size; i += step) v |= (r.readFn(offset + i, step) & SIZE_MASK[step]!) << (8 * i);
   return v >>> 0;
 }
 
 function dispatchWrite(r: Region, offset: number, size: number, value: number): void {
   const step = Math.max(Math.min(size, r.implMax), r.implMin);
   if (step === size) {
-    r.ops.write(offset, size, value);
+    r.writeFn(offset, size, value);
     return;
   }
-  for (let i = 0; i < size; i += step) r.ops.write(offset + i, step, (value >>> (8 * i)) & SIZE_MASK[step]!);
+  for (let i = 0; i < size; i += step) r.writeFn(offset + i, step, (value >>> (8 * i)) & SIZE_MASK[step]!);
 }
 
 function mergeAdjacent(ranges: FlatRange[]): FlatRange[] {
