@@ -8,6 +8,9 @@ export interface RegionOps {
 
 type ReadFn = (offset: number, size: number) => number;
 type WriteFn = (offset: number, size: number, value: number) => void;
+/** One address's entry point in a dispatch table: it knows its region's handler and its offset there. */
+type PortReader = (size: number, addr: number) => number;
+type PortWriter = (size: number, value: number, addr: number) => void;
 
 export interface RegionOptions {
   /** Largest access the region accepts in one piece (QEMU's valid.max_access_size); default 4. */
@@ -141,11 +144,14 @@ export class AddressSpace {
   private last: FlatRange = NO_RANGE;
   /** Table spaces: per address, the flat range serving it (empty otherwise). */
   private readonly table: FlatRange[];
-  /** Table spaces: per address, the offset in its region << 3 | the access sizes the region takes whole there. */
-  private readonly direct: Int32Array;
-  /** Table spaces: per address, the read and write functions of the region serving it. */
-  private readonly readers: ReadFn[];
-  private readonly writers: WriteFn[];
+  /**
+   * Table spaces: per address, an entry point that calls the serving region's handler at the
+   * right offset when the access is one the region takes whole, else the general path.
+   */
+  private readonly readers: PortReader[];
+  private readonly writers: PortWriter[];
+  private readonly slowReader: PortReader;
+  private readonly slowWriter: PortWriter;
   private overlapListener: ((report: OverlapReport) => void) | null = null;
 
   /**
@@ -158,9 +164,10 @@ export class AddressSpace {
     options: { dispatchTables?: boolean } = {},
   ) {
     const tables = options.dispatchTables === true && size <= 0x10000;
-    const direct = (this.direct = new Int32Array(tables ? size : 0));
-    const readers: ReadFn[] = (this.readers = tables ? Array.from({ length: size }, () => ALL_ONES.readFn) : []);
-    const writers: WriteFn[] = (this.writers = tables ? Array.from({ length: size }, () => ALL_ONES.writeFn) : []);
+    this.slowReader = (size, addr) => this.readSlow(addr, size);
+    this.slowWriter = (size, value, addr) => this.writeSlow(addr, size, value);
+    const readers: PortReader[] = (this.readers = tables ? Array.from({ length: size }, () => this.slowReader) : []);
+    const writers: PortWriter[] = (this.writers = tables ? Array.from({ length: size }, () => this.slowWriter) : []);
     this.table = tables ? Array.from({ length: size }, () => UNASSIGNED) : [];
     if (!tables) {
       this.read = (addr, size) => this.searchRead(addr, size);
@@ -172,24 +179,13 @@ export class AddressSpace {
     // The config-cycle path runs through here: closures over constant tables let the optimizer
     // fold the tables' addresses into the caller's code.
     this.read = (addr, size) => {
-      let v: number;
-      if (addr < limit) {
-        const d = direct[addr]!;
-        if ((d & size) !== 0) v = readers[addr]!(d >> 3, size) | 0;
-        else v = this.readSlow(addr, size) | 0;
-      } else v = this.readSlow(addr, size) | 0;
+      const v = (addr < limit ? readers[addr]!(size, addr) : this.readSlow(addr, size)) | 0;
       // One exit, so the optimizer keeps the value an integer on every path.
       return size === 4 ? v >>> 0 : v & SIZE_MASK[size]!;
     };
     this.write = (addr, size, value) => {
-      if (addr < limit) {
-        const d = direct[addr]!;
-        if ((d & size) !== 0) {
-          writers[addr]!(d >> 3, size, size === 4 ? value >>> 0 : value & SIZE_MASK[size]!);
-          return;
-        }
-      }
-      this.writeSlow(addr, size, value);
+      if (addr < limit) writers[addr]!(size, size === 4 ? value >>> 0 : value & SIZE_MASK[size]!, addr);
+      else this.writeSlow(addr, size, value);
     };
   }
 
@@ -364,20 +360,23 @@ export class AddressSpace {
 
   /** Rewrites the dispatch tables for [from, to). */
   private patch(from: number, to: number): void {
-    const { table, direct, readers, writers } = this;
+    const { table, readers, writers, slowReader, slowWriter } = this;
     table.fill(UNASSIGNED, from, to);
-    direct.fill(0, from, to);
-    readers.fill(ALL_ONES.readFn, from, to);
-    writers.fill(ALL_ONES.writeFn, from, to);
+    readers.fill(slowReader, from, to);
+    writers.fill(slowWriter, from, to);
     for (const r of this.flatten(from, to)) {
       table.fill(r, r.start, r.end);
-      readers.fill(r.region.readFn, r.start, r.end);
-      writers.fill(r.region.writeFn, r.start, r.end);
+      const { readFn, writeFn } = r.region;
       for (let a = r.start; a < r.end; a++) {
         const off = a - r.origin;
-        let sizes = 0;
-        for (const size of [1, 2, 4]) if (r.directSizes & size && (off & (size - 1) & r.alignCheck) === 0) sizes |= size;
-        direct[a] = (off << 3) | sizes;
+        // Constant in the closures below, so the optimizer folds the size test away.
+        const sizes = wholeSizes(r, off);
+        if (sizes === 0) continue;
+        readers[a] = (size, addr) => ((sizes & size) !== 0 ? readFn(off, size) : this.readSlow(addr, size));
+        writers[a] = (size, value, addr) => {
+          if ((sizes & size) !== 0) writeFn(off, size, value);
+          else this.writeSlow(addr, size, value);
+        };
       }
     }
   }
@@ -438,6 +437,13 @@ export class AddressSpace {
       );
     }
   }
+}
+
+/** The access sizes (1|2|4 as bits) `r` takes in one piece at `offset`. */
+function wholeSizes(r: FlatRange, offset: number): number {
+  let sizes = 0;
+  for (const size of [1, 2, 4]) if (r.directSizes & size && (offset & (size - 1) & r.alignCheck) === 0) sizes |= size;
+  return sizes;
 }
 
 /** QEMU's memory_access_size: bounded by the region's maximum and by the offset's alignment. */
