@@ -21,6 +21,8 @@ export { PciBridgeDevice } from "./pci/bridge.js";
 export { PciBus } from "./pci/bus.js";
 export { PciHost } from "./pci/host.js";
 export { Msi, type MsiOptions } from "./pci/msi.js";
+export { Msix, MSIX_CAP_LENGTH, msixPbaSize, msixExclusiveBarLayout, type MsixOptions } from "./pci/msix.js";
+export { MacAddresses, formatMac } from "./machine/mac-addresses.js";
 export * as pci from "./pci/constants.js";
 export { Machine, type MachineOptions, type PlacedDevice } from "./machine/machine.js";
 export { machineTypes, MachineTypeRegistry, type Board, type MachineType, type MachineTypeDefinition, type CompatProperty } from "./machine/machine-type.js";
@@ -30,6 +32,6 @@ export { prop, types, type PropertyDef, type PropertySchema, type PropertyType, 
 export { parseDeviceSpec, formatDeviceSpec, type DeviceSpec } from "./machine/device-spec.js";
 export { FirstFitAllocator, type SlotAllocator, type SlotRequest } from "./machine/allocator.js";
 export * as tokens from "./machine/tokens.js";
-export { DEVICE_PROPS, EVENTS, IO_SPACE, MEMORY_SPACE, RAM_SIZE, ROOT_BUS, PCI_HOST, SLOT_ALLOCATOR, MACHINE, CLOCK, type Clock } from "./machine/tokens.js";
+export { DEVICE_PROPS, EVENTS, IO_SPACE, MEMORY_SPACE, RAM_SIZE, ROOT_BUS, PCI_HOST, SLOT_ALLOCATOR, MACHINE, CLOCK, MAC_ADDRESSES, type Clock } from "./machine/tokens.js";
 /** tsyringe's parameter decorator, re-exported so device models need only `machbus` (which loads reflect-metadata first). */
 export { inject } from "tsyringe";

@@ -12,11 +12,12 @@ import { PciHost } from "../pci/host.js";
 import { parseDriveOption, type HostConfig } from "../state/machine-config.js";
 import { loadSnapshot, saveSnapshot } from "../state/snapshot.js";
 import { FirstFitAllocator, type SlotAllocator } from "./allocator.js";
+import { MacAddresses } from "./mac-addresses.js";
 import { formatDeviceSpec, parseDeviceSpec, parseGlobal, parseOptionList, type DeviceSpec, type GlobalProperty } from "./device-spec.js";
 import { registeredDrivers, type DriverClass, type DriverInfo, type MachineDevice } from "./drivers.js";
 import { machineTypes, type MachineType, type MachineTypeRegistry } from "./machine-type.js";
 import { parseProperty, type PropertySchema } from "./properties.js";
-import { CLOCK, DEVICE_PROPS, EVENTS, MACHINE, type Clock, IO_SPACE, MEMORY_SPACE, PCI_HOST, RAM_SIZE, ROOT_BUS, SLOT_ALLOCATOR } from "./tokens.js";
+import { CLOCK, DEVICE_PROPS, EVENTS, MAC_ADDRESSES, MACHINE, type Clock, IO_SPACE, MEMORY_SPACE, PCI_HOST, RAM_SIZE, ROOT_BUS, SLOT_ALLOCATOR } from "./tokens.js";
 
 export interface MachineOptions {
   /** Machine type or alias, optionally with board options: "pc", "pc-qemu-7.2,ecam=0xb0000000". */
@@ -105,6 +106,7 @@ export class Machine {
     this.container.registerInstance(IO_SPACE, this.io);
     this.container.registerInstance(MEMORY_SPACE, this.memory);
     this.container.registerInstance(RAM_SIZE, this.ramSize);
+    this.container.registerInstance(MAC_ADDRESSES, new MacAddresses());
     this.container.registerInstance(CLOCK, options.clock ?? { nowNs: () => performance.now() * 1e6 });
     this.container.registerInstance(SLOT_ALLOCATOR, options.allocator ?? new FirstFitAllocator());
     this.container.registerInstance(MACHINE, this);
@@ -309,7 +311,8 @@ export class Machine {
       throw new MachbusError("unknown-driver", `Parameter 'driver' expects a pluggable device type ('${info.name}' is part of the board)`);
     }
     if (hotplug && !info.hotpluggable) {
-      throw new MachbusError("not-hotpluggable", `Device '${info.name}' does not support hotplugging`);
+      // QEMU's qdev_get_device_class says the same for board chips and for devices that can't be hot-plugged.
+      throw new MachbusError("not-hotpluggable", `Parameter 'driver' expects a pluggable device type ('${info.name}' can't be hot-plugged)`);
     }
     if (parsed.id !== null && this.placed.some((p) => p.device.id === parsed.id)) {
       throw new MachbusError("duplicate-id", `Duplicate device ID '${parsed.id}'`);

@@ -21,6 +21,8 @@ export interface PropertyDef<T> {
   readonly description: string;
   /** False for settings a guest cannot observe here (host links, PCIe-only knobs on conventional PCI): migration checks skip them. */
   readonly guestVisible: boolean;
+  /** False for properties QEMU's `info qtree` does not list (QOM-only ones). */
+  readonly inQtree: boolean;
 }
 
 export type PropertySchema = Record<string, PropertyDef<any>>;
@@ -123,9 +125,14 @@ export function hostLink(kind: "drive" | "netdev"): PropertyType<string> {
   return { name: kind, parse: (text) => ({ value: text }), format: (v) => v };
 }
 
-export function prop<T>(type: PropertyType<T>, defaultValue: T, description: string, options: { guestVisible?: boolean } = {}): PropertyDef<T> {
+export function prop<T>(
+  type: PropertyType<T>,
+  defaultValue: T,
+  description: string,
+  options: { guestVisible?: boolean; inQtree?: boolean } = {},
+): PropertyDef<T> {
   const hostLink = type.name === "drive" || type.name === "netdev" || type.name === "chardev";
-  return { type, default: defaultValue, description, guestVisible: options.guestVisible ?? !hostLink };
+  return { type, default: defaultValue, description, guestVisible: options.guestVisible ?? !hostLink, inQtree: options.inQtree ?? true };
 }
 
 /**

@@ -5,6 +5,7 @@ import type { AddressSpace } from "../memory/address-space.js";
 import type { PciBus } from "../pci/bus.js";
 import type { PciHost } from "../pci/host.js";
 import type { SlotAllocator } from "./allocator.js";
+import type { MacAddresses } from "./mac-addresses.js";
 import type { Machine } from "./machine.js";
 
 /**
@@ -19,6 +20,8 @@ export const PCI_HOST: InjectionToken<PciHost> = Symbol("machbus.pciHost");
 export const SLOT_ALLOCATOR: InjectionToken<SlotAllocator> = Symbol("machbus.slotAllocator");
 /** Guest RAM size in bytes (the chipset reports it; the embedder provides the RAM itself). */
 export const RAM_SIZE: InjectionToken<number> = Symbol("machbus.ramSize");
+/** The machine's MAC address book: NICs without `mac=` get QEMU's 52:54:00:12:34:56, :57, ... */
+export const MAC_ADDRESSES: InjectionToken<MacAddresses> = Symbol("machbus.macAddresses");
 /** Time as the host sees it, for devices that count (the ACPI PM timer). */
 export interface Clock {
   /** Nanoseconds since an arbitrary start; must not go backwards. */

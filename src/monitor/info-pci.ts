@@ -16,7 +16,8 @@ export function formatInfoPci(machine: Machine): string {
 function formatDevice(dev: PciDeviceInfo): string {
   const lines: string[] = [];
   lines.push(`  Bus ${String(dev.bus).padStart(2)}, device ${String(dev.slot).padStart(3)}, function ${dev.function}:`);
-  const what = dev.class_info.desc ?? `Class ${hex(dev.class_info.class, 4)}`;
+  // QEMU prints an unnamed class in decimal ("Class %04" PRId64): 0x00ff is "Class 0255".
+  const what = dev.class_info.desc ?? `Class ${String(dev.class_info.class).padStart(4, "0")}`;
   lines.push(`    ${what}: PCI device ${hex(dev.id.vendor, 4)}:${hex(dev.id.device, 4)}`);
   if (dev.id["subsystem-vendor"] !== undefined && dev.id.subsystem !== undefined) {
     lines.push(`      PCI subsystem ${hex(dev.id["subsystem-vendor"], 4)}:${hex(dev.id.subsystem, 4)}`);

@@ -7,7 +7,7 @@ import type { Machine, PlacedDevice } from "../machine/machine.js";
 import type { PropertyDef } from "../machine/properties.js";
 
 /** QEMU's order of the common PCI properties in `info qtree` (after the device's own). */
-const COMMON_ORDER = ["addr", "romfile", "romsize", "rombar", "multifunction", "x-pcie-lnksta-dllla", "x-pcie-extcap-init", "failover_pair_id", "acpi-index", "command_serr_enable"];
+const COMMON_ORDER = ["addr", "romfile", "romsize", "rombar", "multifunction", "x-pcie-lnksta-dllla", "x-pcie-extcap-init", "failover_pair_id", "acpi-index"];
 const U64 = (1n << 64n) - 1n;
 
 /**
@@ -35,7 +35,7 @@ function formatDevice(machine: Machine, p: PlacedDevice, indent: number): string
   let out = `${" ".repeat(indent)}dev: ${info.name}, id "${device.id ?? ""}"\n`;
   const own = Object.keys(info.properties).filter((k) => !(k in pciCommonProperties));
   const common = COMMON_ORDER.filter((k) => k in info.properties);
-  for (const name of [...own, ...common]) {
+  for (const name of [...own, ...common].filter((n) => info.properties[n]!.inQtree)) {
     let value = props[name];
     if (name === "romsize" && fn.bars[6]) value = fn.bars[6].size; // QEMU shows the size it gave the ROM
     out += `${pad}${name} = ${qtreeValue(info.properties[name]!, value)}\n`;

@@ -33,15 +33,17 @@ export function readText(relative: string): string {
 /** The machbus machine for a fixture's QEMU command line (-M, -device, -drive, -m). */
 export function machineFor(fixture: { args: string[] }): Machine {
   const devices: string[] = [];
+  const drives: string[] = [];
   let machine: string | undefined;
   let memory: string | undefined;
   for (let i = 0; i < fixture.args.length; i++) {
     const a = fixture.args[i];
     if (a === "-M" || a === "-machine") machine = fixture.args[++i];
     else if (a === "-device") devices.push(fixture.args[++i]!);
+    else if (a === "-drive") drives.push(fixture.args[++i]!);
     else if (a === "-m") memory = fixture.args[++i];
   }
-  return Machine.create({ machine, devices, memory });
+  return Machine.create({ machine, devices, memory, drives });
 }
 
 export function bdfParts(bdf: string): { bus: number; devfn: number } {

@@ -1,0 +1,143 @@
+import { inject } from "tsyringe";
+import { MachbusError } from "../src/errors.js";
+import { pciDriver } from "../src/machine/drivers.js";
+import { prop, types } from "../src/machine/properties.js";
+import { DEVICE_PROPS, RAM_SIZE } from "../src/machine/tokens.js";
+import type { DeviceProps } from "../src/pci/device.js";
+import { VIRTIO_ID_BALLOON, VirtioPciDevice, bit, hasBit, readOnlyProperty, virtioDeviceProperties, virtioPciProperties } from "./virtio-pci.js";
+
+/** VIRTIO_BALLOON_F_* feature bits. */
+const F = { STATS_VQ: 1, DEFLATE_ON_OOM: 2, FREE_PAGE_HINT: 3, PAGE_POISON: 4, REPORTING: 5 } as const;
+
+/** struct virtio_balloon_config: num_pages, actual, free_page_hint_cmd_id, poison_val. */
+const CFG_NUM_PAGES = 0;
+const CFG_ACTUAL = 4;
+const CFG_POISON_VAL = 12;
+const CONFIG_SIZE_FULL = 16;
+const CONFIG_SIZE_HINT = 12;
+const CONFIG_SIZE_BASE = 8;
+
+const BALLOON_QUEUE_SIZE = 128;
+const FREE_PAGE_QUEUE_SIZE = 1024;
+const REPORTING_QUEUE_SIZE = 32;
+const BALLOON_PAGE_SHIFT = 12;
+
+const properties = {
+  ...virtioPciProperties,
+  ...virtioDeviceProperties,
+  "virtio-backend": readOnlyProperty("child<virtio-balloon-device>", "the virtio-balloon-device inside the proxy"),
+  "deflate-on-oom": prop(types.bool, false, "offers VIRTIO_BALLOON_F_DEFLATE_ON_OOM (feature bit 2)"),
+  "free-page-hint": prop(types.bool, false, "offers VIRTIO_BALLOON_F_FREE_PAGE_HINT (feature bit 3) and a fourth queue; needs iothread"),
+  "page-poison": prop(types.bool, true, "offers VIRTIO_BALLOON_F_PAGE_POISON (feature bit 4) and the config poison_val field"),
+  "free-page-reporting": prop(types.bool, false, "offers VIRTIO_BALLOON_F_REPORTING (feature bit 5) and a reporting queue"),
+  "qemu-4-0-config-size": prop(types.bool, false, "config space of 16 bytes whatever the features (as QEMU 4.0 had it)"),
+  "guest-stats-polling-interval": prop(types.int32, 0, "seconds between guest statistics requests (no effect on the guest view)"),
+  iothread: prop(types.str, "", "ID of an iothread object for free page hinting (no effect on the guest view)"),
+  "guest-stats": readOnlyProperty("guest statistics", "the guest's last memory statistics"),
+};
+
+/**
+ * virtio memory balloon on PCI (QEMU's "virtio-balloon-pci", 1af4:1002, class "other", no
+ * MSI-X): the host's target (num_pages) and the guest's answer (actual) in the device
+ * configuration. Registers only: no page is ever inflated or deflated.
+ */
+@pciDriver({
+  name: "virtio-balloon-pci",
+  description: "virtio memory balloon on PCI",
+  category: "misc",
+  properties,
+  parents: ["virtio-balloon-pci-base", "virtio-pci", "virtio-balloon-device", "virtio-device"],
+})
+export class VirtioBalloonPci extends VirtioPciDevice {
+  /** Pages the host asks the guest to give back. */
+  private numPages = 0;
+  /** Pages the guest says it gave back. */
+  private actual = 0;
+  private poisonVal = 0;
+
+  constructor(
+    @inject(DEVICE_PROPS) props: DeviceProps<typeof properties>,
+    @inject(RAM_SIZE) private readonly ramSize: number,
+  ) {
+    let own = bit(F.STATS_VQ);
+    const flags: [boolean, number][] = [
+      [props["deflate-on-oom"], F.DEFLATE_ON_OOM],
+      [props["free-page-hint"], F.FREE_PAGE_HINT],
+      [props["page-poison"], F.PAGE_POISON],
+      [props["free-page-reporting"], F.REPORTING],
+    ];
+    for (const [on, n] of flags) if (on) own |= bit(n);
+    if (props["guest-stats-polling-interval"] < 0) throw new MachbusError("bad-property-value", "timer value must be greater than zero");
+    if (props["free-page-hint"] && !props.iothread) throw new MachbusError("bad-property-value", "'free-page-hint' requires 'iothread' to be set");
+    const queueSizes = [BALLOON_QUEUE_SIZE, BALLOON_QUEUE_SIZE, BALLOON_QUEUE_SIZE];
+    if (props["free-page-hint"]) queueSizes.push(FREE_PAGE_QUEUE_SIZE);
+    if (props["free-page-reporting"]) queueSizes.push(REPORTING_QUEUE_SIZE);
+    const configSize = props["qemu-4-0-config-size"] || hasBit(own, F.PAGE_POISON)
+      ? CONFIG_SIZE_FULL
+      : hasBit(own, F.FREE_PAGE_HINT) ? CONFIG_SIZE_HINT : CONFIG_SIZE_BASE;
+    super(props, {
+      name: "virtio-balloon",
+      virtioId: VIRTIO_ID_BALLOON,
+      transitionalDeviceId: 0x1002,
+      classCode: 0x00ff,
+      vectors: 0,
+      queueSizes,
+      configSize,
+      features: (offered) => offered | own,
+    });
+    this.function.stateParts.push({
+      name: "virtio-balloon",
+      version: 1,
+      save: () => {
+        const out = new Uint8Array(12);
+        const v = new DataView(out.buffer);
+        v.setUint32(0, this.numPages);
+        v.setUint32(4, this.actual);
+        v.setUint32(8, this.poisonVal);
+        return out;
+      },
+      check: (bytes, version) => (version === 1 && bytes.length === 12 ? null : `virtio-balloon state (version ${version}, ${bytes.length} bytes) is not num_pages, actual and poison_val`),
+      load: (bytes) => {
+        const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        this.numPages = v.getUint32(0);
+        this.actual = v.getUint32(4);
+        this.poisonVal = v.getUint32(8);
+      },
+    });
+  }
+
+  /** QEMU's balloon command: asks the guest to shrink to `bytes` of RAM (0 changes nothing). */
+  setTarget(bytes: number): void {
+    const target = Math.min(bytes, this.ramSize);
+    if (!target) return;
+    this.numPages = Math.floor((this.ramSize - target) / 2 ** BALLOON_PAGE_SHIFT);
+    this.notifyConfig();
+  }
+
+  /** Guest RAM as the balloon leaves it: RAM minus what the guest gave back. */
+  get actualBytes(): number {
+    return this.ramSize - this.actual * 2 ** BALLOON_PAGE_SHIFT;
+  }
+
+  protected override fillConfig(config: Uint8Array): void {
+    const all = new Uint8Array(CONFIG_SIZE_FULL);
+    const v = new DataView(all.buffer);
+    v.setUint32(CFG_NUM_PAGES, this.numPages, true);
+    v.setUint32(CFG_ACTUAL, this.actual, true);
+    v.setUint32(CFG_POISON_VAL, this.poisonVal, true);
+    config.set(all.subarray(0, config.length));
+  }
+
+  /** The guest reports actual; poison_val counts only once PAGE_POISON is negotiated. */
+  protected override configWritten(config: Uint8Array): void {
+    const all = new Uint8Array(CONFIG_SIZE_FULL);
+    all.set(config);
+    const v = new DataView(all.buffer);
+    this.actual = v.getUint32(CFG_ACTUAL, true);
+    this.poisonVal = this.guestHas(F.PAGE_POISON) ? v.getUint32(CFG_POISON_VAL, true) : 0;
+  }
+
+  protected override resetDevice(): void {
+    this.poisonVal = 0;
+  }
+}
