@@ -4,6 +4,7 @@ import { parseInteger, prop, types, type PropertyType } from "../src/machine/pro
 import { getLe, setLe } from "../src/pci/config-space.js";
 import { PCI_CAP_ID_VNDR, PCI_COMMAND, PCI_COMMAND_MASTER } from "../src/pci/constants.js";
 import { PciDevice, type DeviceProps } from "../src/pci/device.js";
+import type { ConfigReadHookHandle } from "../src/pci/function.js";
 import { MSIX_MAX_VECTORS, Msix } from "../src/pci/msix.js";
 import type { StatePart } from "../src/state/state-part.js";
 
@@ -254,6 +255,7 @@ export abstract class VirtioPciDevice extends PciDevice {
   private readonly proxyGuestFeatures = new Uint32Array(2);
   private readonly modernRegions: ModernRegion[] = [];
   private cfgCap = 0;
+  private cfgWindowRead: ConfigReadHookHandle | null = null;
 
   protected constructor(props: VirtioPciProps, spec: VirtioSpec) {
     const plan = planTransport(props, spec);
@@ -384,7 +386,9 @@ export abstract class VirtioPciDevice extends PciDevice {
     s.wmask.fill(0xff, at + CAP_OFFSET, at + CAP_PCI_CFG_DATA + 4);
     this.cfgCap = at;
     this.function.onConfigWrite(at + CAP_PCI_CFG_DATA, 4, () => this.cfgWindow(true));
-    this.function.onConfigRead(at + CAP_PCI_CFG_DATA, 4, () => this.cfgWindow(false));
+    // Reads through the window only do something once the guest gave it a length (1, 2 or 4).
+    this.cfgWindowRead = this.function.onConfigRead(at + CAP_PCI_CFG_DATA, 4, () => this.cfgWindow(false), false);
+    this.function.onConfigWrite(at + CAP_LENGTH, 4, () => this.armCfgWindow());
   }
 
   private addVendorCap(type: number, barIndex: number, r: ModernRegion, multiplier?: number): void {
@@ -608,6 +612,11 @@ export abstract class VirtioPciDevice extends PciDevice {
   // ---- the PCI cfg access capability ----
 
   /** Moves 1, 2 or 4 bytes between pci_cfg_data and the modern region at the capability's offset. */
+  private armCfgWindow(): void {
+    const len = this.config.get32(this.cfgCap + CAP_LENGTH);
+    this.cfgWindowRead?.arm(len === 1 || len === 2 || len === 4);
+  }
+
   private cfgWindow(write: boolean): void {
     const s = this.config;
     const len = s.get32(this.cfgCap + CAP_LENGTH);
@@ -813,6 +822,7 @@ export abstract class VirtioPciDevice extends PciDevice {
           this.pqReset[q] = v.getUint8(at + 19);
           for (let k = 0; k < 6; k++) this.pqRings[6 * q + k] = v.getUint32(at + 20 + 4 * k);
         }
+        this.armCfgWindow(); // the config bytes, loaded before this part, hold the window's length
       },
     };
   }

@@ -204,3 +204,25 @@ describe("machines are independent", () => {
     expect(seen).toBe(0);
   });
 });
+
+describe("config read hooks", () => {
+  it("an armed hook refreshes its own dword before each read of it; the other dwords read the bytes; a disarmed hook never runs", () => {
+    const m = Machine.create({ devices: ["test-bars,id=t,addr=5"], drivers: [BarTestDevice] });
+    const dev = m.findDevice("t") as BarTestDevice;
+    const devfn = 5 << 3;
+    let calls = 0;
+    const hook = dev.function.onConfigRead(0x40, 4, () => dev.config.set32(0x40, 0x1000 + ++calls));
+    for (let off = 0; off < 256; off += 4) {
+      if (off !== 0x40) expect(m.configRead(0, devfn, off)).toBe(dev.config.get32(off));
+    }
+    expect(calls).toBe(0);
+    expect(m.configRead(0, devfn, 0x40)).toBe(0x1001);
+    expect(m.configRead(0, devfn, 0x41, 1)).toBe(0x10); // 0x1002: a byte read runs it too
+    expect(calls).toBe(2);
+    hook.arm(false);
+    expect(m.configRead(0, devfn, 0x40)).toBe(0x1002);
+    expect(calls).toBe(2);
+    hook.arm(true);
+    expect(m.configRead(0, devfn, 0x40)).toBe(0x1003);
+  });
+});

@@ -209,6 +209,30 @@ describe("virtio-pci transport", () => {
     expect(cfg.read(0x84 + 16) & 0xff).toBe(1);
   });
 
+  it("the PCI cfg window reads live only while its length is 1, 2 or 4, and a snapshot keeps it so", () => {
+    const { m, cfg } = machine("virtio-net-pci");
+    const DATA = 0x84 + 16;
+    cfg.write(0x84 + 8, 0x00); // device_feature_select
+    m.memWrite(MODERN, 4, 1);
+    expect(cfg.read(DATA)).toBe(0); // no length yet: the capability's own bytes
+    cfg.write(0x84 + 12, 4);
+    expect(cfg.read(DATA)).toBe(1);
+    m.memWrite(MODERN, 4, 0);
+    expect(cfg.read(DATA)).toBe(0);
+    cfg.write(0x84 + 12, 3); // not an access size: QEMU leaves the bytes alone
+    m.memWrite(MODERN, 4, 1);
+    expect(cfg.read(DATA)).toBe(0);
+
+    cfg.write(0x84 + 12, 4);
+    const stream = m.save();
+    const copy = machine("virtio-net-pci");
+    copy.m.load(stream);
+    copy.m.memWrite(MODERN, 4, 0);
+    expect(copy.cfg.read(DATA)).toBe(0);
+    copy.m.memWrite(MODERN, 4, 1);
+    expect(copy.cfg.read(DATA)).toBe(1);
+  });
+
   it("clearing bus mastering takes DRIVER_OK away", () => {
     const { m, cfg } = machine("virtio-net-pci");
     m.ioWrite(IO + 18, 1, 0x07);

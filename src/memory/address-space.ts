@@ -166,8 +166,8 @@ export class AddressSpace {
     const tables = options.dispatchTables === true && size <= 0x10000;
     this.slowReader = (size, addr) => this.readSlow(addr, size);
     this.slowWriter = (size, value, addr) => this.writeSlow(addr, size, value);
-    const readers: PortReader[] = (this.readers = tables ? Array.from({ length: size }, () => this.slowReader) : []);
-    const writers: PortWriter[] = (this.writers = tables ? Array.from({ length: size }, () => this.slowWriter) : []);
+    this.readers = tables ? Array.from({ length: size }, () => this.slowReader) : [];
+    this.writers = tables ? Array.from({ length: size }, () => this.slowWriter) : [];
     this.table = tables ? Array.from({ length: size }, () => UNASSIGNED) : [];
     if (!tables) {
       this.read = (addr, size) => this.searchRead(addr, size);
@@ -175,9 +175,19 @@ export class AddressSpace {
       return;
     }
     this.stale = 0;
-    const limit = size;
-    // The config-cycle path runs through here: closures over constant tables let the optimizer
-    // fold the tables' addresses into the caller's code.
+    this.installEntryPoints();
+  }
+
+  /**
+   * Table spaces: `read` and `write` over frozen copies of the tables. The optimizer folds a
+   * frozen array's elements, so a guest access at a constant port compiles to a direct call of
+   * its entry point, with no table load or bounds check. After a change, the next access
+   * installs fresh copies (changes come in bursts: plugging, BAR programming).
+   */
+  private installEntryPoints(): void {
+    const readers = Object.freeze(this.readers.slice());
+    const writers = Object.freeze(this.writers.slice());
+    const limit = this.size;
     this.read = (addr, size) => {
       const v = (addr < limit ? readers[addr]!(size, addr) : this.readSlow(addr, size)) | 0;
       // One exit, so the optimizer keeps the value an integer on every path.
@@ -186,6 +196,18 @@ export class AddressSpace {
     this.write = (addr, size, value) => {
       if (addr < limit) writers[addr]!(size, size === 4 ? value >>> 0 : value & SIZE_MASK[size]!, addr);
       else this.writeSlow(addr, size, value);
+    };
+  }
+
+  /** Table spaces: the tables changed; the next access installs entry points over the new ones. */
+  private entryPointsStale(): void {
+    this.read = (addr, size) => {
+      this.installEntryPoints();
+      return this.read(addr, size);
+    };
+    this.write = (addr, size, value) => {
+      this.installEntryPoints();
+      this.write(addr, size, value);
     };
   }
 
@@ -248,10 +270,10 @@ export class AddressSpace {
       .sort((a, b) => a.base - b.base);
   }
 
-  /** A guest read of `size` (1, 2 or 4) bytes; unsigned result. */
-  readonly read: (addr: number, size: number) => number;
-  /** A guest write of the low `size` (1, 2 or 4) bytes of `value`. */
-  readonly write: (addr: number, size: number, value: number) => void;
+  /** A guest read of `size` (1, 2 or 4) bytes; unsigned result. (Replaced as the tables change: call it, do not keep it.) */
+  read!: (addr: number, size: number) => number;
+  /** A guest write of the low `size` (1, 2 or 4) bytes of `value`. (Replaced as the tables change: call it, do not keep it.) */
+  write!: (addr: number, size: number, value: number) => void;
 
   private searchRead(addr: number, size: number): number {
     if (this.stale !== 0) this.render();
@@ -364,6 +386,7 @@ export class AddressSpace {
     table.fill(UNASSIGNED, from, to);
     readers.fill(slowReader, from, to);
     writers.fill(slowWriter, from, to);
+    this.entryPointsStale();
     for (const r of this.flatten(from, to)) {
       table.fill(r, r.start, r.end);
       const { readFn, writeFn } = r.region;

@@ -12,6 +12,8 @@ export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0]
 export class ConfigArena {
   bytes: Uint8Array;
   dwords: Int32Array;
+  /** Per dword, 1 where the owning function has a read hook (kept by the host for such functions). */
+  readHooked: Uint8Array;
   private readonly offsets = new Map<ConfigSpace, number>();
   private readonly free = new Map<number, number[]>();
   private top = 0;
@@ -19,6 +21,7 @@ export class ConfigArena {
   constructor(initialBytes = 64 * 256) {
     this.bytes = new Uint8Array(initialBytes);
     this.dwords = new Int32Array(this.bytes.buffer);
+    this.readHooked = new Uint8Array(initialBytes >> 2);
   }
 
   /** Moves a function's config bytes into the arena; its ConfigSpace now reads and writes them there. */
@@ -59,6 +62,9 @@ export class ConfigArena {
     bytes.set(this.bytes);
     this.bytes = bytes;
     this.dwords = new Int32Array(bytes.buffer);
+    const readHooked = new Uint8Array(capacity >> 2);
+    readHooked.set(this.readHooked);
+    this.readHooked = readHooked;
     for (const [space, offset] of this.offsets) space.rebind(bytes.subarray(offset, offset + space.size));
   }
 }

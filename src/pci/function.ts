@@ -38,6 +38,15 @@ interface Hook<F> {
   readonly fn: F;
 }
 
+interface ReadHook extends Hook<ConfigReadHook> {
+  armed: boolean;
+}
+
+/** A registered read hook; a disarmed one costs config reads nothing. */
+export interface ConfigReadHookHandle {
+  arm(armed: boolean): void;
+}
+
 /** What a function needs to know about the device model that owns it (for names and events). */
 export interface FunctionOwner {
   readonly driver: string;
@@ -73,7 +82,7 @@ export class PciFunction {
   readonly stateParts: StatePart[] = [];
   private writeHooks: Hook<ConfigWriteHook>[] = [];
   private resetHooks: (() => void)[] = [];
-  private readHooks: Hook<ConfigReadHook>[] = [];
+  private readHooks: ReadHook[] = [];
   /** Per dword of config space: 1 where a read hook wants to see the access (null: none). */
   private readHookMap: Uint8Array | null = null;
 
@@ -136,15 +145,42 @@ export class PciFunction {
     this.writeHooks.push({ start, end: start + len, fn });
   }
 
-  onConfigRead(start: number, len: number, fn: ConfigReadHook): void {
-    this.readHooks.push({ start, end: start + len, fn });
-    this.readHookMap ??= new Uint8Array(this.space.size >> 2);
-    for (let d = start >> 2; d <= (start + len - 1) >> 2; d++) this.readHookMap[d] = 1;
-    if (this.bus) this.bus.root.onRoutingChange?.(this.bus); // reads of this function now take the slow path
+  /**
+   * Runs `fn` before guest reads of [start, start + len). Armed unless `armed` is false: a device
+   * whose hook only matters in some states (virtio's config window once given a length) arms it
+   * then, so that reads of its function stay on the fast path the rest of the time.
+   */
+  onConfigRead(start: number, len: number, fn: ConfigReadHook, armed = true): ConfigReadHookHandle {
+    const hook: ReadHook = { start, end: start + len, fn, armed };
+    this.readHooks.push(hook);
+    if (armed) this.readHooksChanged();
+    return {
+      arm: (on) => {
+        if (hook.armed === on) return;
+        hook.armed = on;
+        this.readHooksChanged();
+      },
+    };
+  }
+
+  private readHooksChanged(): void {
+    const armed = this.readHooks.filter((h) => h.armed);
+    if (armed.length === 0) this.readHookMap = null;
+    else {
+      const map = new Uint8Array(this.space.size >> 2);
+      for (const h of armed) map.fill(1, h.start >> 2, ((h.end - 1) >> 2) + 1);
+      this.readHookMap = map;
+    }
+    if (this.bus) this.bus.root.onRoutingChange?.(this.bus); // the host re-reads which dwords are hooked
   }
 
   get hasReadHooks(): boolean {
     return this.readHookMap !== null;
+  }
+
+  /** Per config dword, 1 where a read hook runs; null without read hooks. */
+  get readHookDwords(): Uint8Array | null {
+    return this.readHookMap;
   }
 
   /** Engine features with reset state of their own (MSI, MSI-X) register here. */
@@ -154,7 +190,7 @@ export class PciFunction {
 
   private runReadHooks(addr: number, len: number): void {
     const end = addr + len;
-    for (const h of this.readHooks) if (addr < h.end && end > h.start) h.fn(addr, len);
+    for (const h of this.readHooks) if (h.armed && addr < h.end && end > h.start) h.fn(addr, len);
   }
 
   // ---- BARs ----

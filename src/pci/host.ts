@@ -12,11 +12,15 @@ export const ECAM_SIZE = 256 << 20;
 /**
  * The host's config-cycle state in one typed array, so the hot path touches few objects:
  * [0, 0x10000): per (bus << 8 | devfn), the function's byte offset in the config arena, or
- * NO_FUNCTION, or SLOW_PATH where reads have side effects; then the CONFIG_ADDRESS latch.
+ * NO_FUNCTION, or SLOW_PATH, or for a function with read hooks HOOKED minus its offset; then the
+ * CONFIG_ADDRESS latch.
  */
 const LATCH = 0x10000;
 const NO_FUNCTION = -1;
+/** Every read through the function's own read (a big-endian host: the arena's dwords are little endian). */
 const SLOW_PATH = -2;
+/** Routes at or below: a function with read hooks; dwords without one still read from the arena. */
+const HOOKED = -3;
 
 /** 0xCF8-0xCFB: only a 32-bit write at 0xCF8 latches; any read returns the latch (QEMU's pci_host_config_read). */
 class ConfigAddressPort implements RegionOps {
@@ -51,6 +55,10 @@ class ConfigDataPort implements RegionOps {
     // Fast path: a function without read side effects, straight from the config arena.
     if (target >= 0 && size === 4 && (reg & 3) === 0) return this.arena.dwords[(target + reg) >> 2]!;
     if (target === NO_FUNCTION) return -1;
+    if (target <= HOOKED && size === 4 && (reg & 3) === 0) {
+      const dword = (HOOKED - target + reg) >> 2;
+      if (this.arena.readHooked[dword] === 0) return this.arena.dwords[dword]!;
+    }
     return this.root.routing[(addr >>> 16) & 0xff]![(addr >>> 8) & 0xff]!.read(reg, size, PCI_CONFIG_SPACE_SIZE);
   }
 
@@ -121,8 +129,18 @@ export class PciHost {
     const fns = root.routing[n]!;
     for (let devfn = 0; devfn < 256; devfn++) {
       const fn = fns[devfn];
-      state[(n << 8) | devfn] =
-        fn === undefined ? NO_FUNCTION : fn.hasReadHooks || !HOST_LITTLE_ENDIAN ? SLOW_PATH : arena.offsetOf(fn.space);
+      let route = NO_FUNCTION;
+      if (fn !== undefined) {
+        const offset = arena.offsetOf(fn.space);
+        const hooks = fn.readHookDwords;
+        if (!HOST_LITTLE_ENDIAN) route = SLOW_PATH;
+        else if (hooks === null) route = offset;
+        else {
+          arena.readHooked.set(hooks, offset >> 2);
+          route = HOOKED - offset;
+        }
+      }
+      state[(n << 8) | devfn] = route;
     }
   }
 }
