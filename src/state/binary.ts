@@ -52,8 +52,13 @@ export class ByteWriter {
   patchU32(at: number, v: number): void {
     this.view.setUint32(at, v >>> 0);
   }
+  /** A copy of what was written. */
   result(): Uint8Array {
     return this.buf.slice(0, this.length);
+  }
+  /** What was written from `start` on, without copying; valid until the next write. */
+  since(start: number): Uint8Array {
+    return this.buf.subarray(start, this.length);
   }
 }
 
@@ -103,9 +108,10 @@ export class ByteReader {
     this.pos += 4;
     return v;
   }
-  bytes(n: number): Uint8Array {
+  /** The next `n` bytes: a copy, or with `copy` false a view of the stream (read-only use). */
+  bytes(n: number, copy = true): Uint8Array {
     this.need(n);
-    const b = this.data.slice(this.pos, this.pos + n);
+    const b = copy ? this.data.slice(this.pos, this.pos + n) : this.data.subarray(this.pos, this.pos + n);
     this.pos += n;
     return b;
   }
@@ -118,12 +124,12 @@ export class ByteReader {
       throw new MachbusError("state-invalid", `${this.label}: ${this.context} is not valid UTF-8 (at byte ${this.pos - n})`);
     }
   }
-  blob(limit: number): Uint8Array {
+  blob(limit: number, copy = true): Uint8Array {
     const n = this.u32();
     if (n > limit) {
       throw new MachbusError("state-invalid", `${this.label}: ${this.context} claims ${n} bytes, more than the ${limit} it can hold (at byte ${this.pos - 4})`);
     }
-    return this.bytes(n);
+    return this.bytes(n, copy);
   }
 }
 

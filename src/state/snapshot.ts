@@ -68,10 +68,9 @@ export function saveSnapshot(machine: Machine): Uint8Array {
   for (const s of sections) {
     const start = w.length;
     w.u8(s.kind).str(s.driver).str(s.id).str(s.bus).u8(s.devfn).u32(s.version).blob(s.payload);
-    const written = w.result().subarray(start);
-    w.u32(crc32(written));
+    w.u32(crc32(w.since(start)));
   }
-  w.u32(crc32(w.result()));
+  w.u32(crc32(w.since(0)));
   return w.result();
 }
 
@@ -105,6 +104,7 @@ export function loadSnapshot(machine: Machine, data: Uint8Array, label = "snapsh
   const pci: PciPlan[] = [];
   const isa: IsaPlan[] = [];
   const seen = new Set<MachineDevice>();
+  const devices = deviceIndex(machine);
   for (const s of sections) {
     if (s.kind === KIND_MACHINE) {
       if (s.version !== MACHINE_SECTION_VERSION) throw unknownVersion(label, s);
@@ -113,7 +113,7 @@ export function loadSnapshot(machine: Machine, data: Uint8Array, label = "snapsh
       latch = r.u32();
       continue;
     }
-    const device = findTarget(machine, s, label);
+    const device = findTarget(devices, s, label);
     if (seen.has(device)) throw new MachbusError("state-invalid", `${label}: ${s.where}: the stream has this device twice`);
     seen.add(device);
     if (device instanceof PciDevice) pci.push(planPci(device, s, label));
@@ -155,7 +155,7 @@ function parseStream(machine: Machine, data: Uint8Array, label: string): Section
     const version = r.u32();
     const where = `section ${i} (${kind === KIND_MACHINE ? "machine" : driver}${id ? `,id=${id}` : ""}${devfn !== NO_DEVFN ? ` at ${bus}:${hex2(devfn >> 3)}.${devfn & 7}` : ""})`;
     r.context = `the payload of ${where}`;
-    const payload = r.blob(r.remaining);
+    const payload = r.blob(r.remaining, false);
     const body = data.subarray(start, r.pos);
     r.context = `the checksum of ${where}`;
     const crc = r.u32();
@@ -172,17 +172,34 @@ function parseStream(machine: Machine, data: Uint8Array, label: string): Section
   return sections;
 }
 
-function findTarget(machine: Machine, s: Section, label: string): MachineDevice {
-  const placed = machine.devices();
-  const byId = s.id ? placed.find((p) => p.device.id === s.id) : undefined;
-  const atAddress = placed.find((p) =>
-    s.kind === KIND_PCI
-      ? p.device instanceof PciDevice && p.device.function.bus?.name === s.bus && p.device.function.devfn === s.devfn
-      : p.device instanceof IsaDevice && p.device.driver === s.driver && (p.device.id ?? "") === s.id,
-  );
+/** The machine's devices by id, by PCI address and by ISA driver and id: one lookup per section. */
+interface DeviceIndex {
+  byId: Map<string, MachineDevice>;
+  byAddress: Map<string, MachineDevice>;
+}
+
+const addressKey = (kind: number, bus: string, devfn: number, driver: string, id: string): string =>
+  kind === KIND_PCI ? `pci ${bus} ${devfn}` : `isa ${driver} ${id}`;
+
+function deviceIndex(machine: Machine): DeviceIndex {
+  const index: DeviceIndex = { byId: new Map(), byAddress: new Map() };
+  for (const { device } of machine.devices()) {
+    if (device.id && !index.byId.has(device.id)) index.byId.set(device.id, device);
+    const key =
+      device instanceof PciDevice
+        ? addressKey(KIND_PCI, device.function.bus?.name ?? "", device.function.devfn, "", "")
+        : addressKey(KIND_ISA, "", 0, device.driver, device.id ?? "");
+    if (!index.byAddress.has(key)) index.byAddress.set(key, device);
+  }
+  return index;
+}
+
+function findTarget(devices: DeviceIndex, s: Section, label: string): MachineDevice {
+  const byId = s.id ? devices.byId.get(s.id) : undefined;
+  const atAddress = devices.byAddress.get(addressKey(s.kind, s.bus, s.devfn, s.driver, s.id));
   const found = byId ?? atAddress;
   if (!found) throw new MachbusError("state-invalid", `${label}: ${s.where}: this machine has no such device`);
-  const device = found.device;
+  const device = found;
   if (device.driver !== s.driver) {
     throw new MachbusError("state-invalid", `${label}: ${s.where}: the device there is ${describe(device)}, not ${s.driver}`);
   }
