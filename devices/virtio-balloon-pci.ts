@@ -5,6 +5,7 @@ import { prop, types } from "../src/machine/properties.js";
 import { DEVICE_PROPS, RAM_SIZE } from "../src/machine/tokens.js";
 import type { DeviceProps } from "../src/pci/device.js";
 import { VIRTIO_ID_BALLOON, VirtioPciDevice, bit, hasBit, readOnlyProperty, virtioDeviceProperties, virtioPciProperties } from "./virtio-pci.js";
+import { fixedLayoutCheck } from "../src/state/state-part.js";
 
 /** VIRTIO_BALLOON_F_* feature bits. */
 const F = { STATS_VQ: 1, DEFLATE_ON_OOM: 2, FREE_PAGE_HINT: 3, PAGE_POISON: 4, REPORTING: 5 } as const;
@@ -96,7 +97,7 @@ export class VirtioBalloonPci extends VirtioPciDevice {
         v.setUint32(8, this.poisonVal);
         return out;
       },
-      check: (bytes, version) => (version === 1 && bytes.length === 12 ? null : `virtio-balloon state (version ${version}, ${bytes.length} bytes) is not num_pages, actual and poison_val`),
+      check: fixedLayoutCheck("virtio-balloon", 12, "num_pages, actual and poison_val"),
       load: (bytes) => {
         const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
         this.numPages = v.getUint32(0);

@@ -5,6 +5,7 @@ import type { Machine } from "../src/machine/machine.js";
 import { hostLink, prop, types } from "../src/machine/properties.js";
 import { DEVICE_PROPS, MACHINE } from "../src/machine/tokens.js";
 import type { DeviceProps } from "../src/pci/device.js";
+import { fixedLayoutCheck } from "../src/state/state-part.js";
 import {
   VECTORS_UNSPECIFIED,
   VIRTIO_CONFIG_S_DRIVER_OK,
@@ -157,7 +158,7 @@ export class VirtioBlkPci extends VirtioPciDevice {
       name: "virtio-blk",
       version: 1,
       save: () => Uint8Array.of(this.wce ? 1 : 0),
-      check: (bytes, version) => (version === 1 && bytes.length === 1 ? null : `virtio-blk state (version ${version}, ${bytes.length} bytes) is not a write-cache flag`),
+      check: fixedLayoutCheck("virtio-blk", 1, "a write-cache flag"),
       load: (bytes) => {
         this.wce = bytes[0] !== 0;
       },

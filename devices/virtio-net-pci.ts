@@ -1,10 +1,11 @@
 import { inject } from "tsyringe";
 import { MachbusError } from "../src/errors.js";
 import { pciDriver } from "../src/machine/drivers.js";
-import { hostLink, prop, types } from "../src/machine/properties.js";
-import { formatMac, type MacAddresses } from "../src/machine/mac-addresses.js";
+import { prop, types } from "../src/machine/properties.js";
+import { formatMac, nicProperties, type MacAddresses } from "../src/machine/mac-addresses.js";
 import { DEVICE_PROPS, MAC_ADDRESSES } from "../src/machine/tokens.js";
 import type { DeviceProps } from "../src/pci/device.js";
+import { fixedLayoutCheck } from "../src/state/state-part.js";
 import {
   VECTORS_UNSPECIFIED,
   VIRTIO_F_VERSION_1,
@@ -75,8 +76,7 @@ const properties = {
   "virtio-backend": readOnlyProperty("child<virtio-net-device>", "the virtio-net-device inside the proxy"),
   ioeventfd: ioeventfdProperty,
   vectors: prop(types.uint32, VECTORS_UNSPECIFIED, "MSI-X vectors; default 2 per queue pair + config + control queue (4); 0: no MSI-X"),
-  mac: prop(types.macaddr, "", "MAC address; default 52:54:00:12:34:56, then :57, ... for each NIC without one"),
-  netdev: prop(hostLink("netdev"), "", "ID of a netdev to use as a backend (no frames are emulated: the device offers what it offers without a peer)"),
+  ...nicProperties,
   bootindex: prop(types.int32, -1, "boot order for firmware (no effect on the guest view)"),
   csum: feature(F.CSUM, "CSUM" + NO_PEER),
   guest_csum: feature(F.GUEST_CSUM, "GUEST_CSUM" + NO_PEER),
@@ -131,7 +131,8 @@ const properties = {
 export class VirtioNetPci extends VirtioPciDevice {
   private configuredMac: number[] = [];
   private mac: number[] = [];
-  private readonly givenMac: string;
+  /** The properties, whose `mac` gets the default address once plugged (as QEMU's info qtree shows). */
+  private readonly nicProps: DeviceProps<typeof properties>;
   private readonly speed: number;
   private readonly duplex: number;
   private readonly mtu: number;
@@ -159,12 +160,12 @@ export class VirtioNetPci extends VirtioPciDevice {
     this.speed = props.speed;
     this.duplex = props.duplex === "half" ? DUPLEX_HALF : props.duplex === "full" ? DUPLEX_FULL : DUPLEX_UNKNOWN;
     this.mtu = props.host_mtu;
-    this.givenMac = props.mac;
+    this.nicProps = props;
     this.function.stateParts.push({
       name: "virtio-net",
       version: 1,
       save: () => Uint8Array.from(this.mac),
-      check: (bytes, version) => (version === 1 && bytes.length === 6 ? null : `virtio-net state (version ${version}, ${bytes.length} bytes) is not a MAC address`),
+      check: fixedLayoutCheck("virtio-net", 6, "a MAC address"),
       load: (bytes) => {
         this.mac = [...bytes];
       },
@@ -178,7 +179,7 @@ export class VirtioNetPci extends VirtioPciDevice {
 
   /** The default MAC is picked once the NIC is in the machine (QEMU: at realize). */
   override plugged(): void {
-    this.configuredMac = this.macs.claim(this.givenMac);
+    this.configuredMac = this.macs.claimFor(this.nicProps);
     this.mac = [...this.configuredMac];
   }
 

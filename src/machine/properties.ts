@@ -152,3 +152,6 @@ export function parseProperty<T>(driver: string, name: string, def: PropertyDef<
   }
   return r.value;
 }
+
+/** QEMU's bootindex: firmware boot order, a QOM property (so not in info qtree); no effect on the guest view. */
+export const bootindexProperty = prop(types.int32, -1, "boot order for firmware (no effect on the guest view)", { inQtree: false });

@@ -12,3 +12,12 @@ export interface StatePart {
   check(bytes: Uint8Array, version: number): string | null;
   load(bytes: Uint8Array, version: number): void;
 }
+
+/**
+ * `check` for a part with one layout (version 1) of a fixed length; `holds` names the contents
+ * for the error, e.g. "a MAC address".
+ */
+export function fixedLayoutCheck(name: string, length: number, holds = `${length} bytes`): StatePart["check"] {
+  return (bytes, version) =>
+    version === 1 && bytes.length === length ? null : `${name} state (version ${version}, ${bytes.length} bytes) is not version 1 of ${holds}`;
+}
