@@ -9,6 +9,8 @@ export { StdVga } from "./vga.js";
 export { CirrusVga } from "./cirrus-vga.js";
 export { Lsi53c895a } from "./lsi53c895a.js";
 export { IntelHda } from "./intel-hda.js";
+export { FwCfgIo } from "./fw-cfg.js";
+export { IsaDebugcon } from "./isa-debugcon.js";
 export { E1000 } from "./e1000.js";
 export { Rtl8139 } from "./rtl8139.js";
 export { Ne2kPci } from "./ne2k-pci.js";

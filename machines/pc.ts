@@ -3,6 +3,7 @@ import { prop, parseInteger, type PropertyType } from "../src/machine/properties
 import { pciSlot } from "../src/pci/constants.js";
 import { ECAM_SIZE } from "../src/pci/host.js";
 import "../devices/chipset.js";
+import "../devices/fw-cfg.js";
 import { PC_VERSIONS } from "./pc-compat.js";
 
 /** `ecam=off` or `ecam=ADDRESS`: the MMCONFIG window (the real i440FX has none; off by default). */
@@ -36,6 +37,7 @@ export const i440fxBoard: Board = {
     machine.isaBus = "isa.0"; // PIIX3's ISA bridge: fixed-port devices (-device isa-debugcon, ...) go here
     machine.addOnboardDevice("piix3-ide,addr=01.1");
     machine.addOnboardDevice("PIIX4_PM,addr=01.3");
+    machine.addOnboardDevice("fw_cfg_io"); // 0x510-0x511: what firmware learns about the machine
     const ecam = options.ecam as number | null;
     if (ecam !== null) {
       machine.rootBus.allowsExtendedConfig = true;

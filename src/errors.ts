@@ -35,7 +35,10 @@ export type MachbusErrorCode =
   // files and state
   | "file-invalid"
   | "state-invalid"
-  | "migration-refused";
+  | "migration-refused"
+  // firmware runs on an embedded CPU
+  | "embed-not-ready"
+  | "firmware-timeout";
 
 export class MachbusError extends Error {
   override readonly name = "MachbusError";

@@ -13,6 +13,26 @@ export interface BarMappingEvent {
   readonly newAddress: bigint | null;
 }
 
+/**
+ * A board device mapped, moved or unmapped a register block of its own that is not a BAR (PIIX4's
+ * PM block at PMBASE): what an embedder that routes ports or addresses itself must follow.
+ */
+export interface RegionMappingEvent {
+  /** The device's id, or its driver name when it has none. */
+  readonly device: string;
+  readonly region: string;
+  readonly space: "io" | "memory";
+  readonly size: number;
+  readonly oldAddress: number | null;
+  readonly newAddress: number | null;
+}
+
+/** A byte the guest wrote to an isa-debugcon port. */
+export interface DebugconEvent {
+  readonly iobase: number;
+  readonly byte: number;
+}
+
 /** An interrupt line of the board's interrupt controller changed level. */
 export interface IrqEvent {
   readonly line: number;
@@ -42,6 +62,8 @@ export interface DeviceEvent {
 export interface MachineEvents {
   "bar-mapped": (event: BarMappingEvent) => void;
   "bar-unmapped": (event: BarMappingEvent) => void;
+  "region-mapped": (event: RegionMappingEvent) => void;
+  "region-unmapped": (event: RegionMappingEvent) => void;
   "mapping-overlap": (report: OverlapReport) => void;
   irq: (event: IrqEvent) => void;
   intx: (event: IntxEvent) => void;
@@ -50,4 +72,6 @@ export interface MachineEvents {
   "device-deleted": (event: DeviceEvent) => void;
   /** The guest asked for a system reset (PIIX3 0xCF9 bit 2); the embedder decides what to do. */
   "reset-request": (event: { readonly source: string }) => void;
+  /** The guest wrote a byte to a debug console (isa-debugcon). */
+  debugcon: (event: DebugconEvent) => void;
 }

@@ -33,5 +33,6 @@ export { parseDeviceSpec, formatDeviceSpec, type DeviceSpec } from "./machine/de
 export { FirstFitAllocator, type SlotAllocator, type SlotRequest } from "./machine/allocator.js";
 export * as tokens from "./machine/tokens.js";
 export { DEVICE_PROPS, EVENTS, IO_SPACE, MEMORY_SPACE, RAM_SIZE, ROOT_BUS, PCI_HOST, SLOT_ALLOCATOR, MACHINE, CLOCK, MAC_ADDRESSES, type Clock } from "./machine/tokens.js";
+export { attachToV86, type V86AttachOptions, type V86Attachment, type UnroutableBar } from "./embed/v86-adapter.js";
 /** tsyringe's parameter decorator, re-exported so device models need only `machbus` (which loads reflect-metadata first). */
 export { inject } from "tsyringe";

@@ -8,6 +8,7 @@ import { lspciDump, type DumpDepth } from "../pci/lspci-dump.js";
 import { queryPciJson } from "../pci/query-pci.js";
 import { formatSlotReport, slotReport } from "../machine/slots.js";
 import { normalizeArgv } from "./argv.js";
+import { boot, type BootCliOptions } from "./boot.js";
 import { addMachineOptions, buildMachine, readUserBytes, readUserFile, writeUserFile, type MachineCliOptions } from "./machine-options.js";
 import { dumpMachineConfig, formatMachineConfig, machineConfigJsonSchema, parseMachineConfig } from "../state/machine-config.js";
 import { compareMachineConfigs } from "../state/migration.js";
@@ -98,6 +99,13 @@ program
     process.stdout.write(differences.map((d) => `${d}\n`).join(""));
     process.exitCode = 1;
   });
+
+addMachineOptions(program.command("boot"))
+  .description("run a BIOS (e.g. SeaBIOS) on v86's CPU over the machine; its debug console, then info pci")
+  .requiredOption("--firmware <path>", "BIOS image, e.g. /usr/share/seabios/bios.bin")
+  .option("--until <text>", "stop at the first debug-console line containing TEXT (an error if it never comes)")
+  .option("--timeout <seconds>", "give up after this long", "10")
+  .action((opts: BootCliOptions) => boot(opts));
 
 addMachineOptions(program.command("monitor"))
   .description("a QEMU-HMP-style monitor reading commands from standard input")

@@ -1,0 +1,219 @@
+import { inject } from "tsyringe";
+import { MachbusError } from "../src/errors.js";
+import { IsaDevice, type IsaDeviceProps } from "../src/isa/device.js";
+import { Region, type AddressSpace } from "../src/memory/address-space.js";
+import { isaDriver } from "../src/machine/drivers.js";
+import { prop, types } from "../src/machine/properties.js";
+import { DEVICE_PROPS, IO_SPACE, RAM_SIZE } from "../src/machine/tokens.js";
+
+const FW_CFG_IO_BASE = 0x510; // 16-bit selector; the data byte is at 0x511
+
+// Item keys (QEMU's docs/specs/fw_cfg.rst and include/standard-headers/linux/qemu_fw_cfg.h).
+const FW_CFG_SIGNATURE = 0x00;
+const FW_CFG_ID = 0x01;
+const FW_CFG_UUID = 0x02;
+const FW_CFG_RAM_SIZE = 0x03;
+const FW_CFG_NOGRAPHIC = 0x04;
+const FW_CFG_NB_CPUS = 0x05;
+const FW_CFG_NUMA = 0x0d;
+const FW_CFG_BOOT_MENU = 0x0e;
+const FW_CFG_MAX_CPUS = 0x0f;
+const FW_CFG_FILE_DIR = 0x19;
+const FW_CFG_FILE_FIRST = 0x20;
+/** Keys with this bit live in a second, architecture-specific table: 0x8001 is not 0x0001. */
+const FW_CFG_ARCH_LOCAL = 0x8000;
+const FW_CFG_ENTRY_MASK = 0x3fff; // also drops the write-channel bit 0x4000
+const FW_CFG_ACPI_TABLES = FW_CFG_ARCH_LOCAL + 0;
+const FW_CFG_SMBIOS_ENTRIES = FW_CFG_ARCH_LOCAL + 1;
+const FW_CFG_IRQ0_OVERRIDE = FW_CFG_ARCH_LOCAL + 2;
+const FW_CFG_E820_TABLE = FW_CFG_ARCH_LOCAL + 3;
+const FW_CFG_HPET = FW_CFG_ARCH_LOCAL + 4;
+
+const FW_CFG_VERSION = 1; // the traditional port interface; bit 1 would announce DMA at 0x514
+const E820_RAM = 1;
+const E820_RESERVED = 2;
+/** QEMU reserves AMD's HyperTransport hole for its default CPU (qemu64 reports AuthenticAMD, 40 physical bits). */
+const AMD_HT_START = 0xfd_0000_0000n;
+const AMD_HT_SIZE = 0x3_0000_0000n;
+/** pc puts RAM above 4 GiB once it reaches this, keeping 3 GiB below (gigabyte alignment). */
+const PC_LOWMEM_LIMIT = 0xe000_0000;
+const PC_LOWMEM_GIGABYTE_ALIGNED = 0xc000_0000;
+
+/** QEMU's default number of file slots; keys past them read as unknown items. */
+const FW_CFG_FILE_SLOTS = 0x20;
+
+// QEMU's x-file-slots and acpi-mr-restore are left out: through the I/O interface a key past the
+// slots reads exactly like an empty item, and the other is migration bookkeeping.
+const properties = {
+  dma_enabled: prop(types.bool, false, "DMA interface at 0x514 (QEMU's default is on; machbus does not model it, so only off is accepted)"),
+};
+
+/**
+ * QEMU's firmware configuration device on its I/O interface (fw_cfg_io), as the pc board creates
+ * it: writing a 16-bit key to 0x510 selects an item, and byte reads of 0x511 (or 0x510) return
+ * its bytes in order, then zeros. Items are what QEMU 7.2 gives `-M pc -nodefaults -m SIZE` that
+ * firmware reads while it sets up the machine: signature, ID, RAM size, CPU counts, and a file
+ * directory holding `etc/e820` and `etc/table-loader`. The table loader is present but empty:
+ * its presence makes SeaBIOS move the ACPI PM base to 0x600, as on QEMU, and firmware builds its
+ * own ACPI tables (machbus generates none).
+ */
+@isaDriver({
+  name: "fw_cfg_io",
+  description: "QEMU firmware configuration interface (I/O ports 0x510-0x511)",
+  category: "misc",
+  properties,
+  parents: ["fw_cfg"],
+  userCreatable: false,
+})
+export class FwCfgIo extends IsaDevice {
+  /** Item bytes by key (arch-local keys keep their 0x8000 bit). */
+  private readonly items = new Map<number, Uint8Array>();
+  private readonly maxEntry: number;
+  /** The key last written to the selector, as QEMU's cur_entry (0xffff reads as nothing). */
+  private key = FW_CFG_SIGNATURE;
+  private current: Uint8Array | null = null;
+  private offset = 0;
+
+  // The combined selector/data block. Valid on QEMU: byte reads and writes, and 16-bit writes
+  // (select); any other access, also one running past 0x511, reads 0 and writes nothing.
+  private readonly region = new Region(
+    "fwcfg",
+    2,
+    {
+      read: (_offset, size) => (size === 1 ? this.readByte() : 0),
+      write: (_offset, size, value) => {
+        if (size === 2) this.select(value);
+        // A byte write was the old write channel, removed in QEMU 2.4: ignored.
+      },
+    },
+    { owner: "fw_cfg_io" },
+  );
+
+  constructor(
+    @inject(DEVICE_PROPS) props: IsaDeviceProps<typeof properties>,
+    @inject(IO_SPACE) private readonly io: AddressSpace,
+    @inject(RAM_SIZE) ramSize: number,
+  ) {
+    super(props);
+    if (props.dma_enabled) {
+      throw new MachbusError("bad-property-value", "fw_cfg_io: the DMA interface is not modelled (use dma_enabled=off)");
+    }
+    this.maxEntry = FW_CFG_FILE_FIRST + FW_CFG_FILE_SLOTS;
+    this.add(FW_CFG_SIGNATURE, ascii("QEMU"));
+    this.add(FW_CFG_ID, le(FW_CFG_VERSION, 4));
+    this.add(FW_CFG_UUID, new Uint8Array(16));
+    this.add(FW_CFG_NOGRAPHIC, le(0, 2));
+    this.add(FW_CFG_BOOT_MENU, le(0, 2));
+    // machbus boards have one CPU; QEMU's MAX_CPUS on x86 is the APIC ID limit, also 1.
+    this.add(FW_CFG_NB_CPUS, le(1, 2));
+    this.add(FW_CFG_MAX_CPUS, le(1, 2));
+    this.add(FW_CFG_RAM_SIZE, le(ramSize, 8));
+    this.add(FW_CFG_ACPI_TABLES, new Uint8Array(0));
+    this.add(FW_CFG_SMBIOS_ENTRIES, new Uint8Array(0));
+    this.add(FW_CFG_IRQ0_OVERRIDE, le(1, 4));
+    this.add(FW_CFG_E820_TABLE, new Uint8Array(4 + 16 * 20)); // reservations only: none
+    this.add(FW_CFG_HPET, new Uint8Array(1 + 8 * 15)); // no HPET is modelled: count 0
+    this.add(FW_CFG_NUMA, new Uint8Array(8 * 2)); // no nodes; one CPU-to-node slot
+    this.addFiles(pcFiles(ramSize));
+    this.stateParts.push({
+      name: "fw_cfg",
+      version: 1,
+      save: () => {
+        const out = new Uint8Array(6);
+        const view = new DataView(out.buffer);
+        view.setUint16(0, this.key);
+        view.setUint32(2, this.offset);
+        return out;
+      },
+      check: (bytes, version) =>
+        version !== 1 ? `fw_cfg state version ${version} is unknown (this machbus writes 1)` : bytes.length !== 6 ? `fw_cfg state of ${bytes.length} bytes, not 6` : null,
+      load: (bytes) => {
+        const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+        this.select(view.getUint16(0));
+        this.offset = view.getUint32(2);
+      },
+    });
+  }
+
+  plugged(): void {
+    this.io.map(this.region, FW_CFG_IO_BASE);
+  }
+
+  unplugging(): void {
+    this.io.unmap(this.region);
+  }
+
+  override reset(): void {
+    this.select(FW_CFG_SIGNATURE);
+  }
+
+  private add(key: number, data: Uint8Array): void {
+    this.items.set(key, data);
+  }
+
+  /** The directory (big-endian, sorted by name as QEMU keeps it) and the files at 0x20 on. */
+  private addFiles(files: readonly (readonly [string, Uint8Array])[]): void {
+    const sorted = [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const dir = new Uint8Array(4 + 64 * sorted.length);
+    const view = new DataView(dir.buffer);
+    view.setUint32(0, sorted.length);
+    sorted.forEach(([name, data], i) => {
+      const entry = 4 + 64 * i;
+      view.setUint32(entry, data.length);
+      view.setUint16(entry + 4, FW_CFG_FILE_FIRST + i);
+      dir.set(ascii(name), entry + 8);
+      this.add(FW_CFG_FILE_FIRST + i, data);
+    });
+    this.add(FW_CFG_FILE_DIR, dir);
+  }
+
+  private select(key: number): void {
+    this.key = key;
+    const index = key & FW_CFG_ENTRY_MASK;
+    this.current = index < this.maxEntry ? (this.items.get((key & FW_CFG_ARCH_LOCAL) | index) ?? null) : null;
+    this.offset = 0;
+  }
+
+  private readByte(): number {
+    const data = this.current;
+    return data && this.offset < data.length ? data[this.offset++]! : 0;
+  }
+}
+
+/** The files QEMU 7.2's pc machine lists that firmware uses while it sets up this board. */
+function pcFiles(ramSize: number): [string, Uint8Array][] {
+  return [
+    ["bios-geometry", new Uint8Array(0)],
+    ["bootorder", new Uint8Array(0)],
+    ["etc/boot-fail-wait", le(0xffffffff, 4)], // no reboot after a failed boot
+    ["etc/e820", e820(ramSize)],
+    ["etc/system-states", Uint8Array.of(0x80, 0x00, 0x00, 0x81, 0x82, 0x80)], // PIIX4 PM: S3 off, S4 off
+    ["etc/table-loader", new Uint8Array(0)],
+  ];
+}
+
+/** QEMU's e820 table for pc: the HyperTransport reservation first, then RAM below and above 4 GiB. */
+function e820(ramSize: number): Uint8Array {
+  const below = ramSize >= PC_LOWMEM_LIMIT ? PC_LOWMEM_GIGABYTE_ALIGNED : ramSize;
+  const entries: [bigint, bigint, number][] = [[AMD_HT_START, AMD_HT_SIZE, E820_RESERVED], [0n, BigInt(below), E820_RAM]];
+  if (ramSize > below) entries.push([1n << 32n, BigInt(ramSize - below), E820_RAM]);
+  const out = new Uint8Array(20 * entries.length);
+  const view = new DataView(out.buffer);
+  entries.forEach(([address, length, type], i) => {
+    view.setBigUint64(20 * i, address, true);
+    view.setBigUint64(20 * i + 8, length, true);
+    view.setUint32(20 * i + 16, type, true);
+  });
+  return out;
+}
+
+/** `value` as a little-endian integer of `bytes` bytes (QEMU's fw_cfg_add_i16/i32/i64). */
+function le(value: number, bytes: 2 | 4 | 8): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, BigInt(value), true);
+  return out.slice(0, bytes);
+}
+
+function ascii(text: string): Uint8Array {
+  return Uint8Array.from(text, (c) => c.charCodeAt(0));
+}

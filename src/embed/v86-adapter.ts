@@ -1,0 +1,259 @@
+import { MachbusError } from "../errors.js";
+import type { BarMappingEvent, IrqEvent, RegionMappingEvent } from "../events.js";
+import type { Machine } from "../machine/machine.js";
+
+/*
+ * Everything this module knows about v86 (0.5.462) internals is in the interfaces below: the
+ * port table `cpu.io`, the 128 KiB memory-map tables, the PIC entry points and the reboot. The
+ * public v86.d.ts declares none of them.
+ */
+type PortRead = (port: number) => number;
+type PortWrite = (value: number) => void;
+interface V86PortEntry {
+  read8: PortRead;
+  read16: PortRead;
+  read32: PortRead;
+  write8: PortWrite;
+  write16: PortWrite;
+  write32: PortWrite;
+  device: unknown;
+}
+type MmapRead = (addr: number) => number;
+type MmapWrite = (addr: number, value: number) => void;
+interface V86Io {
+  ports: V86PortEntry[];
+  create_empty_entry(): V86PortEntry;
+  register_read(port: number, device: object, r8: PortRead, r16: PortRead, r32: PortRead): void;
+  register_write(port: number, device: object, w8: PortWrite, w16: PortWrite, w32: PortWrite): void;
+  mmap_register(addr: number, size: number, r8: MmapRead, w8: MmapWrite, r32: MmapRead, w32: MmapWrite): void;
+}
+interface V86Cpu {
+  io: V86Io;
+  memory_size: ArrayLike<number>;
+  memory_map_read8: (MmapRead | undefined)[];
+  memory_map_write8: (MmapWrite | undefined)[];
+  memory_map_read32: (MmapRead | undefined)[];
+  memory_map_write32: (MmapWrite | undefined)[];
+  device_raise_irq(line: number): void;
+  device_lower_irq(line: number): void;
+  reboot_internal(): void;
+}
+
+/** v86 routes guest-physical memory to JS in chunks of this size (`memory_map_*[addr >>> 17]`). */
+const MMAP_CHUNK = 0x20000;
+/** v86 keeps the top 1 MiB as its own alias of the BIOS in low RAM. */
+const V86_BIOS_ALIAS = 0xfff0_0000;
+const I440FX_ID = 0x12378086;
+const I440FX_PAM0 = 0x59;
+const PAM_RAM_PRESENT = 0x10; // PAM0 bit 4 (v86's i440FX resets it set)
+
+export interface V86AttachOptions {
+  /**
+   * Sets PAM0 bit 4 of the i440FX before the first instruction (default true). A v86 limitation:
+   * v86 cannot execute from memory above RAM, and with QEMU's PAM0 of 0 SeaBIOS calls itself
+   * through the high flash alias. With the bit set it makes the BIOS writable directly and
+   * writes the same final PAM values as on QEMU.
+   */
+  pamWorkaround?: boolean;
+  /** What a guest reset request (PIIX3 0xCF9) does; default: reset the machine and reboot v86's CPU. */
+  onResetRequest?: () => void;
+  /** Told when a memory BAR maps where v86 cannot route it (see UnroutableBar.reason). */
+  onUnroutable?: (bar: UnroutableBar) => void;
+}
+
+export interface UnroutableBar {
+  readonly device: string;
+  readonly bdf: string;
+  readonly bar: number;
+  readonly address: bigint;
+  readonly size: number;
+  readonly reason: string;
+}
+
+export interface V86Attachment {
+  /** Gives every port and memory chunk back to v86 as it was, and stops listening. */
+  detach(): void;
+  /** Memory BARs mapped now that v86 cannot route. */
+  unroutable(): readonly UnroutableBar[];
+}
+
+/**
+ * Puts `machine` under a v86 emulator: every I/O port the machine decodes (config mechanism,
+ * board devices, I/O BARs and register blocks as the guest maps them) is served by
+ * `machine.io`, which splits accesses as QEMU does; memory BARs go to `machine.memory` where
+ * v86 can route them; the machine's interrupt lines drive v86's PIC. Every other port stays
+ * v86's. Call it from the "emulator-ready" listener, before the first instruction.
+ */
+export function attachToV86(emulator: object, machine: Machine, options: V86AttachOptions = {}): V86Attachment {
+  const cpu = (emulator as { v86?: { cpu?: V86Cpu } }).v86?.cpu;
+  if (!cpu?.io?.ports) {
+    throw new MachbusError("embed-not-ready", "attachToV86: the emulator has no CPU yet; attach from its 'emulator-ready' listener");
+  }
+  const io = cpu.io;
+  const mio = machine.io;
+  const mmem = machine.memory;
+  const owner = { name: "machbus" }; // what v86's debug build names in port messages
+
+  // ---- ports: claimed while anything of the machine decodes them ----
+  const ports = new Map<number, { count: number; saved: V86PortEntry }>();
+  const read8: PortRead = (port) => mio.read(port, 1);
+  const read16: PortRead = (port) => mio.read(port, 2);
+  const read32: PortRead = (port) => mio.read(port, 4) | 0;
+  const claimPort = (port: number): void => {
+    const claim = ports.get(port);
+    if (claim) {
+      claim.count++;
+      return;
+    }
+    ports.set(port, { count: 1, saved: io.ports[port]! });
+    // A fresh entry with all six handlers: v86 keeps sizes one does not pass, bound to our object.
+    io.ports[port] = io.create_empty_entry();
+    io.register_read(port, owner, read8, read16, read32);
+    io.register_write(port, owner, (v) => mio.write(port, 1, v), (v) => mio.write(port, 2, v), (v) => mio.write(port, 4, v));
+  };
+  const releasePort = (port: number): void => {
+    const claim = ports.get(port);
+    if (!claim || --claim.count > 0) return;
+    io.ports[port] = claim.saved;
+    ports.delete(port);
+  };
+  const routePorts = (base: number, size: number, claim: boolean): void => {
+    for (let p = base; p < Math.min(base + size, 0x10000); p++) (claim ? claimPort : releasePort)(p);
+  };
+
+  // ---- memory: whole 128 KiB chunks, each dispatched by address into machine.memory ----
+  const chunks = new Map<number, { count: number; saved: [MmapRead?, MmapWrite?, MmapRead?, MmapWrite?] }>();
+  const unroutable: UnroutableBar[] = [];
+  const mread8: MmapRead = (a) => mmem.read(a >>> 0, 1);
+  const mwrite8: MmapWrite = (a, v) => mmem.write(a >>> 0, 1, v);
+  const mread32: MmapRead = (a) => mmem.read(a >>> 0, 4) | 0;
+  const mwrite32: MmapWrite = (a, v) => mmem.write(a >>> 0, 4, v);
+  const claimChunk = (index: number): void => {
+    const claim = chunks.get(index);
+    if (claim) {
+      claim.count++;
+      return;
+    }
+    const saved = [cpu.memory_map_read8[index], cpu.memory_map_write8[index], cpu.memory_map_read32[index], cpu.memory_map_write32[index]] as const;
+    chunks.set(index, { count: 1, saved: [...saved] });
+    io.mmap_register(index * MMAP_CHUNK, MMAP_CHUNK, mread8, mwrite8, mread32, mwrite32);
+  };
+  const releaseChunk = (index: number): void => {
+    const claim = chunks.get(index);
+    if (!claim || --claim.count > 0) return;
+    // v86 has no unmap: put the previous handlers back by hand.
+    [cpu.memory_map_read8[index], cpu.memory_map_write8[index], cpu.memory_map_read32[index], cpu.memory_map_write32[index]] = claim.saved;
+    chunks.delete(index);
+  };
+  const whyUnroutable = (address: bigint, size: number): string | null => {
+    const ramTop = cpu.memory_size[0]!;
+    if (address + BigInt(size) > 1n << 32n) return "above 4 GiB (v86's memory map is 32-bit)";
+    if (address < BigInt(ramTop)) return `below the top of v86's RAM (0x${ramTop.toString(16)}), which v86 never routes to devices`;
+    if (address + BigInt(size) > BigInt(V86_BIOS_ALIAS)) return "in the top 1 MiB, v86's BIOS alias";
+    return null;
+  };
+  const routeMemory = (e: BarMappingEvent, address: bigint, claim: boolean): void => {
+    const why = whyUnroutable(address, e.size);
+    if (why !== null) {
+      const i = unroutable.findIndex((u) => u.bdf === e.bdf && u.bar === e.bar && u.address === address);
+      if (!claim) {
+        if (i >= 0) unroutable.splice(i, 1);
+        return;
+      }
+      const report = { device: e.device, bdf: e.bdf, bar: e.bar, address, size: e.size, reason: why };
+      unroutable.push(report);
+      options.onUnroutable?.(report);
+      return;
+    }
+    const first = Number(address) / MMAP_CHUNK;
+    for (let i = Math.floor(first); i * MMAP_CHUNK < Number(address) + e.size; i++) (claim ? claimChunk : releaseChunk)(i);
+  };
+
+  // ---- following the guest ----
+  const onBar = (e: BarMappingEvent): void => {
+    const route = (address: bigint, claim: boolean): void =>
+      e.space === "io" ? routePorts(Number(address), e.size, claim) : routeMemory(e, address, claim);
+    if (e.oldAddress !== null) route(e.oldAddress, false);
+    if (e.newAddress !== null) route(e.newAddress, true);
+  };
+  const onRegion = (e: RegionMappingEvent): void => {
+    if (e.space !== "io") return; // no board device maps memory blocks of its own yet
+    if (e.oldAddress !== null) routePorts(e.oldAddress, e.size, false);
+    if (e.newAddress !== null) routePorts(e.newAddress, e.size, true);
+  };
+  const onIrq = (e: IrqEvent): void => (e.level ? cpu.device_raise_irq(e.line) : cpu.device_lower_irq(e.line));
+  const applyPamWorkaround = (): void => {
+    if (options.pamWorkaround === false) return;
+    const latch = machine.host.latch;
+    if (machine.configRead(0, 0, 0) === I440FX_ID) {
+      const pam0 = machine.configRead(0, 0, I440FX_PAM0, 1);
+      if (!(pam0 & PAM_RAM_PRESENT)) machine.configWrite(0, 0, I440FX_PAM0, 1, pam0 | PAM_RAM_PRESENT);
+    }
+    mio.write(0xcf8, 4, latch); // these config cycles must leave no trace in the guest's latch
+  };
+  const onReset =
+    options.onResetRequest ??
+    ((): void => {
+      machine.reset();
+      applyPamWorkaround();
+      cpu.reboot_internal();
+    });
+
+  /** The machine events the adapter follows: subscribed on attach, unsubscribed on detach. */
+  const follow = (how: "on" | "off"): void => {
+    const events = machine.events;
+    events[how]("bar-mapped", onBar);
+    events[how]("bar-unmapped", onBar);
+    events[how]("region-mapped", onRegion);
+    events[how]("region-unmapped", onRegion);
+    events[how]("irq", onIrq);
+    events[how]("reset-request", onReset);
+  };
+
+  claimCurrent(machine, claimPort, (e, address) => routeMemory(e, address, true));
+  follow("on");
+  applyPamWorkaround();
+
+  return {
+    detach() {
+      follow("off");
+      for (const [port, { saved }] of ports) io.ports[port] = saved;
+      ports.clear();
+      for (const index of [...chunks.keys()]) {
+        chunks.get(index)!.count = 1;
+        releaseChunk(index);
+      }
+      unroutable.length = 0;
+    },
+    unroutable: () => [...unroutable],
+  };
+}
+
+/**
+ * Claims what the machine decodes already: its fixed regions, I/O and memory BARs mapped now,
+ * and any other port it answers (a board block such as PIIX4's PM registers, once for each).
+ */
+function claimCurrent(machine: Machine, claimPort: (port: number) => void, routeMemory: (e: BarMappingEvent, address: bigint) => void): void {
+  const count = new Uint16Array(0x10000);
+  const cover = (base: number, size: number): void => {
+    for (let p = base; p < Math.min(base + size, 0x10000); p++) count[p]!++;
+  };
+  for (const { region, base } of machine.io.regions()) cover(base, region.size);
+  for (const bus of machine.buses()) {
+    for (const fn of bus) {
+      for (const bar of fn.bars) {
+        if (!bar?.mapped) continue;
+        if (bar.isIo) cover(Number(bar.address), bar.size);
+        else {
+          const device = fn.owner.id ?? fn.owner.driver;
+          const space = "memory" as const;
+          routeMemory({ device, driver: fn.owner.driver, bdf: fn.bdf, bar: bar.index, space, size: bar.size, oldAddress: null, newAddress: bar.address }, bar.address);
+        }
+      }
+    }
+  }
+  for (let p = 0; p < 0x10000; p++) {
+    if (count[p] === 0 && machine.io.resolve(p) !== null) count[p] = 1;
+    for (let n = 0; n < count[p]!; n++) claimPort(p);
+  }
+}
