@@ -128,17 +128,13 @@ for (const [offset, count, mask, flag] of STORED) {
  */
 const PBM_FIRST = 0x10000 >> 2;
 const PBM_COUNT = 16384;
+const slotted = new Set([CTRL, STATUS, EERD, MDIC, ICR, ICS, IMS, ...RESET_VALUES.map(([offset]) => offset)].map((offset) => offset >> 2));
+for (let index = 0; index < PBM_FIRST; index++) if (WRITE_MASK[index] !== 0) slotted.add(index);
+/** Per slot, its register index, in index order (snapshots list registers so). */
+const SLOT_INDEX = Uint16Array.from(slotted).sort();
+const SLOTS = SLOT_INDEX.length;
 const SLOT = new Int16Array(PBM_FIRST).fill(-1);
-let slots = 0;
-for (const offset of [CTRL, STATUS, EERD, MDIC, ICR, ICS, IMS, ...RESET_VALUES.map(([o]) => o)]) {
-  if (SLOT[offset >> 2] === -1) SLOT[offset >> 2] = slots++;
-}
-for (let index = 0; index < PBM_FIRST; index++) if (WRITE_MASK[index] !== 0 && SLOT[index] === -1) SLOT[index] = slots++;
-const SLOTS = slots;
-/** Per slot, its register index; then the slots in register order (snapshots list registers so). */
-const SLOT_INDEX = new Uint16Array(SLOTS);
-SLOT.forEach((slot, index) => slot >= 0 && (SLOT_INDEX[slot] = index));
-const SLOTS_BY_INDEX = Uint16Array.from(SLOT_INDEX.keys()).sort((a, b) => SLOT_INDEX[a]! - SLOT_INDEX[b]!);
+SLOT_INDEX.forEach((index, slot) => (SLOT[index] = slot));
 
 // EEPROM (Microwire, 64 words) through EECD bit-banging or the EERD read register.
 const EECD_SK = 0x01;
@@ -314,15 +310,20 @@ export class E1000 extends PciDevice {
     v.setUint8(72, e.reading ? 1 : 0);
     v.setUint32(73, e.old);
     v.setUint32(77, used);
-    // The non-zero registers as (index, value), in index order.
+    // The non-zero registers as (index, value), in index order: slots, then the PBM.
     let at = STATE_FIXED;
-    const put = (index: number, value: number): void => {
-      v.setUint16(at, index);
-      v.setUint32(at + 2, value);
+    for (let slot = 0; slot < SLOTS; slot++) {
+      if (regs[slot] === 0) continue;
+      v.setUint16(at, SLOT_INDEX[slot]!);
+      v.setUint32(at + 2, regs[slot]!);
       at += 6;
-    };
-    for (const slot of SLOTS_BY_INDEX) if (regs[slot] !== 0) put(SLOT_INDEX[slot]!, regs[slot]!);
-    if (pbm) for (let i = 0; i < PBM_COUNT; i++) if (pbm[i] !== 0) put(PBM_FIRST + i, pbm[i]!);
+    }
+    for (let i = 0; pbm && i < PBM_COUNT; i++) {
+      if (pbm[i] === 0) continue;
+      v.setUint16(at, PBM_FIRST + i);
+      v.setUint32(at + 2, pbm[i]!);
+      at += 6;
+    }
     return out;
   }
 

@@ -101,19 +101,18 @@ export class ConfigSpace {
     (this as { config: Uint8Array }).config = view;
   }
 
-  /** Copies all five arrays, e.g. to restore a machine exactly after a refused load. */
-  snapshot(): ConfigSpace {
-    const copy = new ConfigSpace(this.size);
-    copy.assign(this);
-    return copy;
+  /** All five arrays in one copy, e.g. to restore a machine exactly after a failed load. */
+  snapshot(): Uint8Array {
+    const n = this.size;
+    const out = new Uint8Array(5 * n);
+    [this.config, this.wmask, this.w1cmask, this.cmask, this.used].forEach((a, i) => out.set(a, i * n));
+    return out;
   }
 
-  assign(from: ConfigSpace): void {
-    this.config.set(from.config);
-    this.wmask.set(from.wmask);
-    this.w1cmask.set(from.w1cmask);
-    this.cmask.set(from.cmask);
-    this.used.set(from.used);
+  /** Puts back what snapshot() copied. */
+  restore(saved: Uint8Array): void {
+    const n = this.size;
+    [this.config, this.wmask, this.w1cmask, this.cmask, this.used].forEach((a, i) => a.set(saved.subarray(i * n, (i + 1) * n)));
   }
 }
 

@@ -233,7 +233,7 @@ function planPci(device: PciDevice, s: Section, label: string): PciPlan {
       throw new MachbusError("state-invalid", `${label}: ${s.where}: has ${size} config bytes, the device has ${space.size}`);
     }
     r.context = "the config bytes";
-    config = r.bytes(size);
+    config = r.bytes(size, false);
     r.context = "the INTx levels";
     irqState = r.u8();
     if (irqState > 0xf) throw new MachbusError("state-invalid", `${label}: ${s.where}: INTx levels 0x${irqState.toString(16)} name pins beyond INTD`);
@@ -242,7 +242,7 @@ function planPci(device: PciDevice, s: Section, label: string): PciPlan {
     // The seed's version 2: no capabilities yet, 256 config bytes, four big-endian levels.
     if (space.size !== 256) throw new MachbusError("state-invalid", `${label}: ${s.where}: version 2 sections hold 256 config bytes; the device has ${space.size}`);
     r.context = "the config bytes";
-    config = r.bytes(256);
+    config = r.bytes(256, false);
     r.context = "the INTx levels";
     for (let pin = 0; pin < 4; pin++) {
       const level = r.u32();
@@ -290,7 +290,7 @@ function planParts(
     r.context = `state part ${i + 1}`;
     const name = r.str();
     const version = r.u32();
-    const bytes = r.blob(r.remaining);
+    const bytes = r.blob(r.remaining, false);
     got.set(name, { bytes, version });
   }
   const plan: { part: StatePart; bytes: Uint8Array; version: number }[] = [];
@@ -337,7 +337,7 @@ function apply(machine: Machine, latch: number, pci: PciPlan[], isa: IsaPlan[]):
   } catch (e) {
     machine.host.latch = before.latch;
     for (const b of before.pci) {
-      b.device.function.space.assign(b.space);
+      b.device.function.space.restore(b.space);
       b.device.function.irqState = b.irqState;
       for (const p of b.parts) p.part.load(p.bytes, p.version);
     }

@@ -10,6 +10,7 @@ export interface StatePart {
   save(): Uint8Array;
   /** Whether `bytes` can be loaded: null if so, else what is wrong. Must not change anything. */
   check(bytes: Uint8Array, version: number): string | null;
+  /** `bytes` may be a view of the caller's stream: copy what is kept, do not hold on to it. */
   load(bytes: Uint8Array, version: number): void;
 }
 
