@@ -1,6 +1,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Machine } from "../src/index.js";
-import { benchConfigRead } from "./config-read.js";
+import { benchConfigReadIsolated, type ConfigReadResult } from "./config-read.js";
+import { benchFirmware } from "./firmware.js";
+import { fullPcSpecs, thousandFunctionSpecs } from "./machines.js";
+import { median } from "./stats.js";
 
 /**
  * `npm run bench`: speed and memory figures, printed and written to bench/results.json (the
@@ -9,14 +12,75 @@ import { benchConfigRead } from "./config-read.js";
 const RESULTS = new URL("../../bench/results.json", import.meta.url);
 
 const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
+const ms = (n: number): number => Number(n.toFixed(2));
+
+function configReadFigures(r: ConfigReadResult) {
+  return { opsPerSec: Math.round(r.opsPerSec), rawOpsPerSec: Math.round(r.rawOpsPerSec), ratio: Number(r.ratio.toFixed(4)), functions: r.functions };
+}
+
+/** Median wall time of `runs` calls, in ms. */
+function time(runs: number, fn: () => void): number {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    fn();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+/** Bytes that what `make` returns keeps alive, on the JS heap and in ArrayBuffers (node --expose-gc, as `npm run bench` runs it). */
+async function memoryOf(make: () => unknown): Promise<{ heap: number; buffers: number }> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error("run with node --expose-gc (npm run bench does)");
+  // V8 frees ArrayBuffer memory after a collection, in the background: let it finish.
+  const settle = async (): Promise<NodeJS.MemoryUsage> => {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    gc();
+    return process.memoryUsage();
+  };
+  const before = await settle();
+  const kept = [make()];
+  const after = await settle();
+  kept.length = 0;
+  return { heap: after.heapUsed - before.heapUsed, buffers: after.arrayBuffers - before.arrayBuffers };
+}
 
 async function main(): Promise<void> {
   const results: Record<string, unknown> = {};
 
-  const pc = Machine.create();
-  const cr = await benchConfigRead(pc);
-  console.log(`config read (pc, ${cr.functions} functions): full path ${fmt(cr.opsPerSec)}/s, raw DataView ${fmt(cr.rawOpsPerSec)}/s, ratio ${cr.ratio.toFixed(3)}`);
-  results.configRead = { opsPerSec: Math.round(cr.opsPerSec), rawOpsPerSec: Math.round(cr.rawOpsPerSec), ratio: Number(cr.ratio.toFixed(4)) };
+  const pc = await benchConfigReadIsolated("pc");
+  console.log(`config read, pc (${pc.functions} functions): full path ${fmt(pc.opsPerSec)}/s, raw DataView ${fmt(pc.rawOpsPerSec)}/s, ratio ${pc.ratio.toFixed(3)}`);
+  results.configRead = configReadFigures(pc);
+
+  const all = await benchConfigReadIsolated("catalogue");
+  console.log(`config read, every catalogue device (${all.functions} functions): full path ${fmt(all.opsPerSec)}/s, raw ${fmt(all.rawOpsPerSec)}/s, ratio ${all.ratio.toFixed(3)}`);
+  results.configReadCatalogue = configReadFigures(all);
+
+  const specs = fullPcSpecs();
+  const build = time(7, () => Machine.create({ devices: specs }));
+  console.log(`build a pc with every root slot full (8 bridges, 22 devices) and 8 bridges x 32 devices (${specs.length} devices): ${build.toFixed(1)} ms`);
+  results.buildFullPc = { devices: specs.length, ms: ms(build) };
+
+  const big = Machine.create({ devices: thousandFunctionSpecs() });
+  const functions = big.buses().reduce((n, b) => n + [...b].length, 0);
+  // Give the guest's view something to restore: number the bridges, enable every function.
+  big.buses().forEach((bus, i) => {
+    if (bus.parentBridge) bus.parentBridge.write(0x18, 0x000000 | (i << 8) | (i << 16), 4, 256);
+  });
+  const stream = big.save();
+  const target = Machine.create({ devices: thousandFunctionSpecs() });
+  const save = time(9, () => big.save());
+  const load = time(9, () => target.load(stream));
+  const memory = await memoryOf(() => Machine.create({ devices: thousandFunctionSpecs() }));
+  const kib = (n: number): number => Math.round(n / 1024);
+  console.log(`save + load of a ${functions}-function machine (${fmt(stream.length)}-byte stream): save ${save.toFixed(1)} ms, load ${load.toFixed(1)} ms, together ${(save + load).toFixed(1)} ms; one such machine holds ${fmt(kib(memory.heap))} KiB of heap and ${fmt(kib(memory.buffers))} KiB of buffers`);
+  results.saveLoad = { functions, streamBytes: stream.length, saveMs: ms(save), loadMs: ms(load), totalMs: ms(save + load), heapKiB: kib(memory.heap), buffersKiB: kib(memory.buffers) };
+
+  const firmware = await benchFirmware();
+  console.log(`SeaBIOS on v86 over machbus (-m 64, e1000): end of PCI init after ${firmware.toFixed(0)} ms of wall time (median of 5)`);
+  results.firmware = { msToEndOfPciInit: ms(firmware) };
 
   mkdirSync(new URL(".", RESULTS), { recursive: true });
   let previous: Record<string, unknown> = {};
@@ -26,7 +90,7 @@ async function main(): Promise<void> {
     // first run
   }
   writeFileSync(RESULTS, JSON.stringify({ ...previous, ...results }, null, 2) + "\n");
-  console.log(`results written to bench/results.json`);
+  console.log("results written to bench/results.json");
 }
 
 await main();
