@@ -1,4 +1,6 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Machine } from "../src/index.js";
 import { Monitor } from "../src/monitor/monitor.js";
@@ -62,5 +64,29 @@ describe("monitor", () => {
     expect(monitor.execute("device_del br0").output).toBe("");
     expect(monitor.execute("info pci").output).not.toContain("1b36:0001");
     expect(monitor.execute("device_del br0").output).toBe("Error: Device 'br0' not found\n");
+  });
+
+  it("savevm in one CLI session, loadvm in a new one: every config byte of the e1000 and its BAR mappings are back", () => {
+    const snap = join(mkdtempSync(join(tmpdir(), "machbus-")), "e1000.snap");
+    const E1000 = 0x80001000; // 00:02.0
+    const dumpConfig = Array.from({ length: 64 }, (_, i) => `o /w 0xcf8 0x${(E1000 + 4 * i).toString(16)}\ni /w 0xcfc\n`).join("");
+    const probeBars = "i /w 0xc000\ni /w 0xcf8\n"; // the I/O BAR reads 0 once mapped; unassigned ports read all ones
+    const program = [
+      `o /w 0xcf8 0x${(E1000 + 0x10).toString(16)}`, "o /w 0xcfc 0xfebc0000", // BAR0: registers
+      `o /w 0xcf8 0x${(E1000 + 0x14).toString(16)}`, "o /w 0xcfc 0xc001", // BAR1: I/O
+      `o /w 0xcf8 0x${(E1000 + 0x3c).toString(16)}`, "o /b 0xcfc 0x0b", // interrupt line
+      `o /w 0xcf8 0x${(E1000 + 0x04).toString(16)}`, "o /h 0xcfc 0x0007", // I/O, memory, bus master
+    ].join("\n");
+    const first = machbus(["monitor", "--device", "e1000"], `${program}\n${dumpConfig}${probeBars}info pci\nsavevm ${snap}\nquit\n`);
+    expect(first.stderr).toBe("");
+    expect(first.stdout).toContain("BAR0: 32 bit memory at 0xfebc0000 [0xfebdffff].");
+    expect(first.stdout).toContain("BAR1: I/O at 0xc000 [0xc03f].");
+
+    const second = machbus(["monitor", "--device", "e1000"], `${probeBars}loadvm ${snap}\n${dumpConfig}${probeBars}info pci\nquit\n`);
+    expect(second.stderr).toBe("");
+    const beforeLoad = "portl[0xc000] = 0xffffffff\nportl[0x0cf8] = 0x00000000\n";
+    expect(second.stdout.startsWith(beforeLoad)).toBe(true);
+    expect(second.stdout.slice(beforeLoad.length)).toBe(first.stdout);
+    expect(first.stdout).toContain("portl[0xc000] = 0x00000000\n");
   });
 });
