@@ -6,7 +6,8 @@ import { PciDevice, type DeviceProps } from "../src/pci/device.js";
 
 /**
  * Intel 82371SB PIIX3 IDE controller at 01.1 (QEMU's "piix3-ide"): legacy-mode IDE (BARs 0-3
- * unimplemented, the channels sit at 0x1f0/0x170) with the bus-master DMA block in BAR 4.
+ * unimplemented: on QEMU the channels sit at 0x1f0/0x170) with the bus-master DMA block in BAR 4.
+ * Config space and BAR 4 only: the legacy channel ports are not modelled and read all ones.
  */
 @pciDriver({
   name: "piix3-ide",
