@@ -1,7 +1,7 @@
 import { inject } from "tsyringe";
 import { MachbusError } from "../src/errors.js";
 import { pciDriver } from "../src/machine/drivers.js";
-import { prop, types } from "../src/machine/properties.js";
+import { objectLink, prop, types } from "../src/machine/properties.js";
 import { DEVICE_PROPS, RAM_SIZE } from "../src/machine/tokens.js";
 import type { DeviceProps } from "../src/pci/device.js";
 import { VIRTIO_ID_BALLOON, VirtioPciDevice, bit, hasBit, readOnlyProperty, virtioDeviceProperties, virtioPciProperties } from "./virtio-pci.js";
@@ -32,8 +32,9 @@ const properties = {
   "page-poison": prop(types.bool, true, "offers VIRTIO_BALLOON_F_PAGE_POISON (feature bit 4) and the config poison_val field"),
   "free-page-reporting": prop(types.bool, false, "offers VIRTIO_BALLOON_F_REPORTING (feature bit 5) and a reporting queue"),
   "qemu-4-0-config-size": prop(types.bool, false, "config space of 16 bytes whatever the features (as QEMU 4.0 had it)"),
-  "guest-stats-polling-interval": prop(types.int32, 0, "seconds between guest statistics requests (no effect on the guest view)"),
-  iothread: prop(types.str, "", "ID of an iothread object for free page hinting (no effect on the guest view)"),
+  // A QOM property on QEMU: not in info qtree, no default in -device help.
+  "guest-stats-polling-interval": prop(types.int, 0, "seconds between guest statistics requests (no effect on the guest view)", { inQtree: false }),
+  iothread: objectLink("iothread", "ID of an iothread object for free page hinting (no effect on the guest view)"),
   "guest-stats": readOnlyProperty("guest statistics", "the guest's last memory statistics"),
 };
 

@@ -2,7 +2,7 @@ import { inject } from "tsyringe";
 import { MachbusError } from "../src/errors.js";
 import { pciDriver } from "../src/machine/drivers.js";
 import type { Machine } from "../src/machine/machine.js";
-import { hostLink, prop, types } from "../src/machine/properties.js";
+import { bootindexProperty, hostLink, objectLink, prop, types } from "../src/machine/properties.js";
 import { DEVICE_PROPS, MACHINE } from "../src/machine/tokens.js";
 import type { DeviceProps } from "../src/pci/device.js";
 import { fixedLayoutCheck } from "../src/state/state-part.js";
@@ -94,8 +94,8 @@ const properties = {
   lsecs: prop(types.uint32, 0, "BIOS logical geometry sectors" + NO_EFFECT),
   "write-cache": prop(onOffAuto, "auto", "write cache (config wce); auto: on, as a drive's default cache mode has it"),
   serial: prop(types.str, "", "disk serial number, returned by a GET_ID request" + NO_EFFECT),
-  bootindex: prop(types.int32, -1, "boot order for firmware" + NO_EFFECT),
-  iothread: prop(types.str, "", "ID of an iothread object that handles requests" + NO_EFFECT),
+  bootindex: bootindexProperty,
+  iothread: objectLink("iothread", "ID of an iothread object that handles requests" + NO_EFFECT),
   "request-merging": prop(types.bool, true, "merges adjacent requests" + NO_EFFECT),
   "share-rw": prop(types.bool, false, "lets other users write the image" + NO_EFFECT),
   backend_defaults: prop(onOffAuto, "auto", "takes block sizes from the backend (a plain image has none to give)"),

@@ -1,7 +1,7 @@
 import { inject } from "tsyringe";
 import { MachbusError } from "../src/errors.js";
 import { pciDriver } from "../src/machine/drivers.js";
-import { prop, types } from "../src/machine/properties.js";
+import { bootindexProperty, prop, types } from "../src/machine/properties.js";
 import { formatMac, nicProperties, type MacAddresses } from "../src/machine/mac-addresses.js";
 import { DEVICE_PROPS, MAC_ADDRESSES } from "../src/machine/tokens.js";
 import type { DeviceProps } from "../src/pci/device.js";
@@ -77,7 +77,7 @@ const properties = {
   ioeventfd: ioeventfdProperty,
   vectors: prop(types.uint32, VECTORS_UNSPECIFIED, "MSI-X vectors; default 2 per queue pair + config + control queue (4); 0: no MSI-X"),
   ...nicProperties,
-  bootindex: prop(types.int32, -1, "boot order for firmware (no effect on the guest view)"),
+  bootindex: bootindexProperty,
   csum: feature(F.CSUM, "CSUM" + NO_PEER),
   guest_csum: feature(F.GUEST_CSUM, "GUEST_CSUM" + NO_PEER),
   gso: feature(F.GSO, "GSO (legacy drivers only)"),

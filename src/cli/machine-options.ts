@@ -1,18 +1,39 @@
-import type { Command } from "commander";
+import { CommanderError, type Command } from "commander";
 import { readFileSync, writeFileSync } from "node:fs";
-import { Machine, MachbusError, type MachineOptions } from "../index.js";
+import { Machine, MachbusError, isMachbusError, type MachineOptions } from "../index.js";
+import { deviceHelp } from "../monitor/device-help.js";
 import { machineOptionsFromConfig, parseHostConfig, parseMachineConfig } from "../state/machine-config.js";
 
 /** The options every machine-building command takes, QEMU's names in brackets. */
 export function addMachineOptions(cmd: Command): Command {
   return cmd
+    .hook("preAction", answerDeviceHelp)
     .option("-M, --machine <type>", "machine type or alias, with options: pc, pc-qemu-0.10, pc,ecam=0xb0000000 [-machine]")
-    .option("--device <spec>", "add a device: DRIVER[,KEY=VALUE]... (repeatable) [-device]", collect, [])
+    .option("--device <spec>", "add a device: DRIVER[,KEY=VALUE]... (repeatable; 'help' lists the models, DRIVER,help its properties) [-device]", collect, [])
     .option("--drive <spec>", "host drive backend: if=none,id=ID,file=PATH (repeatable) [-drive]", collect, [])
     .option("--global <setting>", "property default for a driver: DRIVER.PROP=VALUE (repeatable) [-global]", collect, [])
     .option("-m, --memory <size>", "guest RAM size, e.g. 64M or 1G (default 128M)")
     .option("--config <file>", "machine-definition file (YAML or JSON, as dump-config writes); other options add to it")
     .option("--host-config <file>", "host configuration file (drives, network backends) for the machine");
+}
+
+/**
+ * `-device help` and `-device DRIVER,help`: as QEMU does, the first such --device is answered
+ * before anything is built, whatever else the command line holds, and the command stops there
+ * with exit status 0 (thrown as Commander's own help is, so main() ends quietly).
+ */
+function answerDeviceHelp(cmd: Command): void {
+  for (const spec of cmd.opts<MachineCliOptions>().device) {
+    let help: string | null;
+    try {
+      help = deviceHelp(spec);
+    } catch (e) {
+      throw isMachbusError(e) ? e.within(`-device ${spec}`) : e;
+    }
+    if (help === null) continue;
+    process.stdout.write(help);
+    throw new CommanderError(0, "machbus.deviceHelpDisplayed", "(device help)");
+  }
 }
 
 export interface MachineCliOptions {

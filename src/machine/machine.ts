@@ -14,7 +14,7 @@ import { loadSnapshot, saveSnapshot } from "../state/snapshot.js";
 import { FirstFitAllocator, type SlotAllocator } from "./allocator.js";
 import { MacAddresses } from "./mac-addresses.js";
 import { formatDeviceSpec, parseDeviceSpec, parseGlobal, parseOptionList, type DeviceSpec, type GlobalProperty } from "./device-spec.js";
-import { registeredDrivers, type DriverClass, type DriverInfo, type MachineDevice } from "./drivers.js";
+import { findDriver, registeredDrivers, userCreatableNames, type DriverClass, type DriverInfo, type MachineDevice } from "./drivers.js";
 import { machineTypes, type MachineType, type MachineTypeRegistry } from "./machine-type.js";
 import { parseProperty, type PropertySchema } from "./properties.js";
 import { CLOCK, DEVICE_PROPS, EVENTS, MAC_ADDRESSES, MACHINE, type Clock, IO_SPACE, MEMORY_SPACE, PCI_HOST, RAM_SIZE, ROOT_BUS, SLOT_ALLOCATOR } from "./tokens.js";
@@ -227,18 +227,16 @@ export class Machine {
 
   /** Driver names a user may give to --device, sorted. */
   driverNames(): string[] {
-    return [...this.drivers.values()].map((c) => c[DRIVER_INFO]).filter((i) => i.userCreatable).map((i) => i.name).sort();
+    return userCreatableNames(this.drivers);
+  }
+
+  /** Every driver this machine can build: the process-wide catalogue plus MachineOptions.drivers. */
+  knownDrivers(): ReadonlyMap<string, DriverClass> {
+    return this.drivers;
   }
 
   driver(name: string): DriverClass {
-    const cls = this.drivers.get(name);
-    if (!cls) {
-      throw new MachbusError(
-        "unknown-driver",
-        `'${name}' is not a valid device model name (valid: ${this.driverNames().join(", ")})`,
-      );
-    }
-    return cls;
+    return findDriver(this.drivers, name);
   }
 
   /**
@@ -372,9 +370,9 @@ export class Machine {
       values[k] = parseProperty(info.name, k, def, v);
     }
     for (const [name, def] of Object.entries(schema)) {
-      const kind = def.type.name;
+      const kind = def.type.link;
       const value = values[name];
-      if ((kind !== "drive" && kind !== "netdev") || value === "") continue;
+      if (kind === undefined || value === "") continue;
       const backends = kind === "drive" ? this.hostConfig.drives! : this.hostConfig.netdevs!;
       if (!backends.some((b) => b.id === value)) {
         throw new MachbusError("bad-property-value", `Property '${info.name}.${name}' can't find value '${String(value)}'`);

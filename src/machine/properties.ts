@@ -6,10 +6,14 @@ import { MachbusError } from "../errors.js";
  * values reach the device's constructor typed as PropsOf<schema>.
  */
 export interface PropertyType<T> {
-  /** Shown in `-device DRIVER,help` style listings, e.g. "uint32", "bool", "str". */
+  /** QEMU's name of the type, as `-device DRIVER,help` shows it: "uint32", "bool", "str", "OnOffAuto". */
   readonly name: string;
   /** For integers, QEMU's C type: errors then read "Parameter 'vectors' expects uint32_t". */
   readonly cType?: string;
+  /** For enums: the accepted values (QEMU shows an enum's default, never a free string's). */
+  readonly values?: readonly string[];
+  /** For references to host backends (`drive=disk0`): which kind; QEMU calls their type "str". */
+  readonly link?: "drive" | "netdev";
   /** Parses the text form; returns an error message (the valid forms) on bad input. */
   parse(text: string): { value: T } | { error: string };
   format(value: T): string;
@@ -23,6 +27,8 @@ export interface PropertyDef<T> {
   readonly guestVisible: boolean;
   /** False for properties QEMU's `info qtree` does not list (QOM-only ones). */
   readonly inQtree: boolean;
+  /** False for settings QEMU 7.2 no longer has (kept for older machine types): `-device DRIVER,help` omits them. */
+  readonly inHelp: boolean;
 }
 
 export type PropertySchema = Record<string, PropertyDef<any>>;
@@ -103,12 +109,15 @@ export const types = {
   uint16: integer("uint16", "uint16_t", 0, 0xffff),
   uint32: integer("uint32", "uint32_t", 0, 0xffffffff),
   int32: integer("int32", "int32_t", -0x80000000, 0x7fffffff),
+  /** QOM's "int" (int64_t), within what a JS number holds exactly. */
+  int: integer("int", "int64_t", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
   str,
   pciDevfn,
   macaddr,
   enumOf<const V extends string>(values: readonly V[]): PropertyType<V> {
     return {
-      name: values.join("/"),
+      name: qapiEnumName(values) ?? values.join("/"),
+      values,
       parse(text) {
         return (values as readonly string[]).includes(text) ? { value: text as V } : { error: values.join(", ") };
       },
@@ -118,21 +127,50 @@ export const types = {
 };
 
 /**
+ * QEMU's QAPI enum types, by their values: device models declare an enum by what it accepts, and
+ * `-device DRIVER,help` shows QEMU's name for it.
+ */
+const QAPI_ENUMS: Record<string, readonly string[]> = {
+  OnOffAuto: ["auto", "on", "off"],
+  BlockdevOnError: ["report", "ignore", "enospc", "stop", "auto"],
+};
+
+function qapiEnumName(values: readonly string[]): string | undefined {
+  const sameValues = (known: readonly string[]): boolean => known.length === values.length && known.every((v) => values.includes(v));
+  return Object.keys(QAPI_ENUMS).find((name) => sameValues(QAPI_ENUMS[name]!));
+}
+
+/**
  * A reference to a host backend by name (`drive=disk0`, `netdev=net0`): host configuration, never
  * guest-visible; the machine checks the name exists in its host config.
  */
 export function hostLink(kind: "drive" | "netdev"): PropertyType<string> {
-  return { name: kind, parse: (text) => ({ value: text }), format: (v) => v };
+  return { name: "str", link: kind, parse: (text) => ({ value: text }), format: (v) => v };
+}
+
+/**
+ * QEMU's link<TYPE> property naming a QOM object (`iothread=io0`): host configuration, not in
+ * `info qtree`, never guest-visible.
+ */
+export function objectLink(qomType: string, description: string): PropertyDef<string> {
+  const type: PropertyType<string> = { name: `link<${qomType}>`, parse: (text) => ({ value: text }), format: (v) => v };
+  return prop(type, "", description, { guestVisible: false, inQtree: false });
 }
 
 export function prop<T>(
   type: PropertyType<T>,
   defaultValue: T,
   description: string,
-  options: { guestVisible?: boolean; inQtree?: boolean } = {},
+  options: { guestVisible?: boolean; inQtree?: boolean; inHelp?: boolean } = {},
 ): PropertyDef<T> {
-  const hostLink = type.name === "drive" || type.name === "netdev" || type.name === "chardev";
-  return { type, default: defaultValue, description, guestVisible: options.guestVisible ?? !hostLink, inQtree: options.inQtree ?? true };
+  return {
+    type,
+    default: defaultValue,
+    description,
+    guestVisible: options.guestVisible ?? type.link === undefined,
+    inQtree: options.inQtree ?? true,
+    inHelp: options.inHelp ?? true,
+  };
 }
 
 /**

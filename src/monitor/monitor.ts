@@ -1,5 +1,6 @@
 import { isMachbusError } from "../errors.js";
 import type { Machine } from "../machine/machine.js";
+import { deviceHelp } from "./device-help.js";
 import { HmpParser, formatPortRead, portAccess, portRangeError, type HmpParsedCommand } from "./hmp-args.js";
 import { formatInfoPci } from "./info-pci.js";
 import { formatQtree } from "./info-qtree.js";
@@ -72,9 +73,13 @@ export class Monitor {
         if (access.select) m.io.write(access.select.port, 1, access.select.value);
         return done(formatPortRead(access.port, access.fmtSize, m.io.read(access.port, access.size)));
       }
-      case "device_add":
-        m.addDevice(cmd.named["device"] as string);
+      case "device_add": {
+        const spec = cmd.named["device"] as string;
+        const help = deviceHelp(spec, m.knownDrivers());
+        if (help !== null) return done(help);
+        m.addDevice(spec);
         return done();
+      }
       case "device_del":
         m.removeDevice(cmd.named["id"] as string);
         return done();
