@@ -233,6 +233,19 @@ describe("virtio-pci transport", () => {
     expect(copy.cfg.read(DATA)).toBe(1);
   });
 
+  it("a snapshot of an MSI-X virtio-net does not load into one with vectors=0, nor the reverse, nor at another slot", () => {
+    const at = (spec: string) => Machine.create({ devices: [spec], drivers: DRIVERS });
+    const msix = at("virtio-net-pci,id=n,addr=4");
+    const none = at("virtio-net-pci,id=n,addr=4,vectors=0");
+    const before = none.save();
+    expect(() => none.load(msix.save())).toThrow(
+      /capabilities 0x11 are present in the stream but virtio-net-pci,id=n \(00:04\.0\) does not support them \(it has 0x09\)/,
+    );
+    expect(none.save()).toEqual(before);
+    expect(() => msix.load(none.save())).toThrow(/capability pointer: Bad config data: i=0x34 read: 84 device: 98/);
+    expect(() => at("virtio-net-pci,id=n,addr=5").load(msix.save())).toThrow(/virtio-net-pci,id=n \(00:05\.0\) sits at pci\.0:05\.0 in this machine/);
+  });
+
   it("clearing bus mastering takes DRIVER_OK away", () => {
     const { m, cfg } = machine("virtio-net-pci");
     m.ioWrite(IO + 18, 1, 0x07);

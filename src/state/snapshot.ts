@@ -220,13 +220,20 @@ function planPci(device: PciDevice, s: Section, label: string): PciPlan {
   const fn = device.function;
   const space = fn.space;
   const r = new ByteReader(s.payload, `${label}: ${s.where}`);
-  let capPresent = 0;
   let config: Uint8Array;
   let irqState = 0;
-  let parts: PciPlan["parts"] = [];
   if (s.version === 3) {
     r.context = "cap_present";
-    capPresent = r.u32();
+    // The seed's cap_present rule first: a capability the device lacks is the clearest refusal.
+    const capPresent = r.u32();
+    const supported = device.capabilities.presentMask();
+    const extra = capPresent & ~supported;
+    if (extra) {
+      throw new MachbusError(
+        "state-invalid",
+        `${label}: ${s.where}: capabilities ${idsOf(extra)} are present in the stream but ${describe(device)} does not support them (it has ${idsOf(supported) || "none"})`,
+      );
+    }
     r.context = "the config size";
     const size = r.u16();
     if (size !== space.size) {
@@ -237,7 +244,6 @@ function planPci(device: PciDevice, s: Section, label: string): PciPlan {
     r.context = "the INTx levels";
     irqState = r.u8();
     if (irqState > 0xf) throw new MachbusError("state-invalid", `${label}: ${s.where}: INTx levels 0x${irqState.toString(16)} name pins beyond INTD`);
-    parts = planParts(fn.stateParts, r, s, label);
   } else if (s.version === 2) {
     // The seed's version 2: no capabilities yet, 256 config bytes, four big-endian levels.
     if (space.size !== 256) throw new MachbusError("state-invalid", `${label}: ${s.where}: version 2 sections hold 256 config bytes; the device has ${space.size}`);
@@ -249,18 +255,8 @@ function planPci(device: PciDevice, s: Section, label: string): PciPlan {
       if (level > 1) throw new MachbusError("state-invalid", `${label}: ${s.where}: irq state ${level}: must be 0 or 1.`);
       irqState |= level << pin;
     }
-    parts = planParts(fn.stateParts, r, s, label, true);
   } else {
     throw unknownVersion(label, s);
-  }
-  if (r.remaining) throw new MachbusError("state-invalid", `${label}: ${s.where}: ${r.remaining} unexpected bytes at the end of the section`);
-  const supported = device.capabilities.presentMask();
-  const extra = capPresent & ~supported;
-  if (extra) {
-    throw new MachbusError(
-      "state-invalid",
-      `${label}: ${s.where}: capabilities ${idsOf(extra)} are present in the stream but ${describe(device)} does not support them (it has ${idsOf(supported) || "none"})`,
-    );
   }
   // QEMU's get_pci_config_device: read-only bits the device checks must match.
   for (let i = 0; i < space.size; i++) {
@@ -272,6 +268,8 @@ function planPci(device: PciDevice, s: Section, label: string): PciPlan {
       );
     }
   }
+  const parts = planParts(fn.stateParts, r, s, label, s.version === 2);
+  if (r.remaining) throw new MachbusError("state-invalid", `${label}: ${s.where}: ${r.remaining} unexpected bytes at the end of the section`);
   return { device, config, irqState, parts };
 }
 
