@@ -174,7 +174,7 @@ export function readOnlyProperty(typeName: string, description: string) {
     parse: () => ({ error: "nothing: the property is not writable" }),
     format: (v) => v,
   };
-  return prop(type, "", `${description} (not writable)`);
+  return prop(type, "", `${description} (not writable)`, { writable: false });
 }
 
 /** `ioeventfd` (for the drivers that list it). */

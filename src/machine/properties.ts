@@ -29,6 +29,8 @@ export interface PropertyDef<T> {
   readonly inQtree: boolean;
   /** False for settings QEMU 7.2 no longer has (kept for older machine types): `-device DRIVER,help` omits them. */
   readonly inHelp: boolean;
+  /** False for what QEMU lists but nobody may set (QOM children, statistics): dumps leave them out. */
+  readonly writable: boolean;
 }
 
 export type PropertySchema = Record<string, PropertyDef<any>>;
@@ -161,7 +163,7 @@ export function prop<T>(
   type: PropertyType<T>,
   defaultValue: T,
   description: string,
-  options: { guestVisible?: boolean; inQtree?: boolean; inHelp?: boolean } = {},
+  options: { guestVisible?: boolean; inQtree?: boolean; inHelp?: boolean; writable?: boolean } = {},
 ): PropertyDef<T> {
   return {
     type,
@@ -170,6 +172,7 @@ export function prop<T>(
     guestVisible: options.guestVisible ?? type.link === undefined,
     inQtree: options.inQtree ?? true,
     inHelp: options.inHelp ?? true,
+    writable: options.writable ?? true,
   };
 }
 

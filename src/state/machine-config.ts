@@ -160,8 +160,9 @@ export function dumpMachineConfig(machine: Machine, options: { withHost?: boolea
     const names = Object.keys(info.properties);
     const common = new Set(Object.keys(pciCommonProperties));
     for (const name of [...names.filter((n) => !common.has(n)), ...names.filter((n) => common.has(n))]) {
-      if (name === "addr") continue;
-      properties[name] = configValue(info.properties[name]!, props[name]);
+      const def = info.properties[name]!;
+      if (name === "addr" || !def.writable) continue;
+      properties[name] = configValue(def, props[name]);
     }
     if (device instanceof PciDevice) {
       const fn = device.function;
