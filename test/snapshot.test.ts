@@ -108,6 +108,16 @@ describe("snapshots", () => {
     expect(dst.save()).toEqual(beforeStream);
   });
 
+  it("a name the corruption turned into control characters is shown escaped, not printed raw", () => {
+    const src = machine();
+    const stream = src.save();
+    const name = new TextEncoder().encode("test-bars");
+    const at = stream.findIndex((_, i) => name.every((b, k) => stream[i + k] === b));
+    const bad = stream.slice();
+    bad[at] = 0x14; // "t" -> DC4
+    expect(() => machine().load(bad)).toThrow(/section \d+ \(\\x14est-bars,id=t at pci\.0:05\.0\): checksum mismatch/);
+  });
+
   it("a device that fails while its state is applied leaves every device as it was", () => {
     const src = machine();
     program(src);

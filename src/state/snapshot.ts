@@ -127,6 +127,11 @@ export function loadSnapshot(machine: Machine, data: Uint8Array, label = "snapsh
   apply(machine, latch, pci, isa);
 }
 
+/** A name read from a possibly corrupt stream, fit for an error message: control characters as \xNN. */
+function visible(name: string): string {
+  return name.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
 function parseStream(machine: Machine, data: Uint8Array, label: string): Section[] {
   const r = new ByteReader(data, label);
   r.context = "the header";
@@ -153,7 +158,7 @@ function parseStream(machine: Machine, data: Uint8Array, label: string): Section
     const bus = r.str();
     const devfn = r.u8();
     const version = r.u32();
-    const where = `section ${i} (${kind === KIND_MACHINE ? "machine" : driver}${id ? `,id=${id}` : ""}${devfn !== NO_DEVFN ? ` at ${bus}:${hex2(devfn >> 3)}.${devfn & 7}` : ""})`;
+    const where = `section ${i} (${kind === KIND_MACHINE ? "machine" : visible(driver)}${id ? `,id=${visible(id)}` : ""}${devfn !== NO_DEVFN ? ` at ${visible(bus)}:${hex2(devfn >> 3)}.${devfn & 7}` : ""})`;
     r.context = `the payload of ${where}`;
     const payload = r.blob(r.remaining, false);
     const body = data.subarray(start, r.pos);
