@@ -9,6 +9,7 @@ import {
   PCI_COMMAND,
   PCI_COMMAND_INTX_DISABLE,
   PCI_COMMAND_IO,
+  PCI_COMMAND_MASTER,
   PCI_COMMAND_MEMORY,
   PCI_HEADER_TYPE,
   PCI_HEADER_TYPE_BRIDGE,
@@ -181,6 +182,15 @@ export class PciFunction {
   /** Per config dword, 1 where a read hook runs; null without read hooks. */
   get readHookDwords(): Uint8Array | null {
     return this.readHookMap;
+  }
+
+  /**
+   * An MSI or MSI-X message: a memory write by the device, so it goes through the bus-master
+   * window and nowhere without bus mastering (QEMU's bus-master region).
+   */
+  sendMessage(address: bigint, data: number): void {
+    if (!(this.space.get16(PCI_COMMAND) & PCI_COMMAND_MASTER)) return;
+    this.bus?.events.emit("msi", { device: this.owner.id ?? this.owner.driver, bdf: this.bdf, address, data });
   }
 
   /** Engine features with reset state of their own (MSI, MSI-X) register here. */

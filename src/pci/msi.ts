@@ -2,8 +2,6 @@ import { MachbusError } from "../errors.js";
 import { setLe } from "./config-space.js";
 import {
   PCI_CAP_ID_MSI,
-  PCI_COMMAND,
-  PCI_COMMAND_MASTER,
   PCI_MSI_ADDRESS_LO,
   PCI_MSI_FLAGS,
   PCI_MSI_FLAGS_64BIT,
@@ -118,12 +116,9 @@ export class Msi {
     this.send(vector);
   }
 
-  /** Delivery is a memory write by the device: without bus mastering it goes nowhere (QEMU's bus-master region). */
   private send(vector: number): void {
-    const fn = this.device.function;
-    if (!(fn.space.get16(PCI_COMMAND) & PCI_COMMAND_MASTER)) return;
     const { address, data } = this.message(vector);
-    fn.bus?.events.emit("msi", { device: this.device.id ?? this.device.driver, bdf: fn.bdf, address, data });
+    this.device.function.sendMessage(address, data);
   }
 
   /** QEMU's msi_write_config: clamp the vector count, drop INTx, deliver unmasked pending vectors. */

@@ -2,7 +2,7 @@ import { MachbusError } from "../errors.js";
 import { Region } from "../memory/address-space.js";
 import type { StatePart } from "../state/state-part.js";
 import { Bar } from "./bar.js";
-import { PCI_CAP_ID_MSIX, PCI_COMMAND, PCI_COMMAND_MASTER, PCI_NUM_PINS } from "./constants.js";
+import { PCI_CAP_ID_MSIX, PCI_NUM_PINS } from "./constants.js";
 import type { PciDevice } from "./device.js";
 
 /** Size of the MSI-X capability: header, Message Control, table and PBA locators. */
@@ -195,12 +195,9 @@ export class Msix {
     this.send(vector);
   }
 
-  /** The message write goes through the function's bus-master window: nothing without bus mastering. */
   private send(vector: number): void {
-    const fn = this.device.function;
-    if (!(fn.space.get16(PCI_COMMAND) & PCI_COMMAND_MASTER)) return;
     const { address, data } = this.message(vector);
-    fn.bus?.events.emit("msi", { device: this.device.id ?? this.device.driver, bdf: fn.bdf, address, data });
+    this.device.function.sendMessage(address, data);
   }
 
   private vectorMasked(vector: number, functionMasked: boolean): boolean {
