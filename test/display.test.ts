@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Machine } from "../src/index.js";
+import { probeBar } from "./support/config-cycles.js";
 import "../devices/vga.js";
 import "../devices/cirrus-vga.js";
 
@@ -17,14 +18,7 @@ function machine(devices: string[], type = "pc"): Machine {
 const cfg = (m: Machine, offset: number, size: 1 | 2 | 4 = 4): number => m.configRead(0, DEVFN, offset, size);
 const setCfg = (m: Machine, offset: number, value: number, size: 1 | 2 | 4 = 4): void =>
   m.configWrite(0, DEVFN, offset, size, value);
-/** What a BAR reads after the guest writes all ones to it (its size mask and type bits). */
-function probeBar(m: Machine, offset: number): number {
-  const old = cfg(m, offset);
-  setCfg(m, offset, 0xffffffff);
-  const mask = cfg(m, offset);
-  setCfg(m, offset, old);
-  return mask;
-}
+const probe = (m: Machine, offset: number): number => probeBar(m, DEVFN, offset);
 /** Programs BARs and turns memory decoding on. */
 function mapBars(m: Machine, bars: [number, number][]): void {
   for (const [offset, addr] of bars) setCfg(m, offset, addr);
@@ -45,28 +39,28 @@ const crtc = (m: Machine, index: number): number => {
 
 describe("VGA (QEMU standard VGA)", () => {
   it("VGA's VRAM BAR is 16 MiB prefetchable", () => {
-    expect(probeBar(machine(["VGA"]), BAR0)).toBe(0xff000008);
+    expect(probe(machine(["VGA"]), BAR0)).toBe(0xff000008);
   });
 
   it("vgamem_mb is clamped to 1-512 MiB and rounded up to a power of two", () => {
-    expect(probeBar(machine(["VGA,vgamem_mb=0"]), BAR0)).toBe(0xfff00008);
-    expect(probeBar(machine(["VGA,vgamem_mb=3"]), BAR0)).toBe(0xffc00008);
-    expect(probeBar(machine(["VGA,vgamem_mb=1000"]), BAR0)).toBe(0xe0000008);
+    expect(probe(machine(["VGA,vgamem_mb=0"]), BAR0)).toBe(0xfff00008);
+    expect(probe(machine(["VGA,vgamem_mb=3"]), BAR0)).toBe(0xffc00008);
+    expect(probe(machine(["VGA,vgamem_mb=1000"]), BAR0)).toBe(0xe0000008);
   });
 
   it("the MMIO BAR 2 is 4 KiB and QEMU's extended registers make the revision 2", () => {
     const m = machine(["VGA"]);
-    expect(probeBar(m, BAR2)).toBe(0xfffff000);
+    expect(probe(m, BAR2)).toBe(0xfffff000);
     expect(cfg(m, 0x08, 1)).toBe(2);
   });
 
   it("without qemu-extended-regs the revision is 0 and BAR 2 stays; without mmio there is no BAR 2", () => {
     const noQext = machine(["VGA,qemu-extended-regs=off"]);
     expect(cfg(noQext, 0x08, 1)).toBe(0);
-    expect(probeBar(noQext, BAR2)).toBe(0xfffff000);
+    expect(probe(noQext, BAR2)).toBe(0xfffff000);
     const noMmio = machine(["VGA,mmio=off"]);
     expect(cfg(noMmio, 0x08, 1)).toBe(0);
-    expect(probeBar(noMmio, BAR2)).toBe(0);
+    expect(probe(noMmio, BAR2)).toBe(0);
   });
 
   it("on pc-i440fx-1.4 the compat properties make VGA revision 0 with no EDID, as the explicit properties do", () => {
@@ -264,13 +258,13 @@ describe("VGA (QEMU standard VGA)", () => {
 describe("cirrus-vga (CL-GD5446)", () => {
   it("vgamem_mb takes 4, 8 or 16, with QEMU's error text otherwise", () => {
     expect(() => machine(["cirrus-vga,vgamem_mb=2"])).toThrow("Invalid cirrus_vga ram size '2'");
-    for (const mb of [4, 8, 16]) expect(probeBar(machine([`cirrus-vga,vgamem_mb=${mb}`]), BAR0)).toBe(0xfe000008);
+    for (const mb of [4, 8, 16]) expect(probe(machine([`cirrus-vga,vgamem_mb=${mb}`]), BAR0)).toBe(0xfe000008);
   });
 
   it("pc-i440fx-1.4 gives cirrus-vga 8 MiB of VRAM behind the same 32 MiB BAR", () => {
     const m = machine(["cirrus-vga,id=c"], "pc-i440fx-1.4");
     expect(m.placement(m.findDevice("c")!)!.props.vgamem_mb).toBe(8);
-    expect(probeBar(m, BAR0)).toBe(0xfe000008);
+    expect(probe(m, BAR0)).toBe(0xfe000008);
   });
 
   it("the Cirrus registers reset to QEMU's values: part id CR27 0xb8, locked extensions, 4 MiB configuration", () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Machine } from "../src/index.js";
+import { probeBar } from "./support/config-cycles.js";
 import "../devices/lsi53c895a.js";
 import "../devices/intel-hda.js";
 
@@ -15,12 +16,7 @@ function machine(devices: string[], type = "pc"): Machine {
 const cfg = (m: Machine, offset: number, size: 1 | 2 | 4 = 4): number => m.configRead(0, DEVFN, offset, size);
 const setCfg = (m: Machine, offset: number, value: number, size: 1 | 2 | 4 = 4): void =>
   m.configWrite(0, DEVFN, offset, size, value);
-function probeBar(m: Machine, offset: number): number {
-  setCfg(m, offset, 0xffffffff);
-  const mask = cfg(m, offset);
-  setCfg(m, offset, 0);
-  return mask;
-}
+const probe = (m: Machine, offset: number): number => probeBar(m, DEVFN, offset);
 
 describe("lsi53c895a", () => {
   it("lsi53c895a is 1000:0012 with subsystem 0000:1000, INTA and a latency timer of 0xff", () => {
@@ -33,7 +29,7 @@ describe("lsi53c895a", () => {
 
   it("its BARs are 256 I/O ports, 1 KiB of registers and 8 KiB of SCRIPTS RAM", () => {
     const m = machine(["lsi53c895a"]);
-    expect([0x10, 0x14, 0x18].map((bar) => probeBar(m, bar))).toEqual([0xffffff01, 0xfffffc00, 0xffffe000]);
+    expect([0x10, 0x14, 0x18].map((bar) => probe(m, bar))).toEqual([0xffffff01, 0xfffffc00, 0xffffe000]);
   });
 
   function mapped(): Machine {
@@ -108,7 +104,7 @@ describe("intel-hda", () => {
     expect(cfg(m, 0x08)).toBe(0x04030001);
     expect(cfg(m, 0x3d, 1)).toBe(1);
     expect(cfg(m, 0x40, 1)).toBe(1);
-    expect(probeBar(m, 0x10)).toBe(0xffffc000);
+    expect(probe(m, 0x10)).toBe(0xffffc000);
   });
 
   function mapped(devices = ["intel-hda"]): Machine {

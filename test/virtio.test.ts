@@ -6,6 +6,7 @@ import { VirtioBlkPci } from "../devices/virtio-blk-pci.js";
 import { VirtioNetPci } from "../devices/virtio-net-pci.js";
 import { VirtioSerialPci } from "../devices/virtio-serial-pci.js";
 import type { VirtioPciDevice } from "../devices/virtio-pci.js";
+import { probeBar } from "./support/config-cycles.js";
 
 const DEVFN = 2 << 3;
 const IO = 0xc000;
@@ -43,11 +44,8 @@ function capabilities(cfg: ReturnType<typeof machine>["cfg"]): [number, number, 
   return out;
 }
 
-function barSize(cfg: ReturnType<typeof machine>["cfg"], off: number): number {
-  const saved = cfg.read(off);
-  cfg.write(off, 0xffffffff);
-  const mask = cfg.read(off);
-  cfg.write(off, saved);
+function barSize(m: Machine, off: number): number {
+  const mask = probeBar(m, DEVFN, off);
   if (mask === 0) return 0;
   return (~(mask & (mask & 1 ? ~3 : ~0xf)) + 1) >>> 0;
 }
@@ -57,7 +55,7 @@ const bytes = (m: Machine, base: number, n: number, io = true) =>
 
 describe("virtio-pci transport", () => {
   it("virtio-net on pc has MSI-X and the modern capabilities in QEMU's order: common, ISR, device, notify, PCI cfg, then MSI-X at the head", () => {
-    const { cfg } = machine("virtio-net-pci");
+    const { m, cfg } = machine("virtio-net-pci");
     expect(cfg.read(0x00)).toBe(0x10001af4);
     expect(cfg.read(0x2c)).toBe(0x00011af4);
     expect(capabilities(cfg)).toEqual([
@@ -70,30 +68,30 @@ describe("virtio-pci transport", () => {
     ]);
     // notify: BAR 4 at 0x3000, 4 KiB, queue notify addresses 4 bytes apart
     expect([0x70, 0x74, 0x78, 0x7c, 0x80].map((o) => cfg.read(o))).toEqual([0x02146009, 4, 0x3000, 0x1000, 4]);
-    expect([barSize(cfg, 0x10), barSize(cfg, 0x14), barSize(cfg, 0x20)]).toEqual([0x20, 0x1000, 0x4000]);
+    expect([barSize(m, 0x10), barSize(m, 0x14), barSize(m, 0x20)]).toEqual([0x20, 0x1000, 0x4000]);
   });
 
   it("with vectors=0 there is no MSI-X capability and no BAR 1, and the legacy header is 20 bytes", () => {
     const { cfg, m } = machine("virtio-net-pci,vectors=0");
     expect(capabilities(cfg).map(([, id]) => id)).not.toContain(0x11);
-    expect(barSize(cfg, 0x14)).toBe(0);
+    expect(barSize(m, 0x14)).toBe(0);
     expect(bytes(m, IO + 20, 6)).toEqual([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
   });
 
   it("disable-modern=on gives a legacy-only device: 0x1000 id, no vendor capabilities, no BAR 4", () => {
-    const { cfg } = machine("virtio-net-pci,disable-modern=on");
+    const { m, cfg } = machine("virtio-net-pci,disable-modern=on");
     expect(cfg.read(0x00)).toBe(0x10001af4);
     expect(cfg.read(0x08)).toBe(0x02000000);
     expect(capabilities(cfg)).toEqual([[0x40, 0x11, -1]]);
-    expect(barSize(cfg, 0x20)).toBe(0);
+    expect(barSize(m, 0x20)).toBe(0);
   });
 
   it("disable-legacy=on gives a modern-only device: 0x1041, revision 1, QEMU's default subsystem, no I/O BAR", () => {
-    const { cfg } = machine("virtio-net-pci,disable-legacy=on");
+    const { m, cfg } = machine("virtio-net-pci,disable-legacy=on");
     expect(cfg.read(0x00)).toBe(0x10411af4);
     expect(cfg.read(0x08)).toBe(0x02000001);
     expect(cfg.read(0x2c)).toBe(0x11001af4);
-    expect(barSize(cfg, 0x10)).toBe(0);
+    expect(barSize(m, 0x10)).toBe(0);
   });
 
   it("refuses to have neither interface, in QEMU's words", () => {
@@ -101,10 +99,10 @@ describe("virtio-pci transport", () => {
   });
 
   it("modern-pio-notify adds an I/O BAR 2 of 4 bytes and a second notify capability before the PCI cfg one", () => {
-    const { cfg } = machine("virtio-net-pci,modern-pio-notify=on");
+    const { m, cfg } = machine("virtio-net-pci,modern-pio-notify=on");
     expect(capabilities(cfg).slice(0, 3)).toEqual([[0xac, 0x11, -1], [0x98, 0x09, 5], [0x84, 0x09, 2]]);
     expect([0x88, 0x8c, 0x90, 0x94].map((o) => cfg.read(o))).toEqual([2, 0, 4, 0]);
-    expect(barSize(cfg, 0x18)).toBe(4);
+    expect(barSize(m, 0x18)).toBe(4);
   });
 
   it("the legacy header reads the MAC through the I/O BAR, after 20 bytes, or 24 while MSI-X is enabled", () => {
@@ -260,7 +258,7 @@ describe("virtio devices as QEMU 7.2 shows them", () => {
     expect(capabilities(cfg)).toEqual([[0x40, 0x11, -1]]);
     expect(cfg.read(0x40)).toBe(0x00020011);
     expect(m.ioRead(IO, 4)).toBe(0x719f8060);
-    expect(barSize(cfg, 0x20)).toBe(0);
+    expect(barSize(m, 0x20)).toBe(0);
     cfg.write(0x30, 0xfffff800);
     expect(cfg.read(0x30)).toBe(0xfffe0000);
   });
@@ -276,10 +274,10 @@ describe("virtio devices as QEMU 7.2 shows them", () => {
   });
 
   it("virtio-blk on pc-i440fx-1.4: 128-entry queue, no discard or write-zeroes, SCSI offered to the legacy driver", () => {
-    const { m, cfg } = machine("virtio-blk-pci,drive=disk0", "pc-i440fx-1.4");
+    const { m } = machine("virtio-blk-pci,drive=disk0", "pc-i440fx-1.4");
     expect(m.ioRead(IO, 4)).toBe(0x71000ed4);
     expect(m.ioRead(IO + 12, 2)).toBe(128);
-    expect(barSize(cfg, 0x10)).toBe(64);
+    expect(barSize(m, 0x10)).toBe(64);
   });
 
   it("virtio-blk needs a drive, in QEMU's words", () => {
