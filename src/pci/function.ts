@@ -175,10 +175,6 @@ export class PciFunction {
     if (this.bus) this.bus.root.onRoutingChange?.(this.bus); // the host re-reads which dwords are hooked
   }
 
-  get hasReadHooks(): boolean {
-    return this.readHookMap !== null;
-  }
-
   /** Per config dword, 1 where a read hook runs; null without read hooks. */
   get readHookDwords(): Uint8Array | null {
     return this.readHookMap;
