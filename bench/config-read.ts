@@ -13,7 +13,6 @@ function rate(bench: Bench, name: string): number {
   return (BATCH * 1000) / result.period;
 }
 
-
 export interface ConfigReadResult {
   /** Full-path dword config reads per second: 32-bit write to 0xCF8, 32-bit read of 0xCFC. */
   opsPerSec: number;

@@ -31,7 +31,8 @@ export function fullPcSpecs(): string[] {
   for (let b = 0; b < 8; b++) specs.push(`pci-bridge,id=br${b},chassis_nr=${b + 1}`);
   for (let slot = 0; slot < 22; slot++) specs.push(slot % 2 ? "e1000" : "virtio-net-pci");
   for (let b = 0; b < 8; b++) {
-    for (let slot = 0; slot < 32; slot++) specs.push(`${slot % 3 === 0 ? "rtl8139" : slot % 3 === 1 ? "e1000" : "virtio-net-pci"},bus=br${b}`);
+    for (let slot = 0; slot < 32; slot++)
+      specs.push(`${slot % 3 === 0 ? "rtl8139" : slot % 3 === 1 ? "e1000" : "virtio-net-pci"},bus=br${b}`);
   }
   return specs;
 }

@@ -15,7 +15,12 @@ const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
 const ms = (n: number): number => Number(n.toFixed(2));
 
 function configReadFigures(r: ConfigReadResult) {
-  return { opsPerSec: Math.round(r.opsPerSec), rawOpsPerSec: Math.round(r.rawOpsPerSec), ratio: Number(r.ratio.toFixed(4)), functions: r.functions };
+  return {
+    opsPerSec: Math.round(r.opsPerSec),
+    rawOpsPerSec: Math.round(r.rawOpsPerSec),
+    ratio: Number(r.ratio.toFixed(4)),
+    functions: r.functions,
+  };
 }
 
 /** Median wall time of `runs` calls, in ms. */
@@ -51,16 +56,22 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = {};
 
   const pc = await benchConfigReadIsolated("pc");
-  console.log(`config read, pc (${pc.functions} functions): full path ${fmt(pc.opsPerSec)}/s, raw DataView ${fmt(pc.rawOpsPerSec)}/s, ratio ${pc.ratio.toFixed(3)}`);
+  console.log(
+    `config read, pc (${pc.functions} functions): full path ${fmt(pc.opsPerSec)}/s, raw DataView ${fmt(pc.rawOpsPerSec)}/s, ratio ${pc.ratio.toFixed(3)}`,
+  );
   results.configRead = configReadFigures(pc);
 
   const all = await benchConfigReadIsolated("catalogue");
-  console.log(`config read, every catalogue device (${all.functions} functions): full path ${fmt(all.opsPerSec)}/s, raw ${fmt(all.rawOpsPerSec)}/s, ratio ${all.ratio.toFixed(3)}`);
+  console.log(
+    `config read, every catalogue device (${all.functions} functions): full path ${fmt(all.opsPerSec)}/s, raw ${fmt(all.rawOpsPerSec)}/s, ratio ${all.ratio.toFixed(3)}`,
+  );
   results.configReadCatalogue = configReadFigures(all);
 
   const specs = fullPcSpecs();
   const build = time(7, () => Machine.create({ devices: specs }));
-  console.log(`build a pc with every root slot full (8 bridges, 22 devices) and 8 bridges x 32 devices (${specs.length} devices): ${build.toFixed(1)} ms`);
+  console.log(
+    `build a pc with every root slot full (8 bridges, 22 devices) and 8 bridges x 32 devices (${specs.length} devices): ${build.toFixed(1)} ms`,
+  );
   results.buildFullPc = { devices: specs.length, ms: ms(build) };
 
   const big = Machine.create({ devices: thousandFunctionSpecs() });
@@ -75,8 +86,18 @@ async function main(): Promise<void> {
   const load = time(9, () => target.load(stream));
   const memory = await memoryOf(() => Machine.create({ devices: thousandFunctionSpecs() }));
   const kib = (n: number): number => Math.round(n / 1024);
-  console.log(`save + load of a ${functions}-function machine (${fmt(stream.length)}-byte stream): save ${save.toFixed(1)} ms, load ${load.toFixed(1)} ms, together ${(save + load).toFixed(1)} ms; one such machine holds ${fmt(kib(memory.heap))} KiB of heap and ${fmt(kib(memory.buffers))} KiB of buffers`);
-  results.saveLoad = { functions, streamBytes: stream.length, saveMs: ms(save), loadMs: ms(load), totalMs: ms(save + load), heapKiB: kib(memory.heap), buffersKiB: kib(memory.buffers) };
+  console.log(
+    `save + load of a ${functions}-function machine (${fmt(stream.length)}-byte stream): save ${save.toFixed(1)} ms, load ${load.toFixed(1)} ms, together ${(save + load).toFixed(1)} ms; one such machine holds ${fmt(kib(memory.heap))} KiB of heap and ${fmt(kib(memory.buffers))} KiB of buffers`,
+  );
+  results.saveLoad = {
+    functions,
+    streamBytes: stream.length,
+    saveMs: ms(save),
+    loadMs: ms(load),
+    totalMs: ms(save + load),
+    heapKiB: kib(memory.heap),
+    buffersKiB: kib(memory.buffers),
+  };
 
   const firmware = await benchFirmware();
   console.log(`SeaBIOS on v86 over machbus (-m 64, e1000): end of PCI init after ${firmware.toFixed(0)} ms of wall time (median of 5)`);

@@ -29,6 +29,7 @@ const BLT_AUTOSTART = 0x80;
 const BLT_IDLE_MASK = ~(0x01 | 0x02 | 0x10);
 
 /** BitBLT registers in BAR 1 at 0x100 + offset, as the graphics controller index each one aliases. */
+// prettier-ignore
 const BLT_MMIO_GR: ReadonlyMap<number, number> = new Map([
   [0x00, 0x00], [0x01, 0x10], [0x02, 0x12], [0x03, 0x14], [0x04, 0x01], [0x05, 0x11], [0x06, 0x13], [0x07, 0x15],
   [0x08, 0x20], [0x09, 0x21], [0x0a, 0x22], [0x0b, 0x23], [0x0c, 0x24], [0x0d, 0x25], [0x0e, 0x26], [0x0f, 0x27],
@@ -70,7 +71,8 @@ class CirrusCore extends VgaCore {
   override ioRead(port: number): number {
     if (this.portInvalid(port)) return 0xff;
     switch (port) {
-      case 0x3c5: return this.readSr();
+      case 0x3c5:
+        return this.readSr();
       case 0x3c6:
         if (++this.hiddenDacLock === 5) {
           this.hiddenDacLock = 0;
@@ -80,25 +82,41 @@ class CirrusCore extends VgaCore {
       case 0x3c8:
         this.hiddenDacLock = 0;
         return this.dacWriteIndex;
-      case 0x3cf: return this.readGr(this.grIndex);
-      case 0x3b5: case 0x3d5: return this.readCr(this.crIndex);
-      default: return super.ioRead(port);
+      case 0x3cf:
+        return this.readGr(this.grIndex);
+      case 0x3b5:
+      case 0x3d5:
+        return this.readCr(this.crIndex);
+      default:
+        return super.ioRead(port);
     }
   }
 
   override ioWrite(port: number, value: number): void {
     if (this.portInvalid(port)) return;
     switch (port) {
-      case 0x3c4: this.srIndex = value; break;
-      case 0x3c5: this.writeSr(value); break;
+      case 0x3c4:
+        this.srIndex = value;
+        break;
+      case 0x3c5:
+        this.writeSr(value);
+        break;
       case 0x3c6:
         if (this.hiddenDacLock === 4) this.hiddenDacData = value;
         this.hiddenDacLock = 0;
         break;
-      case 0x3ce: this.grIndex = value; break;
-      case 0x3cf: this.writeGr(this.grIndex, value); break;
-      case 0x3b5: case 0x3d5: this.writeCrtc(value); break;
-      default: super.ioWrite(port, value);
+      case 0x3ce:
+        this.grIndex = value;
+        break;
+      case 0x3cf:
+        this.writeGr(this.grIndex, value);
+        break;
+      case 0x3b5:
+      case 0x3d5:
+        this.writeCrtc(value);
+        break;
+      default:
+        super.ioWrite(port, value);
     }
   }
 
@@ -111,7 +129,8 @@ class CirrusCore extends VgaCore {
   private writeSr(value: number): void {
     const i = this.srIndex;
     if (i <= 0x04) this.sr[i] = value & SR_MASK[i]!;
-    else if (i === 0x06) this.sr[i] = (value & 0x17) === 0x12 ? 0x12 : 0x0f; // unlock key
+    else if (i === 0x06)
+      this.sr[i] = (value & 0x17) === 0x12 ? 0x12 : 0x0f; // unlock key
     else if ((i & 0x1f) === 0x10 || (i & 0x1f) === 0x11) this.sr[i & 0x1f] = value;
     else if (i === 0x17) this.sr[i] = (this.sr[i]! & 0x38) | (value & 0xc7);
     else if (i >= 0x07 && i <= 0x1f) this.sr[i] = value;
@@ -286,7 +305,11 @@ class CirrusCore extends VgaCore {
 const properties = {
   vgamem_mb: prop(types.uint32, 4, "video memory in MiB: 4, 8 or 16 (the chip still decodes 4 MiB)"),
   blitter: prop(types.bool, true, "the BitBLT engine (blits are not emulated: GR31 shows every blit finished at once, with or without it)"),
-  "global-vmstate": prop(types.bool, false, "migrate VRAM under the global name vga.vram (no guest-visible effect; one such display per machine)"),
+  "global-vmstate": prop(
+    types.bool,
+    false,
+    "migrate VRAM under the global name vga.vram (no guest-visible effect; one such display per machine)",
+  ),
 };
 
 /**
@@ -326,10 +349,15 @@ export class CirrusVga extends PciDevice {
     // Between the apertures the BAR is a bare container: QEMU reads 0 there.
     bar0.contents.map(new Region("cirrus-pci-bar0", BAR0_SIZE, { read: () => 0, write: () => {} }, { owner }), 0, -1);
     bar0.contents.map(
-      new Region("cirrus-linear-io", vga.vram.size, {
-        read: (offset) => vga.linearRead(offset),
-        write: (offset, _size, value) => vga.linearWrite(offset, value),
-      }, { implMax: 1, owner }),
+      new Region(
+        "cirrus-linear-io",
+        vga.vram.size,
+        {
+          read: (offset) => vga.linearRead(offset),
+          write: (offset, _size, value) => vga.linearWrite(offset, value),
+        },
+        { implMax: 1, owner },
+      ),
       0,
     );
     // CPU-to-screen blit source: nothing is ever waiting for data here.
@@ -344,10 +372,15 @@ export class CirrusVga extends PciDevice {
       ops: { read: (offset) => vga.mmioRead(offset), write: (offset, _size, value) => vga.mmioWrite(offset, value) },
       regionOptions: { implMax: 1, owner },
     });
-    this.ports = new Region("cirrus-io", PORTS_SIZE, {
-      read: (offset) => vga.ioRead(PORTS_BASE + offset),
-      write: (offset, _size, value) => vga.ioWrite(PORTS_BASE + offset, value),
-    }, { implMax: 1, owner });
+    this.ports = new Region(
+      "cirrus-io",
+      PORTS_SIZE,
+      {
+        read: (offset) => vga.ioRead(PORTS_BASE + offset),
+        write: (offset, _size, value) => vga.ioWrite(PORTS_BASE + offset, value),
+      },
+      { implMax: 1, owner },
+    );
     this.lowMemory = vga.lowMemoryRegion("cirrus-low-memory", owner);
   }
 

@@ -126,7 +126,11 @@ export class FwCfgIo extends IsaDevice {
         return out;
       },
       check: (bytes, version) =>
-        version !== 1 ? `fw_cfg state version ${version} is unknown (this machbus writes 1)` : bytes.length !== 6 ? `fw_cfg state of ${bytes.length} bytes, not 6` : null,
+        version !== 1
+          ? `fw_cfg state version ${version} is unknown (this machbus writes 1)`
+          : bytes.length !== 6
+            ? `fw_cfg state of ${bytes.length} bytes, not 6`
+            : null,
       load: (bytes) => {
         const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
         this.select(view.getUint16(0));
@@ -195,7 +199,10 @@ function pcFiles(ramSize: number): [string, Uint8Array][] {
 /** QEMU's e820 table for pc: the HyperTransport reservation first, then RAM below and above 4 GiB. */
 function e820(ramSize: number): Uint8Array {
   const below = ramSize >= PC_LOWMEM_LIMIT ? PC_LOWMEM_GIGABYTE_ALIGNED : ramSize;
-  const entries: [bigint, bigint, number][] = [[AMD_HT_START, AMD_HT_SIZE, E820_RESERVED], [0n, BigInt(below), E820_RAM]];
+  const entries: [bigint, bigint, number][] = [
+    [AMD_HT_START, AMD_HT_SIZE, E820_RESERVED],
+    [0n, BigInt(below), E820_RAM],
+  ];
   if (ramSize > below) entries.push([1n << 32n, BigInt(ramSize - below), E820_RAM]);
   const out = new Uint8Array(20 * entries.length);
   const view = new DataView(out.buffer);

@@ -74,10 +74,15 @@ export class IntelHda extends PciDevice {
     }
     this.defineRegisters();
     const bar = this.defineBar(0, { kind: "mem32", size: MMIO_SIZE, name: "intel-hda-container" });
-    const region = new Region("intel-hda", REGISTERS_SIZE, {
-      read: (offset, size) => this.readRegister(offset, size),
-      write: (offset, size, value) => this.writeRegister(offset, size, value),
-    }, { owner: this.driver });
+    const region = new Region(
+      "intel-hda",
+      REGISTERS_SIZE,
+      {
+        read: (offset, size) => this.readRegister(offset, size),
+        write: (offset, size, value) => this.writeRegister(offset, size, value),
+      },
+      { owner: this.driver },
+    );
     bar.contents.map(region, 0);
     bar.contents.map(region, REGISTERS_SIZE);
   }

@@ -47,7 +47,10 @@ export class IsaDebugcon extends IsaDevice {
   ) {
     super(props);
     if (props.iobase > 0xffff) {
-      throw new MachbusError("bad-property-value", `isa-debugcon: iobase 0x${props.iobase.toString(16)} is outside the I/O space (0-0xffff)`);
+      throw new MachbusError(
+        "bad-property-value",
+        `isa-debugcon: iobase 0x${props.iobase.toString(16)} is outside the I/O space (0-0xffff)`,
+      );
     }
     this.iobase = props.iobase;
     this.readback = props.readback & 0xff;

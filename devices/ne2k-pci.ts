@@ -142,55 +142,119 @@ export class Ne2kPci extends PciDevice {
   private readRegister(offset: number): number {
     if (offset === CR) return this.cmd;
     switch (offset | ((this.cmd >> 6) << 4)) {
-      case 0x03: return this.boundary;
-      case 0x04: return this.tsr;
-      case 0x07: return this.isr;
-      case 0x08: return this.rsar & 0xff;
-      case 0x09: return (this.rsar >>> 8) & 0xff;
-      case 0x0a: return 0x50; // RTL8029 id 'P'
-      case 0x0b: return 0x43; // RTL8029 id 'C'
-      case 0x0c: return this.rsr;
-      case 0x11: case 0x12: case 0x13: case 0x14: case 0x15: case 0x16:
+      case 0x03:
+        return this.boundary;
+      case 0x04:
+        return this.tsr;
+      case 0x07:
+        return this.isr;
+      case 0x08:
+        return this.rsar & 0xff;
+      case 0x09:
+        return (this.rsar >>> 8) & 0xff;
+      case 0x0a:
+        return 0x50; // RTL8029 id 'P'
+      case 0x0b:
+        return 0x43; // RTL8029 id 'C'
+      case 0x0c:
+        return this.rsr;
+      case 0x11:
+      case 0x12:
+      case 0x13:
+      case 0x14:
+      case 0x15:
+      case 0x16:
         return this.phys[offset - 1]!;
-      case 0x17: return this.curpag;
-      case 0x18: case 0x19: case 0x1a: case 0x1b: case 0x1c: case 0x1d: case 0x1e: case 0x1f:
+      case 0x17:
+        return this.curpag;
+      case 0x18:
+      case 0x19:
+      case 0x1a:
+      case 0x1b:
+      case 0x1c:
+      case 0x1d:
+      case 0x1e:
+      case 0x1f:
         return this.mult[offset - 8]!;
-      case 0x21: return (this.start >> 8) & 0xff;
-      case 0x22: return (this.stop >> 8) & 0xff;
-      case 0x35: return 0x40; // CONFIG2: 10BASE-T link active
-      case 0x36: return 0x40; // CONFIG3: full duplex
-      default: return 0;
+      case 0x21:
+        return (this.start >> 8) & 0xff;
+      case 0x22:
+        return (this.stop >> 8) & 0xff;
+      case 0x35:
+        return 0x40; // CONFIG2: 10BASE-T link active
+      case 0x36:
+        return 0x40; // CONFIG3: full duplex
+      default:
+        return 0;
     }
   }
 
   private writeRegister(offset: number, value: number): void {
     if (offset === CR) return this.writeCommand(value);
     switch (offset | ((this.cmd >> 6) << 4)) {
-      case 0x01: this.start = value << 8; break;
-      case 0x02: this.stop = value << 8; break;
-      case 0x03: this.boundary = value; break;
-      case 0x04: this.tpsr = value; break;
-      case 0x05: this.tcnt = (this.tcnt & 0xff00) | value; break;
-      case 0x06: this.tcnt = (this.tcnt & 0x00ff) | (value << 8); break;
+      case 0x01:
+        this.start = value << 8;
+        break;
+      case 0x02:
+        this.stop = value << 8;
+        break;
+      case 0x03:
+        this.boundary = value;
+        break;
+      case 0x04:
+        this.tpsr = value;
+        break;
+      case 0x05:
+        this.tcnt = (this.tcnt & 0xff00) | value;
+        break;
+      case 0x06:
+        this.tcnt = (this.tcnt & 0x00ff) | (value << 8);
+        break;
       case 0x07:
         this.isr &= ~(value & 0x7f);
         this.updateIrq();
         break;
-      case 0x08: this.rsar = (this.rsar & 0xff00) | value; break;
-      case 0x09: this.rsar = (this.rsar & 0x00ff) | (value << 8); break;
-      case 0x0a: this.rcnt = (this.rcnt & 0xff00) | value; break;
-      case 0x0b: this.rcnt = (this.rcnt & 0x00ff) | (value << 8); break;
-      case 0x0c: this.rxcr = value; break;
-      case 0x0e: this.dcfg = value; break;
+      case 0x08:
+        this.rsar = (this.rsar & 0xff00) | value;
+        break;
+      case 0x09:
+        this.rsar = (this.rsar & 0x00ff) | (value << 8);
+        break;
+      case 0x0a:
+        this.rcnt = (this.rcnt & 0xff00) | value;
+        break;
+      case 0x0b:
+        this.rcnt = (this.rcnt & 0x00ff) | (value << 8);
+        break;
+      case 0x0c:
+        this.rxcr = value;
+        break;
+      case 0x0e:
+        this.dcfg = value;
+        break;
       case 0x0f:
         this.imr = value;
         this.updateIrq();
         break;
-      case 0x11: case 0x12: case 0x13: case 0x14: case 0x15: case 0x16:
+      case 0x11:
+      case 0x12:
+      case 0x13:
+      case 0x14:
+      case 0x15:
+      case 0x16:
         this.phys[offset - 1] = value;
         break;
-      case 0x17: this.curpag = value; break;
-      case 0x18: case 0x19: case 0x1a: case 0x1b: case 0x1c: case 0x1d: case 0x1e: case 0x1f:
+      case 0x17:
+        this.curpag = value;
+        break;
+      case 0x18:
+      case 0x19:
+      case 0x1a:
+      case 0x1b:
+      case 0x1c:
+      case 0x1d:
+      case 0x1e:
+      case 0x1f:
         this.mult[offset - 8] = value;
         break;
     }

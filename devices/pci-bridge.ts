@@ -5,13 +5,7 @@ import { pciDriver } from "../src/machine/drivers.js";
 import { prop, types } from "../src/machine/properties.js";
 import { DEVICE_PROPS } from "../src/machine/tokens.js";
 import { PciBridgeDevice } from "../src/pci/bridge.js";
-import {
-  PCI_CAP_ID_SHPC,
-  PCI_CAP_ID_SLOTID,
-  PCI_SID_CHASSIS_NR,
-  PCI_SID_ESR,
-  PCI_SID_ESR_FIC,
-} from "../src/pci/constants.js";
+import { PCI_CAP_ID_SHPC, PCI_CAP_ID_SLOTID, PCI_SID_CHASSIS_NR, PCI_SID_ESR, PCI_SID_ESR_FIC } from "../src/pci/constants.js";
 import type { DeviceProps } from "../src/pci/device.js";
 import { Msi } from "../src/pci/msi.js";
 

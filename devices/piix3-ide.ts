@@ -30,4 +30,3 @@ export class Piix3Ide extends PciDevice {
     });
   }
 }
-

@@ -83,7 +83,13 @@ export class Piix3UsbUhci extends PciDevice {
       check: fixedLayoutCheck("uhci", STATE_BYTES),
       load: (bytes) => {
         const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        [this.cmd, this.status, this.intr, this.frnum, this.sofTiming] = [0, 1, 2, 3, 4].map((i) => v.getUint16(2 * i)) as [number, number, number, number, number];
+        [this.cmd, this.status, this.intr, this.frnum, this.sofTiming] = [0, 1, 2, 3, 4].map((i) => v.getUint16(2 * i)) as [
+          number,
+          number,
+          number,
+          number,
+          number,
+        ];
         for (let p = 0; p < NB_PORTS; p++) this.ports[p] = v.getUint16(10 + 2 * p);
         this.frameListBase = v.getUint32(STATE_BYTES - 4);
       },
@@ -103,13 +109,20 @@ export class Piix3UsbUhci extends PciDevice {
 
   private read(offset: number): number {
     switch (offset) {
-      case 0x00: return this.cmd;
-      case 0x02: return this.status;
-      case 0x04: return this.intr;
-      case 0x06: return this.frnum;
-      case 0x08: return this.frameListBase & 0xffff;
-      case 0x0a: return this.frameListBase >>> 16;
-      case 0x0c: return this.sofTiming;
+      case 0x00:
+        return this.cmd;
+      case 0x02:
+        return this.status;
+      case 0x04:
+        return this.intr;
+      case 0x06:
+        return this.frnum;
+      case 0x08:
+        return this.frameListBase & 0xffff;
+      case 0x0a:
+        return this.frameListBase >>> 16;
+      case 0x0c:
+        return this.sofTiming;
     }
     const port = (offset >> 1) & 7;
     return offset >= 0x10 && port < NB_PORTS ? this.ports[port]! : NO_REGISTER;
@@ -117,7 +130,8 @@ export class Piix3UsbUhci extends PciDevice {
 
   private write(offset: number, value: number): void {
     switch (offset) {
-      case 0x00: return this.writeCommand(value);
+      case 0x00:
+        return this.writeCommand(value);
       case 0x02:
         this.status &= ~value;
         return;

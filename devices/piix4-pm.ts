@@ -125,32 +125,47 @@ export class Piix4Pm extends PciDevice {
     // QEMU's acpi-evt and acpi-cnt take 1- and 2-byte accesses, handled as 2; acpi-tmr only 4.
     const pm1 = { implMin: 2, maxAccess: 2 } as const;
     this.pmIo.map(
-      new Region("acpi-evt", 4, {
-        read: (offset) => (offset === 0 ? this.status() : offset === 2 ? this.pm1Enable : 0),
-        write: (offset, _size, value) => {
-          if (offset === 0) {
-            // Writing 1 clears a status bit; clearing TMR_STS arms the next bit-23 change.
-            if (this.status() & value & PM1_TMR_STS) this.overflowTick = nextBit23Change(this.ticks());
-            this.pm1Status &= ~value;
-          } else if (offset === 2) this.pm1Enable = value;
-          this.updateSci();
+      new Region(
+        "acpi-evt",
+        4,
+        {
+          read: (offset) => (offset === 0 ? this.status() : offset === 2 ? this.pm1Enable : 0),
+          write: (offset, _size, value) => {
+            if (offset === 0) {
+              // Writing 1 clears a status bit; clearing TMR_STS arms the next bit-23 change.
+              if (this.status() & value & PM1_TMR_STS) this.overflowTick = nextBit23Change(this.ticks());
+              this.pm1Status &= ~value;
+            } else if (offset === 2) this.pm1Enable = value;
+            this.updateSci();
+          },
         },
-      }, { ...pm1, owner: "PIIX4_PM" }),
+        { ...pm1, owner: "PIIX4_PM" },
+      ),
       0,
     );
     // QEMU 7.2's PM1 control ignores the offset: a byte access at +5 reads and writes the low byte.
     this.pmIo.map(
-      new Region("acpi-cnt", 2, {
-        read: () => this.pm1Control,
-        write: (_offset, _size, value) => void (this.pm1Control = value & ~PM1_CNT_SLP_EN & 0xffff),
-      }, { ...pm1, owner: "PIIX4_PM" }),
+      new Region(
+        "acpi-cnt",
+        2,
+        {
+          read: () => this.pm1Control,
+          write: (_offset, _size, value) => void (this.pm1Control = value & ~PM1_CNT_SLP_EN & 0xffff),
+        },
+        { ...pm1, owner: "PIIX4_PM" },
+      ),
       4,
     );
     this.pmIo.map(
-      new Region("acpi-tmr", 4, {
-        read: (_offset, size) => (size === 4 ? this.ticks() & PM_TIMER_MASK : 0),
-        write: () => {},
-      }, { owner: "PIIX4_PM" }),
+      new Region(
+        "acpi-tmr",
+        4,
+        {
+          read: (_offset, size) => (size === 4 ? this.ticks() & PM_TIMER_MASK : 0),
+          write: () => {},
+        },
+        { owner: "PIIX4_PM" },
+      ),
       8,
     );
   }

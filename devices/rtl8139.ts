@@ -41,10 +41,12 @@ const EE_DO = 0x01;
  * (CAPR reads 0x10 below the empty ring's pointer; TSAD, the MII registers and CSCR answer
  * only 16-bit reads; the whole TCR only 32-bit ones). Everything else reads 0.
  */
+// prettier-ignore
 const RESET_BYTES = new Map([
   [0x11, 0x20], [0x15, 0x20], [0x19, 0x20], [0x1d, 0x20], [0x43, 0x74], [0x52, 0x0c], [0x58, 0xd0],
   [0x59, 0x01], [0x5b, 0x01], [0x5e, 0x20],
 ]);
+// prettier-ignore
 const RESET_WORDS = new Map([
   [0x38, 0xfff0], [0x60, 0x000f], [0x62, 0x1000], [0x64, 0x782d], [0x66, 0x05e1], [0x68, 0x05e1],
   [0x6a, 0x0001], [0x74, 0x0340],
@@ -99,7 +101,10 @@ export class Rtl8139 extends PciDevice {
     super({ vendorId: 0x10ec, deviceId: 0x8139, classCode: 0x0200, revision: 0x20, interruptPin: 1 }, settings);
     // QEMU points at a capability list it never builds (and leaves the status bit clear).
     this.config.set8(PCI_CAPABILITY_LIST, 0xdc);
-    const ops = { read: (offset: number, size: number) => this.read(offset, size), write: (offset: number, size: number, value: number) => this.write(offset, size, value) };
+    const ops = {
+      read: (offset: number, size: number) => this.read(offset, size),
+      write: (offset: number, size: number, value: number) => this.write(offset, size, value),
+    };
     this.defineBar(0, { kind: "io", size: REGISTERS_SIZE, name: "rtl8139", ops });
     this.defineBar(1, { kind: "mem32", size: REGISTERS_SIZE, name: "rtl8139-mem", ops });
     this.function.stateParts.push({

@@ -48,7 +48,16 @@ const CR_LINE_COMPARE = 0x18;
 
 /** Bochs VBE "dispi" registers behind ports 0x1ce (index) / 0x1cf (data). */
 export const VBE = {
-  ID: 0, XRES: 1, YRES: 2, BPP: 3, ENABLE: 4, BANK: 5, VIRT_WIDTH: 6, VIRT_HEIGHT: 7, X_OFFSET: 8, Y_OFFSET: 9,
+  ID: 0,
+  XRES: 1,
+  YRES: 2,
+  BPP: 3,
+  ENABLE: 4,
+  BANK: 5,
+  VIRT_WIDTH: 6,
+  VIRT_HEIGHT: 7,
+  X_OFFSET: 8,
+  Y_OFFSET: 9,
   /** Index 10 is past the register file: it reads the VRAM size in 64 KiB units. */
   VIDEO_MEMORY_64K: 10,
 } as const;
@@ -225,45 +234,92 @@ export class VgaCore {
   ioRead(port: number): number {
     if (this.portInvalid(port)) return 0xff;
     switch (port) {
-      case 0x3c0: return this.arFlipFlop === 0 ? this.arIndex : 0;
-      case 0x3c1: return (this.arIndex & 0x1f) < AR_COUNT ? this.ar[this.arIndex & 0x1f]! : 0;
-      case 0x3c2: return this.st00;
-      case 0x3c4: return this.srIndex;
-      case 0x3c5: return this.sr[this.srIndex]!;
-      case 0x3c7: return this.dacState;
-      case 0x3c8: return this.dacWriteIndex;
-      case 0x3c9: return this.readPalette();
-      case 0x3ca: return this.fcr;
-      case 0x3cc: return this.msr;
-      case 0x3ce: return this.grIndex;
-      case 0x3cf: return this.gr[this.grIndex]!;
-      case 0x3b4: case 0x3d4: return this.crIndex;
-      case 0x3b5: case 0x3d5: return this.cr[this.crIndex]!;
-      case 0x3ba: case 0x3da:
+      case 0x3c0:
+        return this.arFlipFlop === 0 ? this.arIndex : 0;
+      case 0x3c1:
+        return (this.arIndex & 0x1f) < AR_COUNT ? this.ar[this.arIndex & 0x1f]! : 0;
+      case 0x3c2:
+        return this.st00;
+      case 0x3c4:
+        return this.srIndex;
+      case 0x3c5:
+        return this.sr[this.srIndex]!;
+      case 0x3c7:
+        return this.dacState;
+      case 0x3c8:
+        return this.dacWriteIndex;
+      case 0x3c9:
+        return this.readPalette();
+      case 0x3ca:
+        return this.fcr;
+      case 0x3cc:
+        return this.msr;
+      case 0x3ce:
+        return this.grIndex;
+      case 0x3cf:
+        return this.gr[this.grIndex]!;
+      case 0x3b4:
+      case 0x3d4:
+        return this.crIndex;
+      case 0x3b5:
+      case 0x3d5:
+        return this.cr[this.crIndex]!;
+      case 0x3ba:
+      case 0x3da:
         this.arFlipFlop = 0;
         return this.retrace();
-      default: return 0;
+      default:
+        return 0;
     }
   }
 
   ioWrite(port: number, value: number): void {
     if (this.portInvalid(port)) return;
     switch (port) {
-      case 0x3c0: this.writeAttribute(value); break;
-      case 0x3c2: this.msr = value & ~0x10; break;
-      case 0x3c4: this.srIndex = value & 7; break;
-      case 0x3c5: this.sr[this.srIndex] = value & SR_MASK[this.srIndex]!; break;
-      case 0x3c7: this.dacReadIndex = value; this.dacSubIndex = 0; this.dacState = 3; break;
-      case 0x3c8: this.dacWriteIndex = value; this.dacSubIndex = 0; this.dacState = 0; break;
-      case 0x3c9: this.writePalette(value); break;
-      case 0x3ce: this.grIndex = value & 0x0f; break;
+      case 0x3c0:
+        this.writeAttribute(value);
+        break;
+      case 0x3c2:
+        this.msr = value & ~0x10;
+        break;
+      case 0x3c4:
+        this.srIndex = value & 7;
+        break;
+      case 0x3c5:
+        this.sr[this.srIndex] = value & SR_MASK[this.srIndex]!;
+        break;
+      case 0x3c7:
+        this.dacReadIndex = value;
+        this.dacSubIndex = 0;
+        this.dacState = 3;
+        break;
+      case 0x3c8:
+        this.dacWriteIndex = value;
+        this.dacSubIndex = 0;
+        this.dacState = 0;
+        break;
+      case 0x3c9:
+        this.writePalette(value);
+        break;
+      case 0x3ce:
+        this.grIndex = value & 0x0f;
+        break;
       case 0x3cf:
         this.gr[this.grIndex] = value & GR_MASK[this.grIndex]!;
         this.vbeUpdateVgaRegs();
         break;
-      case 0x3b4: case 0x3d4: this.crIndex = value; break;
-      case 0x3b5: case 0x3d5: this.writeCrtc(value); break;
-      case 0x3ba: case 0x3da: this.fcr = value & 0x10; break;
+      case 0x3b4:
+      case 0x3d4:
+        this.crIndex = value;
+        break;
+      case 0x3b5:
+      case 0x3d5:
+        this.writeCrtc(value);
+        break;
+      case 0x3ba:
+      case 0x3da:
+        this.fcr = value & 0x10;
+        break;
     }
   }
 
@@ -317,10 +373,14 @@ export class VgaCore {
   /** The VRAM offset a window address decodes to in the current memory map, or -1. */
   private windowOffset(addr: number): number {
     switch ((this.gr[GR_MISC]! >> 2) & 3) {
-      case 0: return addr;
-      case 1: return addr < 0x10000 ? addr + this.bankOffset : -1;
-      case 2: return addr >= 0x10000 && addr < 0x18000 ? addr - 0x10000 : -1;
-      default: return addr >= 0x18000 ? addr - 0x18000 : -1;
+      case 0:
+        return addr;
+      case 1:
+        return addr < 0x10000 ? addr + this.bankOffset : -1;
+      case 2:
+        return addr >= 0x10000 && addr < 0x18000 ? addr - 0x10000 : -1;
+      default:
+        return addr >= 0x18000 ? addr - 0x18000 : -1;
     }
   }
 
@@ -387,9 +447,15 @@ export class VgaCore {
     }
     if ((this.gr[GR_MODE]! & 3) !== 1) {
       switch (this.gr[GR_DATA_ROTATE]! >> 3) {
-        case 1: v &= this.latch; break;
-        case 2: v |= this.latch; break;
-        case 3: v ^= this.latch; break;
+        case 1:
+          v &= this.latch;
+          break;
+        case 2:
+          v |= this.latch;
+          break;
+        case 3:
+          v ^= this.latch;
+          break;
       }
       bitMask &= 0xff;
       bitMask = (bitMask | (bitMask << 8) | (bitMask << 16) | (bitMask << 24)) >>> 0;
@@ -421,7 +487,12 @@ export class VgaCore {
       case VBE.ID:
         if (VBE_IDS.includes(value)) r[VBE.ID] = value;
         break;
-      case VBE.XRES: case VBE.YRES: case VBE.BPP: case VBE.VIRT_WIDTH: case VBE.X_OFFSET: case VBE.Y_OFFSET:
+      case VBE.XRES:
+      case VBE.YRES:
+      case VBE.BPP:
+      case VBE.VIRT_WIDTH:
+      case VBE.X_OFFSET:
+      case VBE.Y_OFFSET:
         r[this.vbeIndex] = value;
         this.vbeFixupRegs();
         this.vbeUpdateVgaRegs();
@@ -553,13 +624,28 @@ const QEXT_BIG_ENDIAN = 0xbebebebe;
 
 /** EDID modes QEMU advertises: CEA VICs (`dta`), established timing bits, additional standard timings 3. */
 const EDID_MODES: ReadonlyArray<{ x: number; y: number; byte?: number; xtra3?: number; bit?: number; dta?: number }> = [
-  { x: 5120, y: 2160, dta: 125 }, { x: 4096, y: 2160, dta: 101 }, { x: 3840, y: 2160, dta: 96 },
-  { x: 2560, y: 1080, dta: 89 }, { x: 2048, y: 1152 }, { x: 1920, y: 1080, dta: 31 }, { x: 3840, y: 2160, dta: 97 },
-  { x: 1920, y: 1200, xtra3: 10, bit: 0 }, { x: 1600, y: 1200, xtra3: 9, bit: 2 }, { x: 1680, y: 1050, xtra3: 9, bit: 5 },
-  { x: 1440, y: 900, xtra3: 8, bit: 5 }, { x: 1280, y: 1024, xtra3: 7, bit: 1 }, { x: 1280, y: 960, xtra3: 7, bit: 3 },
-  { x: 1280, y: 768, xtra3: 7, bit: 6 }, { x: 1920, y: 1440, xtra3: 11, bit: 5 }, { x: 1856, y: 1392, xtra3: 10, bit: 3 },
-  { x: 1792, y: 1344, xtra3: 10, bit: 5 }, { x: 1440, y: 1050, xtra3: 8, bit: 1 }, { x: 1360, y: 768, xtra3: 8, bit: 7 },
-  { x: 1024, y: 768, byte: 36, bit: 3 }, { x: 800, y: 600, byte: 35, bit: 0 }, { x: 640, y: 480, byte: 35, bit: 5 },
+  { x: 5120, y: 2160, dta: 125 },
+  { x: 4096, y: 2160, dta: 101 },
+  { x: 3840, y: 2160, dta: 96 },
+  { x: 2560, y: 1080, dta: 89 },
+  { x: 2048, y: 1152 },
+  { x: 1920, y: 1080, dta: 31 },
+  { x: 3840, y: 2160, dta: 97 },
+  { x: 1920, y: 1200, xtra3: 10, bit: 0 },
+  { x: 1600, y: 1200, xtra3: 9, bit: 2 },
+  { x: 1680, y: 1050, xtra3: 9, bit: 5 },
+  { x: 1440, y: 900, xtra3: 8, bit: 5 },
+  { x: 1280, y: 1024, xtra3: 7, bit: 1 },
+  { x: 1280, y: 960, xtra3: 7, bit: 3 },
+  { x: 1280, y: 768, xtra3: 7, bit: 6 },
+  { x: 1920, y: 1440, xtra3: 11, bit: 5 },
+  { x: 1856, y: 1392, xtra3: 10, bit: 3 },
+  { x: 1792, y: 1344, xtra3: 10, bit: 5 },
+  { x: 1440, y: 1050, xtra3: 8, bit: 1 },
+  { x: 1360, y: 768, xtra3: 8, bit: 7 },
+  { x: 1024, y: 768, byte: 36, bit: 3 },
+  { x: 800, y: 600, byte: 35, bit: 0 },
+  { x: 640, y: 480, byte: 35, bit: 5 },
 ];
 const EDID_SIZE = 0x180;
 
@@ -590,8 +676,12 @@ export function generateEdid(info: EdidInfo): Uint8Array {
     const xblank = Math.floor((xres * 35) / 100);
     const yblank = Math.floor((yres * 35) / 1000);
     return {
-      xfront: Math.floor((xres * 25) / 100), xsync: Math.floor((xres * 3) / 100), xblank,
-      yfront: Math.floor((yres * 5) / 1000), ysync: Math.floor((yres * 5) / 1000), yblank,
+      xfront: Math.floor((xres * 25) / 100),
+      xsync: Math.floor((xres * 3) / 100),
+      xblank,
+      yfront: Math.floor((yres * 5) / 1000),
+      ysync: Math.floor((yres * 5) / 1000),
+      yblank,
       clock: Number((BigInt(refresh) * BigInt(xres + xblank) * BigInt(yres + yblank)) / 10000000n),
     };
   };
@@ -632,13 +722,27 @@ export function generateEdid(info: EdidInfo): Uint8Array {
     const t = timings();
     edid[desc] = t.clock & 0xff;
     edid[desc + 1] = (t.clock >>> 8) & 0xff;
-    edid.set([
-      xres & 0xff, t.xblank & 0xff, ((xres & 0xf00) >> 4) | ((t.xblank & 0xf00) >> 8),
-      yres & 0xff, t.yblank & 0xff, ((yres & 0xf00) >> 4) | ((t.yblank & 0xf00) >> 8),
-      t.xfront & 0xff, t.xsync & 0xff, ((t.yfront & 0xf) << 4) | (t.ysync & 0xf),
-      ((t.xfront & 0x300) >> 2) | ((t.xsync & 0x300) >> 4) | ((t.yfront & 0x30) >> 2) | ((t.ysync & 0x30) >> 4),
-      widthMm & 0xff, heightMm & 0xff, ((widthMm & 0xf00) >> 4) | ((heightMm & 0xf00) >> 8), 0, 0, 0x18,
-    ], desc + 2);
+    edid.set(
+      [
+        xres & 0xff,
+        t.xblank & 0xff,
+        ((xres & 0xf00) >> 4) | ((t.xblank & 0xf00) >> 8),
+        yres & 0xff,
+        t.yblank & 0xff,
+        ((yres & 0xf00) >> 4) | ((t.yblank & 0xf00) >> 8),
+        t.xfront & 0xff,
+        t.xsync & 0xff,
+        ((t.yfront & 0xf) << 4) | (t.ysync & 0xf),
+        ((t.xfront & 0x300) >> 2) | ((t.xsync & 0x300) >> 4) | ((t.yfront & 0x30) >> 2) | ((t.ysync & 0x30) >> 4),
+        widthMm & 0xff,
+        heightMm & 0xff,
+        ((widthMm & 0xf00) >> 4) | ((heightMm & 0xf00) >> 8),
+        0,
+        0,
+        0x18,
+      ],
+      desc + 2,
+    );
     desc = next(desc);
   }
   const xtra3 = desc;
@@ -667,8 +771,8 @@ export function generateEdid(info: EdidInfo): Uint8Array {
     } else if (mode.xtra3) edid[xtra3 + mode.xtra3] = edid[xtra3 + mode.xtra3]! | (1 << mode.bit!);
     if (mode.dta) {
       edid[dta + edid[dta + 2]!] = mode.dta;
-      edid[dta + 2]++;
-      edid[dta + 4]++;
+      edid[dta + 2] = edid[dta + 2]! + 1;
+      edid[dta + 4] = edid[dta + 4]! + 1;
     }
   }
   for (; std < 54; std += 2) edid.set([0x01, 0x01], std);
@@ -679,7 +783,10 @@ export function generateEdid(info: EdidInfo): Uint8Array {
   if (desc >= 0) {
     descType(desc, 0xfc);
     edid.fill(0x20, desc + 5, desc + 18);
-    edid.set([..."QEMU Monitor"].map((ch) => ch.charCodeAt(0)), desc + 5);
+    edid.set(
+      [..."QEMU Monitor"].map((ch) => ch.charCodeAt(0)),
+      desc + 5,
+    );
     edid[desc + 17] = 0x0a;
     desc = next(desc);
   }
@@ -710,8 +817,17 @@ const properties = {
   xmax: prop(types.uint32, 0, "EDID: modes wider than this are not advertised (0: no limit)"),
   ymax: prop(types.uint32, 0, "EDID: modes higher than this are not advertised (0: no limit)"),
   refresh_rate: prop(types.uint32, 0, "EDID refresh rate of the preferred mode in mHz; 0 means 75 Hz"),
-  "global-vmstate": prop(types.bool, false, "migrate VRAM under the global name vga.vram (no guest-visible effect; one such display per machine)"),
-  "big-endian-framebuffer": prop(types.bool, false, "framebuffer byte order; QEMU's reset restores little endian before the guest runs, so no guest-visible effect", { guestVisible: false, inQtree: false }),
+  "global-vmstate": prop(
+    types.bool,
+    false,
+    "migrate VRAM under the global name vga.vram (no guest-visible effect; one such display per machine)",
+  ),
+  "big-endian-framebuffer": prop(
+    types.bool,
+    false,
+    "framebuffer byte order; QEMU's reset restores little endian before the guest runs, so no guest-visible effect",
+    { guestVisible: false, inQtree: false },
+  ),
 };
 
 /**
@@ -747,30 +863,47 @@ export class StdVga extends PciDevice {
     const vram = new Vram(vgaVramMiB(props.vgamem_mb) * MiB);
     const vga = (this.vga = new VgaCore(vram));
     const owner = this.driver;
-    this.defineBar(0, { kind: "mem32", prefetchable: true, size: vram.size, name: "vga.vram", ops: vram, regionOptions: { unaligned: true } });
+    this.defineBar(0, {
+      kind: "mem32",
+      prefetchable: true,
+      size: vram.size,
+      name: "vga.vram",
+      ops: vram,
+      regionOptions: { unaligned: true },
+    });
     if (props.mmio) {
       const bar = this.defineBar(2, { kind: "mem32", size: MMIO_SIZE, name: "vga.mmio" });
       // QEMU's vga.mmio is itself an I/O region of unassigned ops: its gaps read all ones.
       bar.contents.map(new Region("vga.mmio", MMIO_SIZE, { read: () => 0xffffffff, write: () => {} }, { owner }), 0, -1);
       bar.contents.map(
-        new Region("vga ioports remapped", IOPORTS_SIZE, {
-          read: (offset) => vga.ioRead(0x3c0 + offset),
-          write: (offset, _size, value) => vga.ioWrite(0x3c0 + offset, value),
-        }, { implMax: 1, owner }),
+        new Region(
+          "vga ioports remapped",
+          IOPORTS_SIZE,
+          {
+            read: (offset) => vga.ioRead(0x3c0 + offset),
+            write: (offset, _size, value) => vga.ioWrite(0x3c0 + offset, value),
+          },
+          { implMax: 1, owner },
+        ),
         IOPORTS_OFFSET,
       );
       bar.contents.map(
-        new Region("bochs dispi interface", BOCHS_SIZE, {
-          // Register n at offset 2n, flat: an access selects the index, then the data.
-          read: (offset) => {
-            vga.vbeIndex = offset >> 1;
-            return vga.vbeReadData();
+        new Region(
+          "bochs dispi interface",
+          BOCHS_SIZE,
+          {
+            // Register n at offset 2n, flat: an access selects the index, then the data.
+            read: (offset) => {
+              vga.vbeIndex = offset >> 1;
+              return vga.vbeReadData();
+            },
+            write: (offset, _size, value) => {
+              vga.vbeIndex = offset >> 1;
+              vga.vbeWriteData(value);
+            },
           },
-          write: (offset, _size, value) => {
-            vga.vbeIndex = offset >> 1;
-            vga.vbeWriteData(value);
-          },
-        }, { implMin: 2, implMax: 2, owner }),
+          { implMin: 2, implMax: 2, owner },
+        ),
         BOCHS_OFFSET,
       );
       if (props["qemu-extended-regs"]) {
@@ -781,7 +914,13 @@ export class StdVga extends PciDevice {
         // QEMU's realize fills in the preferred mode, so qtree shows it.
         if (props.xres === 0) props.xres = 1280;
         if (props.yres === 0) props.yres = 800;
-        const edid = generateEdid({ xres: props.xres, yres: props.yres, xmax: props.xmax, ymax: props.ymax, refreshRate: props.refresh_rate });
+        const edid = generateEdid({
+          xres: props.xres,
+          yres: props.yres,
+          xmax: props.xmax,
+          ymax: props.ymax,
+          refreshRate: props.refresh_rate,
+        });
         bar.contents.map(
           new Region("edid", EDID_SIZE, { read: (offset) => edid[offset]!, write: () => {} }, { implMax: 1, owner }),
           EDID_OFFSET,
@@ -789,14 +928,28 @@ export class StdVga extends PciDevice {
       }
     }
     const ports = (start: number, length: number): Region =>
-      portBlock("vga", length, 1, (i) => vga.ioRead(start + i), (i, v) => vga.ioWrite(start + i, v), owner);
+      portBlock(
+        "vga",
+        length,
+        1,
+        (i) => vga.ioRead(start + i),
+        (i, v) => vga.ioWrite(start + i, v),
+        owner,
+      );
     this.legacyPorts = [ports(0x3b4, 2), ports(0x3ba, 1), ports(0x3c0, 16), ports(0x3d4, 2), ports(0x3da, 1)];
     // Index at 0x1ce; data at 0x1cf (x86) and 0x1d0; 16-bit accesses only.
     this.legacyPorts.push(
-      portBlock("vbe", 4, 2, (i) => (i === 0 ? vga.vbeIndex : i <= 2 ? vga.vbeReadData() : 0xffff), (i, v) => {
-        if (i === 0) vga.vbeIndex = v;
-        else if (i <= 2) vga.vbeWriteData(v);
-      }, owner),
+      portBlock(
+        "vbe",
+        4,
+        2,
+        (i) => (i === 0 ? vga.vbeIndex : i <= 2 ? vga.vbeReadData() : 0xffff),
+        (i, v) => {
+          if (i === 0) vga.vbeIndex = v;
+          else if (i <= 2) vga.vbeWriteData(v);
+        },
+        owner,
+      ),
     );
     this.lowMemory = vga.lowMemoryRegion("vga-lowmem", owner);
   }

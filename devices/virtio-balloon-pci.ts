@@ -4,7 +4,15 @@ import { pciDriver } from "../src/machine/drivers.js";
 import { objectLink, prop, types } from "../src/machine/properties.js";
 import { DEVICE_PROPS, RAM_SIZE } from "../src/machine/tokens.js";
 import type { DeviceProps } from "../src/pci/device.js";
-import { VIRTIO_ID_BALLOON, VirtioPciDevice, bit, hasBit, readOnlyProperty, virtioDeviceProperties, virtioPciProperties } from "./virtio-pci.js";
+import {
+  VIRTIO_ID_BALLOON,
+  VirtioPciDevice,
+  bit,
+  hasBit,
+  readOnlyProperty,
+  virtioDeviceProperties,
+  virtioPciProperties,
+} from "./virtio-pci.js";
 import { fixedLayoutCheck } from "../src/state/state-part.js";
 
 /** VIRTIO_BALLOON_F_* feature bits. */
@@ -33,7 +41,9 @@ const properties = {
   "free-page-reporting": prop(types.bool, false, "offers VIRTIO_BALLOON_F_REPORTING (feature bit 5) and a reporting queue"),
   "qemu-4-0-config-size": prop(types.bool, false, "config space of 16 bytes whatever the features (as QEMU 4.0 had it)"),
   // A QOM property on QEMU: not in info qtree, no default in -device help.
-  "guest-stats-polling-interval": prop(types.int, 0, "seconds between guest statistics requests (no effect on the guest view)", { inQtree: false }),
+  "guest-stats-polling-interval": prop(types.int, 0, "seconds between guest statistics requests (no effect on the guest view)", {
+    inQtree: false,
+  }),
   iothread: objectLink("iothread", "ID of an iothread object for free page hinting (no effect on the guest view)"),
   "guest-stats": readOnlyProperty("guest statistics", "the guest's last memory statistics"),
 };
@@ -70,13 +80,17 @@ export class VirtioBalloonPci extends VirtioPciDevice {
     ];
     for (const [on, n] of flags) if (on) own |= bit(n);
     if (props["guest-stats-polling-interval"] < 0) throw new MachbusError("bad-property-value", "timer value must be greater than zero");
-    if (props["free-page-hint"] && !props.iothread) throw new MachbusError("bad-property-value", "'free-page-hint' requires 'iothread' to be set");
+    if (props["free-page-hint"] && !props.iothread)
+      throw new MachbusError("bad-property-value", "'free-page-hint' requires 'iothread' to be set");
     const queueSizes = [BALLOON_QUEUE_SIZE, BALLOON_QUEUE_SIZE, BALLOON_QUEUE_SIZE];
     if (props["free-page-hint"]) queueSizes.push(FREE_PAGE_QUEUE_SIZE);
     if (props["free-page-reporting"]) queueSizes.push(REPORTING_QUEUE_SIZE);
-    const configSize = props["qemu-4-0-config-size"] || hasBit(own, F.PAGE_POISON)
-      ? CONFIG_SIZE_FULL
-      : hasBit(own, F.FREE_PAGE_HINT) ? CONFIG_SIZE_HINT : CONFIG_SIZE_BASE;
+    const configSize =
+      props["qemu-4-0-config-size"] || hasBit(own, F.PAGE_POISON)
+        ? CONFIG_SIZE_FULL
+        : hasBit(own, F.FREE_PAGE_HINT)
+          ? CONFIG_SIZE_HINT
+          : CONFIG_SIZE_BASE;
     super(props, {
       name: "virtio-balloon",
       virtioId: VIRTIO_ID_BALLOON,

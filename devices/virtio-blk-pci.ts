@@ -26,7 +26,19 @@ import {
 } from "./virtio-pci.js";
 
 /** VIRTIO_BLK_F_* feature bits. */
-const F = { SEG_MAX: 2, GEOMETRY: 4, RO: 5, BLK_SIZE: 6, SCSI: 7, WCE: 9, TOPOLOGY: 10, CONFIG_WCE: 11, MQ: 12, DISCARD: 13, WRITE_ZEROES: 14 } as const;
+const F = {
+  SEG_MAX: 2,
+  GEOMETRY: 4,
+  RO: 5,
+  BLK_SIZE: 6,
+  SCSI: 7,
+  WCE: 9,
+  TOPOLOGY: 10,
+  CONFIG_WCE: 11,
+  MQ: 12,
+  DISCARD: 13,
+  WRITE_ZEROES: 14,
+} as const;
 
 /** struct virtio_blk_config: 36 bytes, then the discard fields (to 48), then the write-zeroes ones (to 57). */
 const CFG_CAPACITY = 0;
@@ -68,8 +80,16 @@ const properties = {
   ioeventfd: ioeventfdProperty,
   vectors: prop(types.uint32, VECTORS_UNSPECIFIED, "MSI-X vectors; default num-queues + 1; 0: no MSI-X"),
   class: prop(types.uint32, 0, "PCI class code (base class and subclass); 0 for mass storage/SCSI (0x0100)"),
-  drive: prop(hostLink("drive"), "", "Node name or ID of a block device to use as a backend (required; a read-only drive offers VIRTIO_BLK_F_RO; no I/O is done)"),
-  "drive-size": prop(sizeType, DEFAULT_DRIVE_SIZE, "machbus: size in bytes of the image behind drive (QEMU reads it from the image); capacity and default geometry follow it"),
+  drive: prop(
+    hostLink("drive"),
+    "",
+    "Node name or ID of a block device to use as a backend (required; a read-only drive offers VIRTIO_BLK_F_RO; no I/O is done)",
+  ),
+  "drive-size": prop(
+    sizeType,
+    DEFAULT_DRIVE_SIZE,
+    "machbus: size in bytes of the image behind drive (QEMU reads it from the image); capacity and default geometry follow it",
+  ),
   "num-queues": prop(types.uint16, AUTO_NUM_QUEUES, "request queues; 65535: one per vCPU (one here)"),
   "queue-size": prop(types.uint16, 256, "entries per queue: a power of two from 4 to 1024"),
   "seg-max-adjust": prop(types.bool, true, "seg_max is queue-size - 2 (off: 126)"),
@@ -244,9 +264,13 @@ function blockConf(props: BlkProps, readOnly: boolean): BlockConf {
     const v = props[name];
     if (v === 0) continue;
     if (v < SECTOR || v > BLOCK_SIZE_MAX) {
-      throw new MachbusError("bad-property-value", `Property .${name} doesn't take value ${v} (minimum: ${SECTOR}, maximum: ${BLOCK_SIZE_MAX})`);
+      throw new MachbusError(
+        "bad-property-value",
+        `Property .${name} doesn't take value ${v} (minimum: ${SECTOR}, maximum: ${BLOCK_SIZE_MAX})`,
+      );
     }
-    if ((v & (v - 1)) !== 0) throw new MachbusError("bad-property-value", `Property .${name} doesn't take value '${v}', it's not a power of 2`);
+    if ((v & (v - 1)) !== 0)
+      throw new MachbusError("bad-property-value", `Property .${name} doesn't take value '${v}', it's not a power of 2`);
   }
   if (!props.drive) throw new MachbusError("bad-property-value", "drive property not set");
   const numQueues = props["num-queues"] === AUTO_NUM_QUEUES ? 1 : Math.min(props["num-queues"], VIRTIO_QUEUE_MAX);
@@ -270,7 +294,8 @@ function blockConf(props: BlkProps, readOnly: boolean): BlockConf {
   const logical = props.logical_block_size || SECTOR;
   if (logical > physical) throw new MachbusError("bad-property-value", "logical_block_size > physical_block_size not supported");
   if (props.min_io_size % logical) throw new MachbusError("bad-property-value", "min_io_size must be a multiple of logical_block_size");
-  if (props.min_io_size / logical > 0xffff) throw new MachbusError("bad-property-value", "min_io_size must not exceed 65535 logical blocks");
+  if (props.min_io_size / logical > 0xffff)
+    throw new MachbusError("bad-property-value", "min_io_size must not exceed 65535 logical blocks");
   if (props.opt_io_size % logical) throw new MachbusError("bad-property-value", "opt_io_size must be a multiple of logical_block_size");
   if (props.discard_granularity !== 0xffffffff && props.discard_granularity % logical) {
     throw new MachbusError("bad-property-value", "discard_granularity must be a multiple of logical_block_size");

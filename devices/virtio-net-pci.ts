@@ -22,16 +22,49 @@ import {
 
 /** VIRTIO_NET_F_* feature bits. */
 const F = {
-  CSUM: 0, GUEST_CSUM: 1, CTRL_GUEST_OFFLOADS: 2, MTU: 3, MAC: 5, GSO: 6, GUEST_TSO4: 7, GUEST_TSO6: 8,
-  GUEST_ECN: 9, GUEST_UFO: 10, HOST_TSO4: 11, HOST_TSO6: 12, HOST_ECN: 13, HOST_UFO: 14, MRG_RXBUF: 15,
-  STATUS: 16, CTRL_VQ: 17, CTRL_RX: 18, CTRL_VLAN: 19, CTRL_RX_EXTRA: 20, GUEST_ANNOUNCE: 21, MQ: 22,
-  CTRL_MAC_ADDR: 23, HASH_REPORT: 57, RSS: 60, RSC_EXT: 61, STANDBY: 62, SPEED_DUPLEX: 63,
+  CSUM: 0,
+  GUEST_CSUM: 1,
+  CTRL_GUEST_OFFLOADS: 2,
+  MTU: 3,
+  MAC: 5,
+  GSO: 6,
+  GUEST_TSO4: 7,
+  GUEST_TSO6: 8,
+  GUEST_ECN: 9,
+  GUEST_UFO: 10,
+  HOST_TSO4: 11,
+  HOST_TSO6: 12,
+  HOST_ECN: 13,
+  HOST_UFO: 14,
+  MRG_RXBUF: 15,
+  STATUS: 16,
+  CTRL_VQ: 17,
+  CTRL_RX: 18,
+  CTRL_VLAN: 19,
+  CTRL_RX_EXTRA: 20,
+  GUEST_ANNOUNCE: 21,
+  MQ: 22,
+  CTRL_MAC_ADDR: 23,
+  HASH_REPORT: 57,
+  RSS: 60,
+  RSC_EXT: 61,
+  STANDBY: 62,
+  SPEED_DUPLEX: 63,
 } as const;
 
 /** Offloads a backend without a virtio-net header cannot do: QEMU withdraws them when there is no such peer. */
 const NEEDS_VNET_HDR = [
-  F.CSUM, F.HOST_TSO4, F.HOST_TSO6, F.HOST_ECN, F.GUEST_CSUM, F.GUEST_TSO4, F.GUEST_TSO6, F.GUEST_ECN,
-  F.HASH_REPORT, F.GUEST_UFO, F.HOST_UFO,
+  F.CSUM,
+  F.HOST_TSO4,
+  F.HOST_TSO6,
+  F.HOST_ECN,
+  F.GUEST_CSUM,
+  F.GUEST_TSO4,
+  F.GUEST_TSO6,
+  F.GUEST_ECN,
+  F.HASH_REPORT,
+  F.GUEST_UFO,
+  F.HOST_UFO,
 ];
 
 /** struct virtio_net_config; its guest-visible size ends with the last field a host feature asks for. */
@@ -221,19 +254,38 @@ export class VirtioNetPci extends VirtioPciDevice {
 /** The feature bits the properties ask for (n->host_features after realize). */
 function netFeatures(props: DeviceProps<typeof properties>): bigint {
   const flags: [boolean, number][] = [
-    [props.csum, F.CSUM], [props.guest_csum, F.GUEST_CSUM], [props.gso, F.GSO], [props.guest_tso4, F.GUEST_TSO4],
-    [props.guest_tso6, F.GUEST_TSO6], [props.guest_ecn, F.GUEST_ECN], [props.guest_ufo, F.GUEST_UFO],
-    [props.guest_announce, F.GUEST_ANNOUNCE], [props.host_tso4, F.HOST_TSO4], [props.host_tso6, F.HOST_TSO6],
-    [props.host_ecn, F.HOST_ECN], [props.host_ufo, F.HOST_UFO], [props.mrg_rxbuf, F.MRG_RXBUF], [props.status, F.STATUS],
-    [props.ctrl_vq, F.CTRL_VQ], [props.ctrl_rx, F.CTRL_RX], [props.ctrl_vlan, F.CTRL_VLAN], [props.ctrl_rx_extra, F.CTRL_RX_EXTRA],
-    [props.ctrl_mac_addr, F.CTRL_MAC_ADDR], [props.ctrl_guest_offloads, F.CTRL_GUEST_OFFLOADS], [props.mq, F.MQ],
-    [props.rss, F.RSS], [props.hash, F.HASH_REPORT], [props.guest_rsc_ext, F.RSC_EXT],
-    [props.host_mtu !== 0, F.MTU], [props.failover, F.STANDBY],
+    [props.csum, F.CSUM],
+    [props.guest_csum, F.GUEST_CSUM],
+    [props.gso, F.GSO],
+    [props.guest_tso4, F.GUEST_TSO4],
+    [props.guest_tso6, F.GUEST_TSO6],
+    [props.guest_ecn, F.GUEST_ECN],
+    [props.guest_ufo, F.GUEST_UFO],
+    [props.guest_announce, F.GUEST_ANNOUNCE],
+    [props.host_tso4, F.HOST_TSO4],
+    [props.host_tso6, F.HOST_TSO6],
+    [props.host_ecn, F.HOST_ECN],
+    [props.host_ufo, F.HOST_UFO],
+    [props.mrg_rxbuf, F.MRG_RXBUF],
+    [props.status, F.STATUS],
+    [props.ctrl_vq, F.CTRL_VQ],
+    [props.ctrl_rx, F.CTRL_RX],
+    [props.ctrl_vlan, F.CTRL_VLAN],
+    [props.ctrl_rx_extra, F.CTRL_RX_EXTRA],
+    [props.ctrl_mac_addr, F.CTRL_MAC_ADDR],
+    [props.ctrl_guest_offloads, F.CTRL_GUEST_OFFLOADS],
+    [props.mq, F.MQ],
+    [props.rss, F.RSS],
+    [props.hash, F.HASH_REPORT],
+    [props.guest_rsc_ext, F.RSC_EXT],
+    [props.host_mtu !== 0, F.MTU],
+    [props.failover, F.STANDBY],
   ];
   let f = 0n;
   for (const [on, n] of flags) if (on) f |= bit(n);
   if (props.duplex) {
-    if (props.duplex !== "half" && props.duplex !== "full") throw new MachbusError("bad-property-value", "'duplex' must be 'half' or 'full'");
+    if (props.duplex !== "half" && props.duplex !== "full")
+      throw new MachbusError("bad-property-value", "'duplex' must be 'half' or 'full'");
     f |= bit(F.SPEED_DUPLEX);
   }
   if (props.speed < -1) throw new MachbusError("bad-property-value", "'speed' must be between 0 and INT_MAX");
@@ -252,10 +304,16 @@ function queueSizes(props: DeviceProps<typeof properties>): number[] {
   const { rx_queue_size: rx, tx_queue_size: tx } = props;
   const pow2 = (n: number) => n > 0 && (n & (n - 1)) === 0;
   if (rx < RX_QUEUE_MIN_SIZE || rx > VIRTQUEUE_MAX_SIZE || !pow2(rx)) {
-    throw new MachbusError("bad-property-value", `Invalid rx_queue_size (= ${rx}), must be a power of 2 between ${RX_QUEUE_MIN_SIZE} and ${VIRTQUEUE_MAX_SIZE}.`);
+    throw new MachbusError(
+      "bad-property-value",
+      `Invalid rx_queue_size (= ${rx}), must be a power of 2 between ${RX_QUEUE_MIN_SIZE} and ${VIRTQUEUE_MAX_SIZE}.`,
+    );
   }
   if (tx < TX_QUEUE_MIN_SIZE || tx > VIRTQUEUE_MAX_SIZE || !pow2(tx)) {
-    throw new MachbusError("bad-property-value", `Invalid tx_queue_size (= ${tx}), must be a power of 2 between ${TX_QUEUE_MIN_SIZE} and ${VIRTQUEUE_MAX_SIZE}`);
+    throw new MachbusError(
+      "bad-property-value",
+      `Invalid tx_queue_size (= ${tx}), must be a power of 2 between ${TX_QUEUE_MIN_SIZE} and ${VIRTQUEUE_MAX_SIZE}`,
+    );
   }
   return [rx, Math.min(tx, TX_QUEUE_MAX_WITHOUT_VHOST), CTRL_QUEUE_SIZE];
 }

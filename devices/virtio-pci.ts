@@ -141,14 +141,26 @@ export const virtioDeviceProperties = {
   packed: prop(types.bool, false, "offers VIRTIO_F_RING_PACKED (feature bit 34)"),
   queue_reset: prop(types.bool, true, "offers VIRTIO_F_RING_RESET (feature bit 40)"),
   "use-started": prop(types.bool, true, "vhost start tracking (no effect here)"),
-  "use-disabled-flag": prop(types.bool, true, "clearing the bus-master bit silences the device's interrupts until it is set again or the device resets"),
-  "x-disable-legacy-check": prop(types.bool, false, "skips the modern-only check of device types that have no legacy interface (no effect on these devices)"),
+  "use-disabled-flag": prop(
+    types.bool,
+    true,
+    "clearing the bus-master bit silences the device's interrupts until it is set again or the device resets",
+  ),
+  "x-disable-legacy-check": prop(
+    types.bool,
+    false,
+    "skips the modern-only check of device types that have no legacy interface (no effect on these devices)",
+  ),
 };
 
 /** Properties of the virtio-pci proxy (QEMU's virtio-pci), minus `vectors` and `ioeventfd`, which not every driver has. */
 export const virtioPciProperties = {
   "disable-legacy": prop(onOffAuto, "auto", "legacy interface (I/O BAR 0, device ID 0x1000 + n); auto means on, on conventional PCI"),
-  "disable-modern": prop(types.bool, false, "virtio 1.0 interface (64-bit BAR 4, vendor capabilities); with disable-legacy=on: device ID 0x1040 + type, revision 1"),
+  "disable-modern": prop(
+    types.bool,
+    false,
+    "virtio 1.0 interface (64-bit BAR 4, vendor capabilities); with disable-legacy=on: device ID 0x1040 + type, revision 1",
+  ),
   "modern-pio-notify": prop(types.bool, false, "adds a 4-byte I/O BAR 2 and a second notify capability for queue notifications by port"),
   "page-per-vq": prop(types.bool, false, "notify addresses 4 KiB apart instead of 4 bytes (BAR 4 grows to 8 MiB)"),
   "migrate-extra": prop(types.bool, true, "migrates the modern interface's state (no effect on the guest view)"),
@@ -275,7 +287,10 @@ export abstract class VirtioPciDevice extends PciDevice {
 
     if (this.modern) this.addModernInterface(props["modern-pio-notify"]);
     // msix_init_exclusive_bar refuses more than 2048 vectors; QEMU warns and goes on without MSI-X.
-    this.msix = spec.vectors > 0 && spec.vectors <= MSIX_MAX_VECTORS ? Msix.exclusiveBar(this, spec.vectors, MSIX_BAR, { name: `${this.driver}-msix` }) : null;
+    this.msix =
+      spec.vectors > 0 && spec.vectors <= MSIX_MAX_VECTORS
+        ? Msix.exclusiveBar(this, spec.vectors, MSIX_BAR, { name: `${this.driver}-msix` })
+        : null;
     if (this.legacy) {
       const size = pow2ceil((this.msix ? LEGACY_CONFIG_OFF_MSIX : LEGACY_CONFIG_OFF) + spec.configSize);
       this.defineBar(LEGACY_IO_BAR, {
@@ -359,12 +374,22 @@ export abstract class VirtioPciDevice extends PciDevice {
     const region = (offset: number, size: number, ops: RegionOps): ModernRegion => ({ offset, size, ops });
     const common = region(0, REGION_PAGE, { read: (o) => this.commonRead(o), write: (o, _s, v) => this.commonWrite(o, v) });
     const isr = region(REGION_PAGE, REGION_PAGE, { read: () => this.readIsr(), write: () => {} });
-    const device = region(2 * REGION_PAGE, REGION_PAGE, { read: (o, s) => this.configRead(o, s), write: (o, s, v) => this.configWrite(o, s, v) });
+    const device = region(2 * REGION_PAGE, REGION_PAGE, {
+      read: (o, s) => this.configRead(o, s),
+      write: (o, s, v) => this.configWrite(o, s, v),
+    });
     const notify = region(3 * REGION_PAGE, notifySize, { read: () => 0, write: (o) => this.kick(Math.floor(o / this.notifyMultiplier)) });
     this.modernRegions.push(common, isr, device, notify);
-    const bar = this.defineBar(MODERN_MEM_BAR, { kind: "mem64", prefetchable: true, size: pow2ceil(3 * REGION_PAGE + notifySize), name: "virtio-pci" });
+    const bar = this.defineBar(MODERN_MEM_BAR, {
+      kind: "mem64",
+      prefetchable: true,
+      size: pow2ceil(3 * REGION_PAGE + notifySize),
+      name: "virtio-pci",
+    });
     const names = ["common", "isr", "device", "notify"];
-    this.modernRegions.forEach((r, i) => bar.contents.map(new Region(`virtio-pci-${names[i]}-${this.virtioName}`, r.size, r.ops, { owner: this.driver }), r.offset));
+    this.modernRegions.forEach((r, i) =>
+      bar.contents.map(new Region(`virtio-pci-${names[i]}-${this.virtioName}`, r.size, r.ops, { owner: this.driver }), r.offset),
+    );
     this.addVendorCap(VIRTIO_PCI_CAP_COMMON_CFG, MODERN_MEM_BAR, common);
     this.addVendorCap(VIRTIO_PCI_CAP_ISR_CFG, MODERN_MEM_BAR, isr);
     this.addVendorCap(VIRTIO_PCI_CAP_DEVICE_CFG, MODERN_MEM_BAR, device);
@@ -685,7 +710,10 @@ export abstract class VirtioPciDevice extends PciDevice {
   }
 
   private descPfn(queue: number): number {
-    return ((this.vqDesc[2 * queue + 1]! << (32 - VIRTIO_PCI_QUEUE_ADDR_SHIFT)) | (this.vqDesc[2 * queue]! >>> VIRTIO_PCI_QUEUE_ADDR_SHIFT)) >>> 0;
+    return (
+      ((this.vqDesc[2 * queue + 1]! << (32 - VIRTIO_PCI_QUEUE_ADDR_SHIFT)) | (this.vqDesc[2 * queue]! >>> VIRTIO_PCI_QUEUE_ADDR_SHIFT)) >>>
+      0
+    );
   }
 
   private kick(queue: number): void {
@@ -786,7 +814,8 @@ export abstract class VirtioPciDevice extends PciDevice {
           const q = v.getUint16(42 + i * (2 + QUEUE_BYTES));
           if (q >= VIRTIO_QUEUE_MAX) return `virtio state names queue ${q}; queues go up to ${VIRTIO_QUEUE_MAX - 1}`;
           const num = v.getUint16(42 + i * (2 + QUEUE_BYTES) + 2);
-          if ((num !== 0) !== (this.vqNumDefault[q] !== 0)) return `virtio state has queue ${q} ${num ? "in use" : "absent"}, which this device ${num ? "does not have" : "has"}`;
+          if ((num !== 0) !== (this.vqNumDefault[q] !== 0))
+            return `virtio state has queue ${q} ${num ? "in use" : "absent"}, which this device ${num ? "does not have" : "has"}`;
         }
         return null;
       },
@@ -850,7 +879,10 @@ function planTransport(props: VirtioPciProps, spec: VirtioSpec) {
   const legacy = props["disable-legacy"] !== "on";
   let modern = !props["disable-modern"];
   if (!legacy && !modern) {
-    throw new MachbusError("bad-property-value", "device cannot work as neither modern nor legacy mode is enabled (set either disable-modern or disable-legacy to off)");
+    throw new MachbusError(
+      "bad-property-value",
+      "device cannot work as neither modern nor legacy mode is enabled (set either disable-modern or disable-legacy to off)",
+    );
   }
   let offered = bit(VIRTIO_F_BAD_FEATURE);
   if (modern) offered |= bit(VIRTIO_F_VERSION_1);
@@ -868,13 +900,24 @@ function planTransport(props: VirtioPciProps, spec: VirtioSpec) {
   // Virtio capabilities without VERSION_1 confuse guests: such a backend loses the modern interface.
   if (!props["x-ignore-backend-features"] && !hasBit(hostFeatures, VIRTIO_F_VERSION_1)) {
     modern = false;
-    if (!legacy) throw new MachbusError("bad-property-value", "Device doesn't support modern mode, and legacy mode is disabled (set disable-legacy to off)");
+    if (!legacy)
+      throw new MachbusError(
+        "bad-property-value",
+        "Device doesn't support modern mode, and legacy mode is disabled (set disable-legacy to off)",
+      );
   }
   if (legacy && hasBit(hostFeatures, VIRTIO_F_IOMMU_PLATFORM)) {
     throw new MachbusError("bad-property-value", "VIRTIO_F_IOMMU_PLATFORM was supported by neither legacy nor transitional device");
   }
   const identity = legacy
-    ? { vendorId: 0x1af4, deviceId: spec.transitionalDeviceId, classCode: spec.classCode, subsystemVendorId: 0x1af4, subsystemId: spec.virtioId, interruptPin: 1 }
+    ? {
+        vendorId: 0x1af4,
+        deviceId: spec.transitionalDeviceId,
+        classCode: spec.classCode,
+        subsystemVendorId: 0x1af4,
+        subsystemId: spec.virtioId,
+        interruptPin: 1,
+      }
     : { vendorId: 0x1af4, deviceId: 0x1040 + spec.virtioId, classCode: spec.classCode, revision: 1, interruptPin: 1 };
   return { legacy, modern, hostFeatures, identity };
 }

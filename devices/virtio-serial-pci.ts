@@ -38,7 +38,11 @@ const properties = {
   "virtio-backend": readOnlyProperty("child<virtio-serial-device>", "the virtio-serial-device inside the proxy"),
   ioeventfd: ioeventfdProperty,
   vectors: prop(types.uint32, 2, "MSI-X vectors; 4294967295: max_ports + 1; 0: no MSI-X"),
-  class: prop(types.uint32, 0, "PCI class code: 0x0780 (communication), 0x0380 (display, as QEMU 0.10 had it) or 0x00ff; anything else means 0x0780"),
+  class: prop(
+    types.uint32,
+    0,
+    "PCI class code: 0x0780 (communication), 0x0380 (display, as QEMU 0.10 had it) or 0x00ff; anything else means 0x0780",
+  ),
   max_ports: prop(types.uint32, 31, "ports (1 to 511): config max_nr_ports, two queues each, MULTIPORT above 1"),
   "emergency-write": prop(types.bool, true, "offers VIRTIO_CONSOLE_F_EMERG_WRITE (feature bit 2) and the config emerg_wr field"),
 };

@@ -79,9 +79,7 @@ export const PC_VERSIONS: readonly PcVersion[] = [
       { driver: "x86_64-cpu", property: "hv-version-id-minor", value: "0x0001" },
       { driver: "ICH9-LPC", property: "x-keep-pci-slot-hpc", value: "false" },
     ],
-    notes: [
-      "smp prefer_sockets: -smp N without a topology fills sockets, not cores (CPU/SMBIOS topology)",
-    ],
+    notes: ["smp prefer_sockets: -smp N without a topology fills sockets, not cores (CPU/SMBIOS topology)"],
   },
   // pc-i440fx-6.0: hw_compat_6_0[] (6) + pc_compat_6_0[] (6)
   {
@@ -133,9 +131,7 @@ export const PC_VERSIONS: readonly PcVersion[] = [
       { driver: "ICH9-LPC", property: "x-smi-cpu-hotplug", value: "off" },
       { driver: "x86_64-cpu", property: "kvm-msi-ext-dest-id", value: "off" },
     ],
-    notes: [
-      "pci_root_uid=1: ACPI _UID of the root PCI bus PCI0 is 1 (0 from pc-i440fx-5.2)",
-    ],
+    notes: ["pci_root_uid=1: ACPI _UID of the root PCI bus PCI0 is 1 (0 from pc-i440fx-5.2)"],
   },
   // pc-i440fx-5.0: hw_compat_5_0[] (7) + pc_compat_5_0[] (empty)
   {
@@ -179,9 +175,7 @@ export const PC_VERSIONS: readonly PcVersion[] = [
   {
     version: "4.1",
     description: I440FX,
-    compat: [
-      { driver: "virtio-pci", property: "x-pcie-flr-init", value: "off" },
-    ],
+    compat: [{ driver: "virtio-pci", property: "x-pcie-flr-init", value: "off" }],
   },
   // pc-i440fx-4.0: hw_compat_4_0[] (8) + pc_compat_4_0[] (empty)
   {
@@ -197,9 +191,7 @@ export const PC_VERSIONS: readonly PcVersion[] = [
       { driver: "virtio-balloon-device", property: "qemu-4-0-config-size", value: "true" },
       { driver: "pl031", property: "migrate-tick-offset", value: "false" },
     ],
-    notes: [
-      "default_cpu_version=CPU_VERSION_LEGACY: -cpu models are not resolved to versioned aliases (CPUID only)",
-    ],
+    notes: ["default_cpu_version=CPU_VERSION_LEGACY: -cpu models are not resolved to versioned aliases (CPUID only)"],
   },
   // pc-i440fx-3.1: hw_compat_3_1[] (13) + pc_compat_3_1[] (21)
   {
@@ -241,9 +233,7 @@ export const PC_VERSIONS: readonly PcVersion[] = [
       { driver: "Cascadelake-Server-x86_64-cpu", property: "stepping", value: "5" },
       { driver: "x86_64-cpu", property: "x-intel-pt-auto-level", value: "off" },
     ],
-    notes: [
-      "pvh_enabled=false: -kernel does not boot PVH ELF images",
-    ],
+    notes: ["pvh_enabled=false: -kernel does not boot PVH ELF images"],
   },
   // pc-i440fx-3.0: hw_compat_3_0[] (empty) + pc_compat_3_0[] (3)
   {
@@ -296,9 +286,7 @@ export const PC_VERSIONS: readonly PcVersion[] = [
       { driver: "i440FX-pcihost", property: "x-pci-hole64-fix", value: "off" },
       { driver: "q35-pcihost", property: "x-pci-hole64-fix", value: "off" },
     ],
-    notes: [
-      "auto_enable_numa_with_memhp=false: no implicit NUMA node (SRAT) when memory hotplug (maxmem) is configured",
-    ],
+    notes: ["auto_enable_numa_with_memhp=false: no implicit NUMA node (SRAT) when memory hotplug (maxmem) is configured"],
   },
   // pc-i440fx-2.9: hw_compat_2_9[] (4) + pc_compat_2_9[] (1)
   {
@@ -383,9 +371,7 @@ export const PC_VERSIONS: readonly PcVersion[] = [
       { driver: "vmxnet3", property: "x-old-msi-offsets", value: "on" },
       { driver: "vmxnet3", property: "x-disable-pcie", value: "on" },
     ],
-    notes: [
-      "legacy_fw_cfg_order: fw_cfg files keep their legacy (registration) order",
-    ],
+    notes: ["legacy_fw_cfg_order: fw_cfg files keep their legacy (registration) order"],
   },
   // pc-i440fx-2.4: hw_compat_2_4[] (6) + pc_compat_2_4[] (17)
   {
@@ -460,10 +446,7 @@ export const PC_VERSIONS: readonly PcVersion[] = [
       { driver: "Broadwell-noTSX-x86_64-cpu", property: "min-xlevel", value: "0x8000000a" },
       { driver: "x86_64-cpu", property: "kvm-no-smi-migration", value: "on" },
     ],
-    notes: [
-      "hw_version 2.3.0",
-      "SMM off under KVM (pc_compat_2_3_fn; TCG unaffected)",
-    ],
+    notes: ["hw_version 2.3.0", "SMM off under KVM (pc_compat_2_3_fn; TCG unaffected)"],
   },
   // pc-i440fx-2.2: hw_compat_2_2[] (empty) + pc_compat_2_2[] (21)
   {
@@ -492,9 +475,7 @@ export const PC_VERSIONS: readonly PcVersion[] = [
       { driver: "Broadwell-x86_64-cpu", property: "f16c", value: "off" },
       { driver: "Broadwell-x86_64-cpu", property: "rdrand", value: "off" },
     ],
-    notes: [
-      "hw_version 2.2.0",
-    ],
+    notes: ["hw_version 2.2.0"],
   },
   // pc-i440fx-2.1: hw_compat_2_1[] (7) + pc_compat_2_1[] (5)
   {
@@ -567,7 +548,7 @@ export const PC_VERSIONS: readonly PcVersion[] = [
       "gigabyte_align=false: with >= 3.5 GiB RAM, low RAM ends at 0xe0000000, not 0xc0000000 (32-bit PCI hole starts later)",
       "legacy_acpi_table_size=6414",
       "x2apic not enabled by default under KVM (pc_compat_1_7_fn; KVM only)",
-      "deprecated (with 1.6-1.4): -M help appends \"(deprecated)\"; warning \"old and unattended - use a newer version instead\"",
+      'deprecated (with 1.6-1.4): -M help appends "(deprecated)"; warning "old and unattended - use a newer version instead"',
     ],
   },
   // pc-i440fx-1.6: no hw_compat array (none exists below 2.1) + pc_compat_1_6[] (8)
@@ -584,10 +565,7 @@ export const PC_VERSIONS: readonly PcVersion[] = [
       { driver: "i440FX-pcihost", property: "short_root_bus", value: "1" },
       { driver: "q35-pcihost", property: "short_root_bus", value: "1" },
     ],
-    notes: [
-      "hw_version 1.6.0",
-      "has_acpi_build=false: QEMU builds no ACPI tables (no etc/acpi/tables); the BIOS builds its own",
-    ],
+    notes: ["hw_version 1.6.0", "has_acpi_build=false: QEMU builds no ACPI tables (no etc/acpi/tables); the BIOS builds its own"],
   },
   // pc-i440fx-1.5: no hw_compat array (none exists below 2.1) + pc_compat_1_5[] (13)
   {
@@ -608,9 +586,7 @@ export const PC_VERSIONS: readonly PcVersion[] = [
       { driver: "i440FX-pcihost", property: "short_root_bus", value: "0" },
       { driver: "q35-pcihost", property: "short_root_bus", value: "0" },
     ],
-    notes: [
-      "hw_version 1.5.0",
-    ],
+    notes: ["hw_version 1.5.0"],
   },
   // pc-i440fx-1.4: no hw_compat array (none exists below 2.1) + pc_compat_1_4[] (18)
   {

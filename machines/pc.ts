@@ -65,4 +65,3 @@ for (const v of PC_VERSIONS) {
   machineTypes.register({ name, aliases: [qemuName], description: v.description, board: i440fxBoard, newer, compat: v.compat });
   newer = name;
 }
-

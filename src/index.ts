@@ -25,14 +25,42 @@ export { Msix, MSIX_CAP_LENGTH, msixPbaSize, msixExclusiveBarLayout, type MsixOp
 export { MacAddresses, formatMac } from "./machine/mac-addresses.js";
 export * as pci from "./pci/constants.js";
 export { Machine, type MachineOptions, type PlacedDevice } from "./machine/machine.js";
-export { machineTypes, MachineTypeRegistry, type Board, type MachineType, type MachineTypeDefinition, type CompatProperty } from "./machine/machine-type.js";
-export { pciDriver, isaDriver, registerDriver, registeredDrivers, type DriverClass, type DriverInfo, type MachineDevice } from "./machine/drivers.js";
+export {
+  machineTypes,
+  MachineTypeRegistry,
+  type Board,
+  type MachineType,
+  type MachineTypeDefinition,
+  type CompatProperty,
+} from "./machine/machine-type.js";
+export {
+  pciDriver,
+  isaDriver,
+  registerDriver,
+  registeredDrivers,
+  type DriverClass,
+  type DriverInfo,
+  type MachineDevice,
+} from "./machine/drivers.js";
 export { IsaDevice, type IsaDeviceProps } from "./isa/device.js";
 export { prop, types, type PropertyDef, type PropertySchema, type PropertyType, type PropsOf } from "./machine/properties.js";
 export { parseDeviceSpec, formatDeviceSpec, type DeviceSpec } from "./machine/device-spec.js";
 export { FirstFitAllocator, type SlotAllocator, type SlotRequest } from "./machine/allocator.js";
 export * as tokens from "./machine/tokens.js";
-export { DEVICE_PROPS, EVENTS, IO_SPACE, MEMORY_SPACE, RAM_SIZE, ROOT_BUS, PCI_HOST, SLOT_ALLOCATOR, MACHINE, CLOCK, MAC_ADDRESSES, type Clock } from "./machine/tokens.js";
+export {
+  DEVICE_PROPS,
+  EVENTS,
+  IO_SPACE,
+  MEMORY_SPACE,
+  RAM_SIZE,
+  ROOT_BUS,
+  PCI_HOST,
+  SLOT_ALLOCATOR,
+  MACHINE,
+  CLOCK,
+  MAC_ADDRESSES,
+  type Clock,
+} from "./machine/tokens.js";
 export { attachToV86, type V86AttachOptions, type V86Attachment, type UnroutableBar } from "./embed/v86-adapter.js";
 /** tsyringe's parameter decorator, re-exported so device models need only `machbus` (which loads reflect-metadata first). */
 export { inject } from "tsyringe";

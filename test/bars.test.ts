@@ -56,7 +56,19 @@ describe("BAR mapping follows the command register and the BAR value", () => {
     expect(events).toEqual([]); // memory decoding is still off
     cfg.write(0x04, 0x0002, 2);
     expect(events).toEqual([
-      ["mapped", { device: "t", driver: "test-bars", bdf: "00:05.0", bar: 1, space: "memory", size: 4096, oldAddress: null, newAddress: 0xfebf0000n }],
+      [
+        "mapped",
+        {
+          device: "t",
+          driver: "test-bars",
+          bdf: "00:05.0",
+          bar: 1,
+          space: "memory",
+          size: 4096,
+          oldAddress: null,
+          newAddress: 0xfebf0000n,
+        },
+      ],
     ]);
     cfg.write(0x14, 0xfebe0000);
     expect(events[1]).toEqual(["mapped", expect.objectContaining({ bar: 1, oldAddress: 0xfebf0000n, newAddress: 0xfebe0000n })]);
@@ -120,7 +132,12 @@ describe("BAR mapping follows the command register and the BAR value", () => {
       m.configWrite(0, devfn, 0x04, 2, 0x0002);
     }
     expect(overlaps).toEqual([
-      expect.objectContaining({ space: "memory", base: 0xfebf0000, region: "test-mmio", overlaps: [expect.objectContaining({ base: 0xfebf0000 })] }),
+      expect.objectContaining({
+        space: "memory",
+        base: 0xfebf0000,
+        region: "test-mmio",
+        overlaps: [expect.objectContaining({ base: 0xfebf0000 })],
+      }),
     ]);
   });
 });

@@ -1,7 +1,15 @@
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { formatInfoPci } from "../src/monitor/info-pci.js";
-import { QEMU_FIXTURES, configFixtureNames, loadConfigFixture, machineFor, readText, replayConfigProtocol, runSetup } from "./support/qemu-fixtures.js";
+import {
+  QEMU_FIXTURES,
+  configFixtureNames,
+  loadConfigFixture,
+  machineFor,
+  readText,
+  replayConfigProtocol,
+  runSetup,
+} from "./support/qemu-fixtures.js";
 
 /**
  * Every scenario captured from QEMU 7.2 (test/fixtures/qemu/config/*.json): the same command line

@@ -38,7 +38,9 @@ describe("machbus CLI", () => {
   it("a bad machine lists the valid ones; a bad driver lists the drivers; one line, exit 1, no stack", () => {
     const m = machbus(["info", "pci", "--machine", "nosuch"]);
     expect(m.status).toBe(1);
-    expect(m.stderr).toMatch(/^machbus: unsupported machine type 'nosuch' \(valid: pc-qemu-7\.2, pc-qemu-7\.1, .*pc-qemu-0\.10; aliases: pc, pc-i440fx-7\.2, .*pc-0\.10\)\n$/);
+    expect(m.stderr).toMatch(
+      /^machbus: unsupported machine type 'nosuch' \(valid: pc-qemu-7\.2, pc-qemu-7\.1, .*pc-qemu-0\.10; aliases: pc, pc-i440fx-7\.2, .*pc-0\.10\)\n$/,
+    );
     const d = machbus(["lspci", "--device", "nosuch"]);
     expect(d.status).toBe(1);
     expect(d.stderr).toMatch(/^machbus: -device nosuch: 'nosuch' is not a valid device model name \(valid: .*pci-bridge.*\)\n$/);

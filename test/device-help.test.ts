@@ -110,7 +110,9 @@ describe("-device DRIVER,help", () => {
       expect({ driver, properties: comparable(propertyList(ours)) }).toEqual({ driver, properties: comparable(propertyList(qemuText)) });
       for (const name of Object.keys(known)) {
         const pick = (list: PropertyFacts[]): PropertyFacts | undefined => list.find((p) => p.name === name);
-        expect(pick(propertyList(ours)), `${driver}.${name} now matches QEMU: drop it from KNOWN_DIFFERENCES`).not.toEqual(pick(propertyList(qemuText)));
+        expect(pick(propertyList(ours)), `${driver}.${name} now matches QEMU: drop it from KNOWN_DIFFERENCES`).not.toEqual(
+          pick(propertyList(qemuText)),
+        );
       }
     }
   });
@@ -131,7 +133,11 @@ describe("-device DRIVER,help", () => {
 
   it("shows enum defaults as QEMU's JSON and enum types by their QAPI names", () => {
     const out = new Monitor(Machine.create()).execute("device_add virtio-blk-pci,help").output;
-    expect(propertyList(out).find((p) => p.name === "disable-legacy")).toEqual({ name: "disable-legacy", type: "OnOffAuto", default: '"auto"' });
+    expect(propertyList(out).find((p) => p.name === "disable-legacy")).toEqual({
+      name: "disable-legacy",
+      type: "OnOffAuto",
+      default: '"auto"',
+    });
     expect(propertyList(out).find((p) => p.name === "werror")).toEqual({ name: "werror", type: "BlockdevOnError", default: '"auto"' });
     expect(propertyList(out).find((p) => p.name === "drive")).toEqual({ name: "drive", type: "str", default: null });
   });

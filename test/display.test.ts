@@ -16,8 +16,7 @@ function machine(devices: string[], type = "pc"): Machine {
   return Machine.create({ machine: type, devices });
 }
 const cfg = (m: Machine, offset: number, size: 1 | 2 | 4 = 4): number => m.configRead(0, DEVFN, offset, size);
-const setCfg = (m: Machine, offset: number, value: number, size: 1 | 2 | 4 = 4): void =>
-  m.configWrite(0, DEVFN, offset, size, value);
+const setCfg = (m: Machine, offset: number, value: number, size: 1 | 2 | 4 = 4): void => m.configWrite(0, DEVFN, offset, size, value);
 const probe = (m: Machine, offset: number): number => probeBar(m, DEVFN, offset);
 /** Programs BARs and turns memory decoding on. */
 function mapBars(m: Machine, bars: [number, number][]): void {
@@ -201,7 +200,12 @@ describe("VGA (QEMU standard VGA)", () => {
     "0000000010000000000000000000000000000000000010000000000000000000" +
     "000000000000000010000000000000000000000000000000000000000000002f";
   const edidHex = (m: Machine, from: number, length: number): string =>
-    Array.from({ length }, (_, i) => m.memRead(MMIO_BASE + from + i, 1).toString(16).padStart(2, "0")).join("");
+    Array.from({ length }, (_, i) =>
+      m
+        .memRead(MMIO_BASE + from + i, 1)
+        .toString(16)
+        .padStart(2, "0"),
+    ).join("");
 
   it("the EDID is QEMU's for the default 1280x800 monitor, byte for byte", () => {
     const m = machine(["VGA"]);
@@ -318,7 +322,10 @@ describe("cirrus-vga (CL-GD5446)", () => {
 
   it("BAR 0 is linear VRAM, with the blit aperture at 16 MiB reading 0xff and the gap between reading 0", () => {
     const m = machine(["cirrus-vga"]);
-    mapBars(m, [[BAR0, 0xfc000000], [BAR1, MMIO_BASE]]);
+    mapBars(m, [
+      [BAR0, 0xfc000000],
+      [BAR1, MMIO_BASE],
+    ]);
     m.memWrite(0xfc000010, 1, 0x5a);
     expect(m.memRead(0xfc000010, 1)).toBe(0x5a);
     expect(m.memRead(0xfc400010, 4)).toBe(0);
@@ -327,7 +334,10 @@ describe("cirrus-vga (CL-GD5446)", () => {
 
   it("BAR 1 shows the VGA ports from 0x3c0 and the BitBLT registers at 0x100", () => {
     const m = machine(["cirrus-vga"]);
-    mapBars(m, [[BAR0, 0xfc000000], [BAR1, MMIO_BASE]]);
+    mapBars(m, [
+      [BAR0, 0xfc000000],
+      [BAR1, MMIO_BASE],
+    ]);
     m.ioWrite(0x3ce, 1, 0x00);
     m.ioWrite(0x3cf, 1, 0xab); // background colour, kept whole in the shadow register
     expect(m.memRead(MMIO_BASE + 0x100, 1)).toBe(0xab);

@@ -34,7 +34,9 @@ describe("hotplug and unplug", () => {
   it("devices that cannot be hot-plugged are refused at run time but accepted on the command line", () => {
     const m = Machine.create({ devices: ["VGA"] });
     expect(m.configRead(0, 2 << 3, 0)).toBe(0x11111234);
-    expect(() => m.addDevice("cirrus-vga")).toThrow("Parameter 'driver' expects a pluggable device type ('cirrus-vga' can't be hot-plugged)");
+    expect(() => m.addDevice("cirrus-vga")).toThrow(
+      "Parameter 'driver' expects a pluggable device type ('cirrus-vga' can't be hot-plugged)",
+    );
   });
 
   it("function 0 of a multifunction slot cannot be removed while other functions are populated", () => {

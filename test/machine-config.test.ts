@@ -33,8 +33,18 @@ const SCENARIO = [
 
 /** Every catalogue device once (read-only properties such as virtio-backend must not be dumped). */
 const CATALOGUE = [
-  "e1000", "rtl8139", "ne2k_pci", "virtio-net-pci", "virtio-blk-pci,drive=d", "virtio-serial-pci", "virtio-balloon-pci",
-  "VGA", "lsi53c895a", "intel-hda", "piix3-usb-uhci", "isa-debugcon,iobase=0x402",
+  "e1000",
+  "rtl8139",
+  "ne2k_pci",
+  "virtio-net-pci",
+  "virtio-blk-pci,drive=d",
+  "virtio-serial-pci",
+  "virtio-balloon-pci",
+  "VGA",
+  "lsi53c895a",
+  "intel-hda",
+  "piix3-usb-uhci",
+  "isa-debugcon,iobase=0x402",
 ];
 
 describe("machine config dump and reload", () => {
@@ -105,7 +115,10 @@ describe("machine config dump and reload", () => {
   });
 
   it("a complete dump keeps its own values; a partial file gets the current defaults", () => {
-    const partial = parseMachineConfig("machbus: 1\nmachine: { type: pc-qemu-2.0 }\ndevices:\n  - { driver: pci-bridge, properties: { chassis_nr: 1 } }\n", "p.yaml");
+    const partial = parseMachineConfig(
+      "machbus: 1\nmachine: { type: pc-qemu-2.0 }\ndevices:\n  - { driver: pci-bridge, properties: { chassis_nr: 1 } }\n",
+      "p.yaml",
+    );
     const m = Machine.create(machineOptionsFromConfig(partial, "p.yaml"));
     expect(m.devices().at(-1)!.props.msi).toBe("auto"); // today's default
     const complete = parseMachineConfig(
@@ -140,8 +153,12 @@ describe("machine config dump and reload", () => {
       }
       return "accepted";
     };
-    expect(bad("machbus: 1\nmachine: { type: pc }\ndevices:\n  - driver: e1000\n    adr: 5\n")).toBe("m.yaml:4: devices[0]: unknown key 'adr'");
-    expect(bad("machbus: 1\nmachine: { type: pc }\ndevices:\n  - { driver: test-bars, addr: '5.9' }\n")).toMatch(/^m\.yaml:4: devices\[0\]\.addr: SLOT\[\.FUNCTION\] in hex/);
+    expect(bad("machbus: 1\nmachine: { type: pc }\ndevices:\n  - driver: e1000\n    adr: 5\n")).toBe(
+      "m.yaml:4: devices[0]: unknown key 'adr'",
+    );
+    expect(bad("machbus: 1\nmachine: { type: pc }\ndevices:\n  - { driver: test-bars, addr: '5.9' }\n")).toMatch(
+      /^m\.yaml:4: devices\[0\]\.addr: SLOT\[\.FUNCTION\] in hex/,
+    );
     expect(bad("machbus: 2\nmachine: { type: pc }\n")).toBe("m.yaml:1: machbus: must be 1");
     expect(bad("machbus: 1\nmachine: { type: pc\n")).toMatch(/^m\.yaml:\d+:\d+: /);
     expect(bad("machbus: 1\nmachine: { type: pc }\ndevices:\n  - { driver: test-bars, addr: '02.0' }\n  - { driver: nosuch }\n")).toMatch(

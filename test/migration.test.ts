@@ -58,7 +58,7 @@ devices:
     const other = join(dir, "other.yaml");
     writeFileSync(src, `${SRC}host:\n  drives:\n    - { id: d0, file: /x.img }\n`);
     writeFileSync(same, `${SRC}host:\n  drives:\n    - { id: d0, file: /elsewhere/y.img }\n`);
-    writeFileSync(other, SRC.replace('chassis_nr: 4', 'chassis_nr: 5'));
+    writeFileSync(other, SRC.replace("chassis_nr: 4", "chassis_nr: 5"));
     const ok = machbus(["migrate-check", src, same]);
     expect([ok.status, ok.stdout]).toEqual([0, "ok\n"]);
     const bad = machbus(["migrate-check", src, other]);
@@ -81,7 +81,9 @@ describe("migration stream", () => {
   });
 
   it("refuses with every difference from what the destination is prepared to run", () => {
-    const expect2 = yaml("machbus: 1\nmachine: { type: pc-qemu-7.2 }\ndevices:\n  - { driver: pci-bridge, id: br1, addr: '04.0', properties: { chassis_nr: 1 } }\n");
+    const expect2 = yaml(
+      "machbus: 1\nmachine: { type: pc-qemu-7.2 }\ndevices:\n  - { driver: pci-bridge, id: br1, addr: '04.0', properties: { chassis_nr: 1 } }\n",
+    );
     let err: MachbusError | undefined;
     try {
       receiveMigration(migrationStream(source()), { expect: expect2 });
@@ -89,7 +91,9 @@ describe("migration stream", () => {
       err = e as MachbusError;
     }
     expect(err?.code).toBe("migration-refused");
-    expect(err?.message).toBe("can't comply with the source machine:\n  pci-bridge,id=br1 at pci.0:03.0: at pci.0:03.0 on the source, pci.0:04.0 on the destination");
+    expect(err?.message).toBe(
+      "can't comply with the source machine:\n  pci-bridge,id=br1 at pci.0:03.0: at pci.0:03.0 on the source, pci.0:04.0 on the destination",
+    );
   });
 
   it("the description is the dump: the same config the source would write", () => {

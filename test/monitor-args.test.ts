@@ -56,10 +56,7 @@ function replay(steps: readonly Step[], parser = new HmpParser()): void {
 
 describe("the QEMU 7.2 transcript fixture (chipset-ports.json)", () => {
   const fixture = JSON.parse(
-    readFileSync(
-      fileURLToPath(new URL("./fixtures/qemu/monitor/chipset-ports.json", import.meta.url)),
-      "utf8",
-    ),
+    readFileSync(fileURLToPath(new URL("./fixtures/qemu/monitor/chipset-ports.json", import.meta.url)), "utf8"),
   ) as { transcript: Step[] };
 
   it("replays every command: error texts exactly, reads and writes with QEMU's port, size and value", () => {
@@ -95,13 +92,9 @@ describe("the QEMU 7.2 transcript fixture (chipset-ports.json)", () => {
         expect(cmd.fmt!.size, command).toBe(size);
         expect(access.port, command).toBe(parseInt(qemuRead[2]!, 16));
         expect(access.size, command).toBe(SUFFIX_SIZE[qemuRead[1]!]);
-        expect(formatPortRead(access.port, cmd.fmt!.size, BigInt(`0x${qemuRead[3]}`)), command).toBe(
-          output,
-        );
+        expect(formatPortRead(access.port, cmd.fmt!.size, BigInt(`0x${qemuRead[3]}`)), command).toBe(output);
         if (BigInt(ioRead[2]!) > 0xffffn) {
-          expect(portRangeError(cmd), command).toBe(
-            `port ${ioRead[2]} is out of range (0x0000-0xffff)\n`,
-          );
+          expect(portRangeError(cmd), command).toBe(`port ${ioRead[2]} is out of range (0x0000-0xffff)\n`);
         } else {
           expect(portRangeError(cmd), command).toBeUndefined();
         }
@@ -231,7 +224,7 @@ describe("/fmt: count, format and size letters", () => {
 
   it("a lone slash is an empty /fmt, and a slash later on is an expression error", () => {
     replay([
-      { command: "i /", output: "unexpected end of expression\nTry \"help i\" for more information\n" },
+      { command: "i /", output: 'unexpected end of expression\nTry "help i" for more information\n' },
       { command: "i  /  w 0xcfc", output: "invalid char 'w' in expression\nTry \"help i\" for more information\n" },
       { command: "i /w 0xcf8 /b", output: "invalid char 'b' in expression\nTry \"help i\" for more information\n" },
     ]);
@@ -253,7 +246,7 @@ describe("/fmt: count, format and size letters", () => {
 describe("expressions", () => {
   it("an expression runs across spaces", () => {
     replay([
-      { command: "o /w 0xcf8 -1", output: "unexpected end of expression\nTry \"help o\" for more information\n" },
+      { command: "o /w 0xcf8 -1", output: 'unexpected end of expression\nTry "help o" for more information\n' },
       { command: "i 1 + 2", output: "portl[0x0003] = 0x00000000\n" },
     ]);
     // ... so `0xcf8 -1` above was one address: 0xcf7
@@ -263,14 +256,17 @@ describe("expressions", () => {
 
   it("+ and - bind loosest, then & | ^, then * / %, all left to right", () => {
     const addr = (e: string) => parsed(new HmpParser().parse(`i ${e}`)).named["addr"];
-    replay([
-      { command: "i 3-1-1", output: "portw[0x0001] = 0x0000\n" },
-      { command: "i 2*3+4", output: "portw[0x000a] = 0x0000\n" },
-      { command: "i 2+3*4", output: "portw[0x000e] = 0x0000\n" },
-      { command: "i 1|2&3", output: "portw[0x0003] = 0x0000\n" },
-      { command: "i 6-2|1", output: "portw[0x0003] = 0x0000\n" },
-      { command: "i 0xcfc-0xcfc%0x10+0xc", output: "portw[0x0cfc] = 0xffff\n" },
-    ], new HmpParser({ defaults: { format: "x", size: 2 } }));
+    replay(
+      [
+        { command: "i 3-1-1", output: "portw[0x0001] = 0x0000\n" },
+        { command: "i 2*3+4", output: "portw[0x000a] = 0x0000\n" },
+        { command: "i 2+3*4", output: "portw[0x000e] = 0x0000\n" },
+        { command: "i 1|2&3", output: "portw[0x0003] = 0x0000\n" },
+        { command: "i 6-2|1", output: "portw[0x0003] = 0x0000\n" },
+        { command: "i 0xcfc-0xcfc%0x10+0xc", output: "portw[0x0cfc] = 0xffff\n" },
+      ],
+      new HmpParser({ defaults: { format: "x", size: 2 } }),
+    );
     expect(addr("1+2&3")).toBe(3n); // 1 + (2 & 3)
     expect(addr("6^3*2")).toBe(0n); // 6 ^ (3 * 2)
     expect(addr("7/2")).toBe(3n);
@@ -291,11 +287,11 @@ describe("expressions", () => {
     expect(addr("0x00000000ffffffff")).toBe(0xffffffffn);
     replay([
       // the number stops early and the rest is left over
-      { command: "i 08", output: "i: extraneous characters at the end of line\nTry \"help i\" for more information\n" },
-      { command: "i 0cfc", output: "i: extraneous characters at the end of line\nTry \"help i\" for more information\n" },
-      { command: "i 0x", output: "i: extraneous characters at the end of line\nTry \"help i\" for more information\n" },
-      { command: "i 0b1", output: "i: extraneous characters at the end of line\nTry \"help i\" for more information\n" },
-      { command: "i 0x1g", output: "i: extraneous characters at the end of line\nTry \"help i\" for more information\n" },
+      { command: "i 08", output: 'i: extraneous characters at the end of line\nTry "help i" for more information\n' },
+      { command: "i 0cfc", output: 'i: extraneous characters at the end of line\nTry "help i" for more information\n' },
+      { command: "i 0x", output: 'i: extraneous characters at the end of line\nTry "help i" for more information\n' },
+      { command: "i 0b1", output: 'i: extraneous characters at the end of line\nTry "help i" for more information\n' },
+      { command: "i 0x1g", output: 'i: extraneous characters at the end of line\nTry "help i" for more information\n' },
     ]);
   });
 
@@ -318,13 +314,11 @@ describe("expressions", () => {
   });
 
   it("a number beyond 64 bits is too large", () => {
-    replay([
-      { command: "i 18446744073709551616", output: "number too large\nTry \"help i\" for more information\n" },
-    ]);
+    replay([{ command: "i 18446744073709551616", output: 'number too large\nTry "help i" for more information\n' }]);
   });
 
   it("parentheses, character constants, division by zero and stray characters have their own messages", () => {
-    const hint = "Try \"help i\" for more information\n";
+    const hint = 'Try "help i" for more information\n';
     replay([
       { command: "i (0xcfc", output: `')' expected\n${hint}` },
       { command: "i ()", output: `invalid char ')' in expression\n${hint}` },
@@ -348,27 +342,27 @@ describe("expressions", () => {
 
   it("$name is an unknown register unless a resolver is given", () => {
     replay([
-      { command: "i $foo", output: "unknown register\nTry \"help i\" for more information\n" },
-      { command: "i $", output: "unknown register\nTry \"help i\" for more information\n" },
+      { command: "i $foo", output: 'unknown register\nTry "help i" for more information\n' },
+      { command: "i $", output: 'unknown register\nTry "help i" for more information\n' },
     ]);
     const parser = new HmpParser({ register: (n) => (n === "eax" ? 0x70n : undefined) });
     expect(parsed(parser.parse("i $eax + 1")).named["addr"]).toBe(0x71n);
     expect(parser.parse("i $ebx")).toEqual({
       ok: false,
       kind: "syntax",
-      output: "unknown register\nTry \"help i\" for more information\n",
+      output: 'unknown register\nTry "help i" for more information\n',
     });
   });
 
   it("a missing or surplus argument is reported", () => {
     replay([
-      { command: "i", output: "unexpected end of expression\nTry \"help i\" for more information\n" },
-      { command: "o 1", output: "unexpected end of expression\nTry \"help o\" for more information\n" },
-      { command: "i 0xcfc 1", output: "i: extraneous characters at the end of line\nTry \"help i\" for more information\n" },
-      { command: "i 0 10", output: "i: extraneous characters at the end of line\nTry \"help i\" for more information\n" },
+      { command: "i", output: 'unexpected end of expression\nTry "help i" for more information\n' },
+      { command: "o 1", output: 'unexpected end of expression\nTry "help o" for more information\n' },
+      { command: "i 0xcfc 1", output: 'i: extraneous characters at the end of line\nTry "help i" for more information\n' },
+      { command: "i 0 10", output: 'i: extraneous characters at the end of line\nTry "help i" for more information\n' },
       {
         command: "o /w 0xcf8 0x80000000 junk",
-        output: "o: extraneous characters at the end of line\nTry \"help o\" for more information\n",
+        output: 'o: extraneous characters at the end of line\nTry "help o" for more information\n',
       },
     ]);
   });
@@ -390,9 +384,9 @@ describe("i and o port accesses", () => {
       select: { port: 0x70, value: 0x0f },
     });
     replay([
-      { command: "i 0xcfc.", output: "unexpected end of expression\nTry \"help i\" for more information\n" },
-      { command: "i 0xcfc .", output: "unexpected end of expression\nTry \"help i\" for more information\n" },
-      { command: "i 0xcfc.1.2", output: "i: extraneous characters at the end of line\nTry \"help i\" for more information\n" },
+      { command: "i 0xcfc.", output: 'unexpected end of expression\nTry "help i" for more information\n' },
+      { command: "i 0xcfc .", output: 'unexpected end of expression\nTry "help i" for more information\n' },
+      { command: "i 0xcfc.1.2", output: 'i: extraneous characters at the end of line\nTry "help i" for more information\n' },
     ]);
   });
 
@@ -452,12 +446,12 @@ describe("command names and blanks", () => {
     replay([
       {
         command: "  i /w 0xcf8 zz",
-        output: "i: extraneous characters at the end of line\nTry \"help   i\" for more information\n",
+        output: 'i: extraneous characters at the end of line\nTry "help   i" for more information\n',
       },
-      { command: "   o /w 0xcf8", output: "unexpected end of expression\nTry \"help    o\" for more information\n" },
+      { command: "   o /w 0xcf8", output: 'unexpected end of expression\nTry "help    o" for more information\n' },
       {
         command: "info  mtree  -x",
-        output: "mtree: unsupported option -x\nTry \"help info  mtree\" for more information\n",
+        output: 'mtree: unsupported option -x\nTry "help info  mtree" for more information\n',
       },
     ]);
   });
@@ -483,12 +477,12 @@ describe("command names and blanks", () => {
     replay([
       {
         command: "quit extra",
-        output: "quit|q: extraneous characters at the end of line\nTry \"help quit\" for more information\n",
+        output: 'quit|q: extraneous characters at the end of line\nTry "help quit" for more information\n',
       },
-      { command: "q extra", output: "quit|q: extraneous characters at the end of line\nTry \"help q\" for more information\n" },
+      { command: "q extra", output: 'quit|q: extraneous characters at the end of line\nTry "help q" for more information\n' },
       {
         command: "system_reset extra",
-        output: "system_reset: extraneous characters at the end of line\nTry \"help system_reset\" for more information\n",
+        output: 'system_reset: extraneous characters at the end of line\nTry "help system_reset" for more information\n',
       },
     ]);
   });
@@ -505,9 +499,9 @@ describe("info", () => {
 
   it("a subcommand takes no stray words, and says so under its own name", () => {
     replay([
-      { command: "info pci extra", output: "pci: extraneous characters at the end of line\nTry \"help info pci\" for more information\n" },
-      { command: "info pci/x", output: "pci: extraneous characters at the end of line\nTry \"help info pci\" for more information\n" },
-      { command: "info qtree -f", output: "qtree: extraneous characters at the end of line\nTry \"help info qtree\" for more information\n" },
+      { command: "info pci extra", output: 'pci: extraneous characters at the end of line\nTry "help info pci" for more information\n' },
+      { command: "info pci/x", output: 'pci: extraneous characters at the end of line\nTry "help info pci" for more information\n' },
+      { command: "info qtree -f", output: 'qtree: extraneous characters at the end of line\nTry "help info qtree" for more information\n' },
     ]);
   });
 
@@ -521,7 +515,7 @@ describe("info", () => {
     });
     expect(parsed(parser.parse("info mtree -D")).named).toEqual({ disabled: true });
     expect(parsed(parser.parse("info mtree -f-o")).named).toEqual({ flatview: true, owner: true });
-    const hint = "Try \"help info mtree\" for more information\n";
+    const hint = 'Try "help info mtree" for more information\n';
     replay([
       { command: "info mtree -d -f", output: `mtree: unsupported option -f\n${hint}` },
       { command: "info mtree -o -f", output: `mtree: unsupported option -f\n${hint}` },
@@ -536,7 +530,11 @@ describe("info", () => {
 
   it("the accepted info subcommands can be chosen", () => {
     const parser = new HmpParser({ info: ["pci", "qom-tree", { name: "chipset", argsType: "", params: "", help: "show the chipset" }] });
-    expect(parsed(parser.parse("info qom-tree /machine"))).toMatchObject({ subcommand: "qom-tree", args: ["/machine"], named: { path: "/machine" } });
+    expect(parsed(parser.parse("info qom-tree /machine"))).toMatchObject({
+      subcommand: "qom-tree",
+      args: ["/machine"],
+      named: { path: "/machine" },
+    });
     expect(parsed(parser.parse("info chipset"))).toMatchObject({ subcommand: "chipset" });
     expect(parser.parse("info mtree")).toMatchObject({ ok: false, output: "unknown command: 'info mtree'\n" });
     expect(parser.help("info")).toBe(
@@ -563,14 +561,17 @@ describe("word arguments", () => {
 
   it("a missing, unterminated or badly escaped word is 'string expected'", () => {
     replay([
-      { command: "device_del", output: "device_del: string expected\nTry \"help device_del\" for more information\n" },
-      { command: 'device_del "abc', output: "device_del: string expected\nTry \"help device_del\" for more information\n" },
-      { command: 'device_del "\\q"', output: "device_del: string expected\nTry \"help device_del\" for more information\n" },
-      { command: "loadvm", output: "loadvm: string expected\nTry \"help loadvm\" for more information\n" },
-      { command: "device_del a b", output: "device_del: extraneous characters at the end of line\nTry \"help device_del\" for more information\n" },
-      { command: "savevm a b", output: "savevm: extraneous characters at the end of line\nTry \"help savevm\" for more information\n" },
-      { command: 'savevm "a b" c', output: "savevm: extraneous characters at the end of line\nTry \"help savevm\" for more information\n" },
-      { command: 'loadvm "x y" z', output: "loadvm: extraneous characters at the end of line\nTry \"help loadvm\" for more information\n" },
+      { command: "device_del", output: 'device_del: string expected\nTry "help device_del" for more information\n' },
+      { command: 'device_del "abc', output: 'device_del: string expected\nTry "help device_del" for more information\n' },
+      { command: 'device_del "\\q"', output: 'device_del: string expected\nTry "help device_del" for more information\n' },
+      { command: "loadvm", output: 'loadvm: string expected\nTry "help loadvm" for more information\n' },
+      {
+        command: "device_del a b",
+        output: 'device_del: extraneous characters at the end of line\nTry "help device_del" for more information\n',
+      },
+      { command: "savevm a b", output: 'savevm: extraneous characters at the end of line\nTry "help savevm" for more information\n' },
+      { command: 'savevm "a b" c', output: 'savevm: extraneous characters at the end of line\nTry "help savevm" for more information\n' },
+      { command: 'loadvm "x y" z', output: 'loadvm: extraneous characters at the end of line\nTry "help loadvm" for more information\n' },
     ]);
   });
 
@@ -584,16 +585,19 @@ describe("word arguments", () => {
     expect(parsed(parser.parse('device_add "foo bar"')).args).toEqual(["foo bar"]);
     expect(parsed(parser.parse("device_add"))).toMatchObject({ command: "device_add", args: [] });
     replay([
-      { command: "device_add foo bar", output: "device_add: extraneous characters at the end of line\nTry \"help device_add\" for more information\n" },
+      {
+        command: "device_add foo bar",
+        output: 'device_add: extraneous characters at the end of line\nTry "help device_add" for more information\n',
+      },
       {
         command: "device_add foo,bus=pci.0 extra",
-        output: "device_add: extraneous characters at the end of line\nTry \"help device_add\" for more information\n",
+        output: 'device_add: extraneous characters at the end of line\nTry "help device_add" for more information\n',
       },
     ]);
   });
 
   it("device_add with an ill-formed id prints only the help hint (QEMU's reason goes to stderr)", () => {
-    const hintOnly = "Try \"help device_add\" for more information\n";
+    const hintOnly = 'Try "help device_add" for more information\n';
     replay([
       { command: "device_add e1000,id=1a", output: hintOnly },
       { command: "device_add e1000,id=", output: hintOnly },

@@ -60,7 +60,7 @@ describe("monitor", () => {
   it("device_add and device_del change the machine; info pci shows it", () => {
     const monitor = new Monitor(Machine.create());
     expect(monitor.execute("device_add pci-bridge,id=br0,chassis_nr=3").output).toBe("");
-    expect(monitor.execute("info pci").output).toContain('PCI bridge: PCI device 1b36:0001');
+    expect(monitor.execute("info pci").output).toContain("PCI bridge: PCI device 1b36:0001");
     expect(monitor.execute("device_del br0").output).toBe("");
     expect(monitor.execute("info pci").output).not.toContain("1b36:0001");
     expect(monitor.execute("device_del br0").output).toBe("Error: Device 'br0' not found\n");
@@ -72,10 +72,14 @@ describe("monitor", () => {
     const dumpConfig = Array.from({ length: 64 }, (_, i) => `o /w 0xcf8 0x${(E1000 + 4 * i).toString(16)}\ni /w 0xcfc\n`).join("");
     const probeBars = "i /w 0xc000\ni /w 0xcf8\n"; // the I/O BAR reads 0 once mapped; unassigned ports read all ones
     const program = [
-      `o /w 0xcf8 0x${(E1000 + 0x10).toString(16)}`, "o /w 0xcfc 0xfebc0000", // BAR0: registers
-      `o /w 0xcf8 0x${(E1000 + 0x14).toString(16)}`, "o /w 0xcfc 0xc001", // BAR1: I/O
-      `o /w 0xcf8 0x${(E1000 + 0x3c).toString(16)}`, "o /b 0xcfc 0x0b", // interrupt line
-      `o /w 0xcf8 0x${(E1000 + 0x04).toString(16)}`, "o /h 0xcfc 0x0007", // I/O, memory, bus master
+      `o /w 0xcf8 0x${(E1000 + 0x10).toString(16)}`,
+      "o /w 0xcfc 0xfebc0000", // BAR0: registers
+      `o /w 0xcf8 0x${(E1000 + 0x14).toString(16)}`,
+      "o /w 0xcfc 0xc001", // BAR1: I/O
+      `o /w 0xcf8 0x${(E1000 + 0x3c).toString(16)}`,
+      "o /b 0xcfc 0x0b", // interrupt line
+      `o /w 0xcf8 0x${(E1000 + 0x04).toString(16)}`,
+      "o /h 0xcfc 0x0007", // I/O, memory, bus master
     ].join("\n");
     const first = machbus(["monitor", "--device", "e1000"], `${program}\n${dumpConfig}${probeBars}info pci\nsavevm ${snap}\nquit\n`);
     expect(first.stderr).toBe("");

@@ -73,8 +73,15 @@ describe("e1000", () => {
       return found;
     };
     const qemu72: [number, number][] = [
-      [0x00000, 0x00140240], [0x00008, 0x80080783], [0x00010, 0x00000188], [0x00038, 0x00008100],
-      [0x00e00, 0x00000602], [0x01000, 0x00100030], [0x05400, 0x12005452], [0x05404, 0x80005634], [0x05820, 0x00222300],
+      [0x00000, 0x00140240],
+      [0x00008, 0x80080783],
+      [0x00010, 0x00000188],
+      [0x00038, 0x00008100],
+      [0x00e00, 0x00000602],
+      [0x01000, 0x00100030],
+      [0x05400, 0x12005452],
+      [0x05404, 0x80005634],
+      [0x05820, 0x00222300],
     ];
     expect(nonZero(e1000())).toEqual(qemu72);
     // pc-i440fx-1.4 turns init-vet off: VET stays 0.
@@ -117,26 +124,72 @@ describe("e1000", () => {
     };
     // Offset, run length, value read back (QEMU 7.2, e1000 defaults).
     const qemu72: [number, number, number][] = [
-      [0x00038, 1, 0xffffffff], [0x000c4, 1, 0x0000ffff], [0x00458, 1, 0x0000ffff], [0x00e00, 1, 0xffffffff],
-      [0x01000, 1, 0xffffffff], [0x02410, 1, 0x00001fff], [0x02418, 1, 0x00001fff], [0x02420, 1, 0x00001fff],
-      [0x02428, 1, 0x00001fff], [0x02430, 1, 0x00001fff], [0x02800, 2, 0xffffffff], [0x02808, 1, 0x000fff80],
-      [0x02810, 1, 0x0000ffff], [0x02818, 1, 0x0000ffff], [0x02820, 1, 0x0000ffff], [0x0282c, 1, 0x0000ffff],
-      [0x03410, 1, 0x000007ff], [0x03418, 1, 0x000007ff], [0x03420, 1, 0x00001fff], [0x03428, 1, 0x00001fff],
-      [0x03430, 1, 0x00001fff], [0x03800, 2, 0xffffffff], [0x03808, 1, 0x000fff80], [0x03810, 1, 0x0000ffff],
-      [0x03828, 1, 0xffffffff], [0x0382c, 1, 0x0000ffff], [0x04058, 1, 0xffffffff], [0x05200, 160, 0xffffffff],
-      [0x05600, 129, 0xffffffff], [0x05808, 1, 0xffffffff], [0x05810, 1, 0xffffffff], [0x05838, 1, 0xffffffff],
-      [0x05840, 7, 0xffffffff], [0x05880, 4, 0xffffffff], [0x05a00, 32, 0xffffffff], [0x05b50, 1, 0xffffffff],
-      [0x05f00, 7, 0x000007ff], [0x09000, 255, 0x0000000f], [0x09800, 255, 0xffffffff], [0x10000, 16384, 0xffffffff],
+      [0x00038, 1, 0xffffffff],
+      [0x000c4, 1, 0x0000ffff],
+      [0x00458, 1, 0x0000ffff],
+      [0x00e00, 1, 0xffffffff],
+      [0x01000, 1, 0xffffffff],
+      [0x02410, 1, 0x00001fff],
+      [0x02418, 1, 0x00001fff],
+      [0x02420, 1, 0x00001fff],
+      [0x02428, 1, 0x00001fff],
+      [0x02430, 1, 0x00001fff],
+      [0x02800, 2, 0xffffffff],
+      [0x02808, 1, 0x000fff80],
+      [0x02810, 1, 0x0000ffff],
+      [0x02818, 1, 0x0000ffff],
+      [0x02820, 1, 0x0000ffff],
+      [0x0282c, 1, 0x0000ffff],
+      [0x03410, 1, 0x000007ff],
+      [0x03418, 1, 0x000007ff],
+      [0x03420, 1, 0x00001fff],
+      [0x03428, 1, 0x00001fff],
+      [0x03430, 1, 0x00001fff],
+      [0x03800, 2, 0xffffffff],
+      [0x03808, 1, 0x000fff80],
+      [0x03810, 1, 0x0000ffff],
+      [0x03828, 1, 0xffffffff],
+      [0x0382c, 1, 0x0000ffff],
+      [0x04058, 1, 0xffffffff],
+      [0x05200, 160, 0xffffffff],
+      [0x05600, 129, 0xffffffff],
+      [0x05808, 1, 0xffffffff],
+      [0x05810, 1, 0xffffffff],
+      [0x05838, 1, 0xffffffff],
+      [0x05840, 7, 0xffffffff],
+      [0x05880, 4, 0xffffffff],
+      [0x05a00, 32, 0xffffffff],
+      [0x05b50, 1, 0xffffffff],
+      [0x05f00, 7, 0x000007ff],
+      [0x09000, 255, 0x0000000f],
+      [0x09800, 255, 0xffffffff],
+      [0x10000, 16384, 0xffffffff],
     ];
     expect(sweep(e1000())).toEqual(qemu72);
     // With both flags off, QEMU drops the gated registers (for arrays, only the first one is gated).
     const qemuOff: [number, number, number][] = [
-      [0x00038, 1, 0xffffffff], [0x00e00, 1, 0xffffffff], [0x01000, 1, 0xffffffff], [0x02800, 2, 0xffffffff],
-      [0x02808, 1, 0x000fff80], [0x02810, 1, 0x0000ffff], [0x02818, 1, 0x0000ffff], [0x03800, 2, 0xffffffff],
-      [0x03808, 1, 0x000fff80], [0x03810, 1, 0x0000ffff], [0x03828, 1, 0xffffffff], [0x05200, 160, 0xffffffff],
-      [0x05600, 128, 0xffffffff], [0x05808, 1, 0xffffffff], [0x05844, 6, 0xffffffff], [0x05884, 3, 0xffffffff],
-      [0x05a04, 31, 0xffffffff], [0x05b50, 1, 0xffffffff], [0x05f04, 6, 0x000007ff], [0x09004, 254, 0x0000000f],
-      [0x09804, 254, 0xffffffff], [0x10004, 16383, 0xffffffff],
+      [0x00038, 1, 0xffffffff],
+      [0x00e00, 1, 0xffffffff],
+      [0x01000, 1, 0xffffffff],
+      [0x02800, 2, 0xffffffff],
+      [0x02808, 1, 0x000fff80],
+      [0x02810, 1, 0x0000ffff],
+      [0x02818, 1, 0x0000ffff],
+      [0x03800, 2, 0xffffffff],
+      [0x03808, 1, 0x000fff80],
+      [0x03810, 1, 0x0000ffff],
+      [0x03828, 1, 0xffffffff],
+      [0x05200, 160, 0xffffffff],
+      [0x05600, 128, 0xffffffff],
+      [0x05808, 1, 0xffffffff],
+      [0x05844, 6, 0xffffffff],
+      [0x05884, 3, 0xffffffff],
+      [0x05a04, 31, 0xffffffff],
+      [0x05b50, 1, 0xffffffff],
+      [0x05f04, 6, 0x000007ff],
+      [0x09004, 254, 0x0000000f],
+      [0x09804, 254, 0xffffffff],
+      [0x10004, 16383, 0xffffffff],
     ];
     expect(sweep(e1000("mitigation=off", "extra_mac_registers=off"))).toEqual(qemuOff);
   });
@@ -172,7 +225,11 @@ describe("e1000", () => {
 
   it("the EEPROM answers Microwire reads bit-banged through EECD, as a Linux driver reads it", () => {
     const m = e1000("mac=52:54:00:ab:cd:ef");
-    const REQ = 0x40, CS = 0x02, SK = 0x01, DI = 0x04, DO = 0x08;
+    const REQ = 0x40,
+      CS = 0x02,
+      SK = 0x01,
+      DI = 0x04,
+      DO = 0x08;
     const eecd = (v: number) => setReg(m, 0x0010, v);
     const word = (n: number) => {
       eecd(REQ | CS);
@@ -204,10 +261,11 @@ describe("e1000", () => {
     };
     const values = Array.from({ length: 32 }, (_, r) => mdicRead(r));
     expect(values.slice(0, 11)).toEqual([
-      0x18201140, 0x1821794d, 0x18220141, 0x18230c20, 0x18240de1, 0x182501e0, 0x18260000, 0x58270000, 0x58280000,
-      0x18290e00, 0x182a3c00,
+      0x18201140, 0x1821794d, 0x18220141, 0x18230c20, 0x18240de1, 0x182501e0, 0x18260000, 0x58270000, 0x58280000, 0x18290e00, 0x182a3c00,
     ]);
-    expect([values[16], values[17], values[20], values[21], values[31]]).toEqual([0x18300360, 0x1831ac00, 0x18340d60, 0x18350000, 0x583f0000]);
+    expect([values[16], values[17], values[20], values[21], values[31]]).toEqual([
+      0x18300360, 0x1831ac00, 0x18340d60, 0x18350000, 0x583f0000,
+    ]);
     setReg(m, 0x0020, (2 << 26) | (2 << 21) | (1 << 16)); // PHY address 2 does not answer
     expect(reg(m, 0x0020)).toBe(0x583f0000); // the previous MDIC value, with the error bit
   });
@@ -236,7 +294,6 @@ describe("e1000", () => {
     setReg(off, 0x0020, (1 << 26) | (1 << 21) | 0x1340);
     expect(reg(off, 0x00c8)).toBe(0);
   });
-
 
   it("a snapshot brings back the registers, the PHY and the EEPROM shift state", () => {
     const src = e1000();
@@ -314,7 +371,10 @@ describe("rtl8139", () => {
 
   it("the 93C46 EEPROM behind Cfg9346 holds 0x8129, the PCI ids and the MAC in words 7-9", () => {
     const m = rtl("mac=52:54:00:ab:cd:ef");
-    const EN = 0x80, CS = 0x08, SK = 0x04, DI = 0x02;
+    const EN = 0x80,
+      CS = 0x08,
+      SK = 0x04,
+      DI = 0x02;
     const cfg = (v: number) => m.ioWrite(IO + 0x50, 1, v);
     const word = (n: number) => {
       cfg(EN);
@@ -403,7 +463,23 @@ describe("ne2k_pci", () => {
   it("ne2k reads its MAC from the address PROM by remote DMA: each byte twice, then 'WW'; then remote DMA complete", () => {
     const m = ne2k();
     expect(remoteRead(m, 0, 32)).toEqual([
-      0x52, 0x52, 0x54, 0x54, 0x00, 0x00, 0x12, 0x12, 0x34, 0x34, 0x56, 0x56, ...Array(16).fill(0), 0x57, 0x57, 0x57, 0x57,
+      0x52,
+      0x52,
+      0x54,
+      0x54,
+      0x00,
+      0x00,
+      0x12,
+      0x12,
+      0x34,
+      0x34,
+      0x56,
+      0x56,
+      ...Array(16).fill(0),
+      0x57,
+      0x57,
+      0x57,
+      0x57,
     ]);
     expect([m.ioRead(IO + 7, 1), m.ioRead(IO, 1)]).toEqual([0x40, 0x0a]);
     expect([m.ioRead(IO + 0x10, 1), m.ioRead(IO + 8, 1), m.ioRead(IO + 9, 1)]).toEqual([0xff, 0x21, 0]);
@@ -419,9 +495,14 @@ describe("ne2k_pci", () => {
 
   it("only byte accesses reach the registers: wider ones and unused ports read all ones", () => {
     const m = ne2k();
-    expect([m.ioRead(IO, 2), m.ioRead(IO, 4), m.ioRead(IO + 2, 2), m.ioRead(IO + 0x11, 1), m.ioRead(IO + 0x20, 1), m.ioRead(IO + 0x1e, 2)]).toEqual([
-      0xffff, 0xffffffff, 0xffff, 0xff, 0xff, 0xffff,
-    ]);
+    expect([
+      m.ioRead(IO, 2),
+      m.ioRead(IO, 4),
+      m.ioRead(IO + 2, 2),
+      m.ioRead(IO + 0x11, 1),
+      m.ioRead(IO + 0x20, 1),
+      m.ioRead(IO + 0x1e, 2),
+    ]).toEqual([0xffff, 0xffffffff, 0xffff, 0xff, 0xff, 0xffff]);
   });
 
   it("word-wide remote DMA writes packet RAM and reads it back; the transfer count ends it with RDC", () => {

@@ -55,7 +55,18 @@ describe("the seed-era machine types", () => {
   const caps = (bdf: string, lines: string) => lines.split("\n\n").find((f) => f.startsWith(bdf)) ?? "";
 
   it("pc-qemu-0.10: neither virtio-net nor virtio-blk has MSI-X, and virtio-blk is class 0x0180", () => {
-    const r = machbus(["lspci", "-xxx", "-M", "pc-qemu-0.10", "--device", "virtio-net-pci", "--device", "virtio-blk-pci,drive=d0", "--drive", "if=none,id=d0,file=/dev/null"]);
+    const r = machbus([
+      "lspci",
+      "-xxx",
+      "-M",
+      "pc-qemu-0.10",
+      "--device",
+      "virtio-net-pci",
+      "--device",
+      "virtio-blk-pci,drive=d0",
+      "--drive",
+      "if=none,id=d0,file=/dev/null",
+    ]);
     expect(r.status).toBe(0);
     expect(caps("00:02.0", r.stdout)).toMatch(/^00:02\.0 Ethernet controller \[0200\]: Device \[1af4:1000\]/);
     expect(caps("00:03.0", r.stdout)).toMatch(/^00:03\.0 Storage controller \[0180\]: Device \[1af4:1001\]/);
@@ -64,11 +75,30 @@ describe("the seed-era machine types", () => {
   });
 
   it("pc-qemu-0.11: virtio-net has MSI-X, virtio-blk does not", () => {
-    const r = machbus(["lspci", "-xxx", "-M", "pc-0.11", "--device", "virtio-net-pci", "--device", "virtio-blk-pci,drive=d0", "--drive", "if=none,id=d0,file=/dev/null"]);
+    const r = machbus([
+      "lspci",
+      "-xxx",
+      "-M",
+      "pc-0.11",
+      "--device",
+      "virtio-net-pci",
+      "--device",
+      "virtio-blk-pci,drive=d0",
+      "--drive",
+      "if=none,id=d0,file=/dev/null",
+    ]);
     expect(r.status).toBe(0);
     /** The capability ids of a dumped function, walking its list from 0x34. */
     const capIds = (bdf: string): number[] => {
-      const bytes = caps(bdf, r.stdout).split("\n").slice(1).flatMap((l) => l.slice(4).split(" ").map((h) => parseInt(h, 16)));
+      const bytes = caps(bdf, r.stdout)
+        .split("\n")
+        .slice(1)
+        .flatMap((l) =>
+          l
+            .slice(4)
+            .split(" ")
+            .map((h) => parseInt(h, 16)),
+        );
       const ids: number[] = [];
       if (!(bytes[6]! & 0x10)) return ids;
       for (let at = bytes[0x34]!; at >= 0x40 && ids.length < 48; at = bytes[at + 1]!) ids.push(bytes[at]!);

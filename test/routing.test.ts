@@ -5,7 +5,11 @@ import { BarTestDevice } from "./support/test-devices.js";
 const ECAM = 0xb0000000;
 
 describe("ECAM gives the same bytes as mechanism #1", () => {
-  const m = Machine.create({ machine: `pc,ecam=${ECAM}`, devices: ["test-bars,addr=3", "pci-bridge,chassis_nr=1,addr=4"], drivers: [BarTestDevice] });
+  const m = Machine.create({
+    machine: `pc,ecam=${ECAM}`,
+    devices: ["test-bars,addr=3", "pci-bridge,chassis_nr=1,addr=4"],
+    drivers: [BarTestDevice],
+  });
 
   it("every dword of every function, at every access size", () => {
     for (const devfn of [0x00, 0x08, 0x09, 0x0b, 0x18, 0x20]) {
@@ -28,7 +32,11 @@ describe("ECAM gives the same bytes as mechanism #1", () => {
   });
 
   it("reaches 4096-byte spaces of PCI Express functions; conventional ones end at 0xff", () => {
-    const x = Machine.create({ machine: `pc,ecam=${ECAM}`, devices: ["test-bars,addr=5,express=on", "test-bars,addr=6"], drivers: [BarTestDevice] });
+    const x = Machine.create({
+      machine: `pc,ecam=${ECAM}`,
+      devices: ["test-bars,addr=5,express=on", "test-bars,addr=6"],
+      drivers: [BarTestDevice],
+    });
     x.memWrite(ECAM + (5 << 15) + 0x400, 4, 0x11223344);
     expect(x.memRead(ECAM + (5 << 15) + 0x400, 4)).toBe(0x11223344);
     expect(x.memRead(ECAM + (6 << 15) + 0x400, 4)).toBe(0xffffffff);
@@ -75,7 +83,11 @@ function numberBridge(m: Machine, bus: number, devfn: number, primary: number, s
 describe("PCI-to-PCI bridges", () => {
   function twoLevels() {
     const m = Machine.create({
-      devices: ["pci-bridge,id=br1,chassis_nr=1,addr=3", "pci-bridge,id=br2,chassis_nr=2,bus=br1,addr=2", "test-bars,id=leaf,bus=br2,addr=5"],
+      devices: [
+        "pci-bridge,id=br1,chassis_nr=1,addr=3",
+        "pci-bridge,id=br2,chassis_nr=2,bus=br1,addr=2",
+        "test-bars,id=leaf,bus=br2,addr=5",
+      ],
       drivers: [BarTestDevice],
     });
     numberBridge(m, 0, 3 << 3, 0, 1, 2);
@@ -85,7 +97,11 @@ describe("PCI-to-PCI bridges", () => {
 
   it("a device behind two bridges answers config cycles once the bus numbers route to it", () => {
     const m = Machine.create({
-      devices: ["pci-bridge,id=br1,chassis_nr=1,addr=3", "pci-bridge,id=br2,chassis_nr=2,bus=br1,addr=2", "test-bars,id=leaf,bus=br2,addr=5"],
+      devices: [
+        "pci-bridge,id=br1,chassis_nr=1,addr=3",
+        "pci-bridge,id=br2,chassis_nr=2,bus=br1,addr=2",
+        "test-bars,id=leaf,bus=br2,addr=5",
+      ],
       drivers: [BarTestDevice],
     });
     expect(m.configRead(2, 5 << 3, 0)).toBe(0xffffffff); // no bridge claims bus 2 yet
@@ -108,7 +124,10 @@ describe("PCI-to-PCI bridges", () => {
 
   it("memory windows forward accesses to the device behind both bridges", () => {
     const m = twoLevels();
-    for (const [bus, devfn] of [[0, 3 << 3], [1, 2 << 3]] as const) {
+    for (const [bus, devfn] of [
+      [0, 3 << 3],
+      [1, 2 << 3],
+    ] as const) {
       m.configWrite(bus, devfn, 0x20, 4, 0xfe00fe00); // memory base = limit = 0xfe000000 (1 MiB)
       m.configWrite(bus, devfn, 0x04, 2, 0x0002);
     }
@@ -123,7 +142,10 @@ describe("PCI-to-PCI bridges", () => {
 
   it("I/O windows forward port accesses", () => {
     const m = twoLevels();
-    for (const [bus, devfn] of [[0, 3 << 3], [1, 2 << 3]] as const) {
+    for (const [bus, devfn] of [
+      [0, 3 << 3],
+      [1, 2 << 3],
+    ] as const) {
       m.configWrite(bus, devfn, 0x1c, 2, 0xd0d0); // I/O base = limit = 0xd000 (4 KiB)
       m.configWrite(bus, devfn, 0x04, 2, 0x0001);
     }
@@ -170,7 +192,10 @@ describe("INTx on the pc board", () => {
     m.findDevice("a")!.setIrq(false);
     expect(irqs).toEqual([{ line: 10, level: true }]);
     m.findDevice("b")!.setIrq(false);
-    expect(irqs).toEqual([{ line: 10, level: true }, { line: 10, level: false }]);
+    expect(irqs).toEqual([
+      { line: 10, level: true },
+      { line: 10, level: false },
+    ]);
   });
 
   it("the command register's INTx disable bit masks the pin and status bit 3 shows it", () => {
@@ -181,7 +206,10 @@ describe("INTx on the pc board", () => {
     m.findDevice("a")!.setIrq(true);
     expect((m.configRead(0, 2 << 3, 0x04) >>> 16) & 0x08).toBe(0x08);
     m.configWrite(0, 2 << 3, 0x04, 2, 0x0400);
-    expect(irqs).toEqual([{ line: 11, level: true }, { line: 11, level: false }]);
+    expect(irqs).toEqual([
+      { line: 11, level: true },
+      { line: 11, level: false },
+    ]);
     m.configWrite(0, 2 << 3, 0x04, 2, 0x0000);
     expect(irqs.at(-1)).toEqual({ line: 11, level: true });
   });

@@ -173,7 +173,14 @@ describe("board I/O devices (ports read through the machine)", () => {
       select: (e[4]! << 8) | e[5]!,
       name: String.fromCharCode(...e.slice(8)).replace(/\0+$/, ""),
     }));
-    expect(files.map((f) => f.name)).toEqual(["bios-geometry", "bootorder", "etc/boot-fail-wait", "etc/e820", "etc/system-states", "etc/table-loader"]);
+    expect(files.map((f) => f.name)).toEqual([
+      "bios-geometry",
+      "bootorder",
+      "etc/boot-fail-wait",
+      "etc/e820",
+      "etc/system-states",
+      "etc/table-loader",
+    ]);
     const e820 = files.find((f) => f.name === "etc/e820")!;
     // What QEMU 7.2 serves: AMD's HyperTransport hole reserved, then 64 MiB of RAM at 0.
     // Byte for byte what QEMU 7.2 serves (read through its monitor): AMD's HyperTransport hole
@@ -246,7 +253,12 @@ const V86_BUILD = dirname(createRequire(import.meta.url).resolve("v86"));
 
 describe("attachToV86", () => {
   interface Cpu {
-    io: { ports: { device: unknown }[]; port_read32(p: number): number; port_write32(p: number, v: number): void; port_write8(p: number, v: number): void };
+    io: {
+      ports: { device: unknown }[];
+      port_read32(p: number): number;
+      port_write32(p: number, v: number): void;
+      port_write8(p: number, v: number): void;
+    };
     device_raise_irq(line: number): void;
     device_lower_irq(line: number): void;
     reboot_internal(): void;

@@ -25,7 +25,9 @@ function program(m: Machine): void {
 
 /** Everything a guest could observe: all config bytes (lspci -xxxx), every mapping, the latch. */
 function observe(m: Machine): string {
-  const maps = m.buses().flatMap((b) => [...b].flatMap((fn) => fn.bars.filter(Boolean).map((bar) => `${fn.bdf} bar${bar!.index}=${bar!.address}`)));
+  const maps = m
+    .buses()
+    .flatMap((b) => [...b].flatMap((fn) => fn.bars.filter(Boolean).map((bar) => `${fn.bdf} bar${bar!.index}=${bar!.address}`)));
   return `${lspciDump(m, 4)}\n${maps.join("\n")}\nlatch=${m.host.latch}\nirq=${[...m.rootBus].map((f) => f.irqState).join(",")}`;
 }
 
@@ -39,7 +41,9 @@ describe("snapshots", () => {
     dst.events.on("bar-mapped", (e) => mapped.push(e));
     dst.load(stream);
     expect(observe(dst)).toBe(observe(src));
-    expect(mapped.map((e) => `${e.bdf}:${e.bar}@${e.newAddress}`).sort()).toEqual(["00:03.0:0@null", "00:05.0:0@49152", "00:05.0:1@4272947200", "01:02.0:1@4261412864"].filter((x) => !x.endsWith("null")).sort());
+    expect(mapped.map((e) => `${e.bdf}:${e.bar}@${e.newAddress}`).sort()).toEqual(
+      ["00:03.0:0@null", "00:05.0:0@49152", "00:05.0:1@4272947200", "01:02.0:1@4261412864"].filter((x) => !x.endsWith("null")).sort(),
+    );
     // the device behind the bridge answers through the restored window and bus numbers
     dst.memWrite(0xfe000010, 4, 0x12345678);
     expect((dst.findDevice("leaf") as BarTestDevice).mmio.read(0x10, 4)).toBe(0x12345678);
@@ -63,7 +67,9 @@ describe("snapshots", () => {
   it("refuses when the device sits at another address, naming both", () => {
     const src = machine();
     const dst = machine(["pci-bridge,id=br1,chassis_nr=1,addr=3", "test-bars,id=t,addr=6,msi=on", "test-bars,id=leaf,bus=br1,addr=2"]);
-    expect(() => dst.load(src.save())).toThrow(/section \d+ \(test-bars,id=t at pci\.0:05\.0\): test-bars,id=t \(00:06\.0\) sits at pci\.0:06\.0 in this machine/);
+    expect(() => dst.load(src.save())).toThrow(
+      /section \d+ \(test-bars,id=t at pci\.0:05\.0\): test-bars,id=t \(00:06\.0\) sits at pci\.0:06\.0 in this machine/,
+    );
   });
 
   it("refuses capabilities the target device does not support (the seed's cap_present rule)", () => {
@@ -101,7 +107,7 @@ describe("snapshots", () => {
     }
     for (const at of positions) {
       const bad = stream.slice();
-      bad[at] ^= 1 << (at % 8);
+      bad[at] = bad[at]! ^ (1 << (at % 8));
       expect(() => dst.load(bad)).toThrow(/^snapshot: /);
       expect(observe(dst)).toBe(before);
     }

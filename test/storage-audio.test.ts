@@ -14,8 +14,7 @@ function machine(devices: string[], type = "pc"): Machine {
   return Machine.create({ machine: type, devices });
 }
 const cfg = (m: Machine, offset: number, size: 1 | 2 | 4 = 4): number => m.configRead(0, DEVFN, offset, size);
-const setCfg = (m: Machine, offset: number, value: number, size: 1 | 2 | 4 = 4): void =>
-  m.configWrite(0, DEVFN, offset, size, value);
+const setCfg = (m: Machine, offset: number, value: number, size: 1 | 2 | 4 = 4): void => m.configWrite(0, DEVFN, offset, size, value);
 const probe = (m: Machine, offset: number): number => probeBar(m, DEVFN, offset);
 
 describe("lsi53c895a", () => {
@@ -45,8 +44,7 @@ describe("lsi53c895a", () => {
     const m = mapped();
     const bytes = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => m.ioRead(IO_BASE + from + i, 1));
     expect(bytes(0x00, 0x20)).toEqual([
-      0xc0, 0, 0, 0, 0x07, 0, 0, 0x7f, 0, 0, 0, 0, 0x80, 0, 0, 0x02,
-      0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0, 0x11, 0, 0, 0, 0, 0,
+      0xc0, 0, 0, 0, 0x07, 0, 0, 0x7f, 0, 0, 0, 0, 0x80, 0, 0, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0, 0x11, 0, 0, 0, 0, 0,
     ]);
     expect(bytes(0x44, 0x12)).toEqual([0xff, 0xff, 0x0f, 0x0f, 0, 0xff, 0x80, 0, 0xff, 0, 0, 0, 0, 0xff, 0xe0, 0xff, 0xff, 0xff]);
     expect(m.ioRead(IO_BASE, 4)).toBe(0x000000c0);

@@ -17,7 +17,13 @@ function uhci(): Machine {
 }
 
 /** All 32 ports read 16 bits at a time. */
-const words = (m: Machine) => Array.from({ length: 16 }, (_, i) => m.ioRead(IO + 2 * i, 2).toString(16).padStart(4, "0")).join(" ");
+const words = (m: Machine) =>
+  Array.from({ length: 16 }, (_, i) =>
+    m
+      .ioRead(IO + 2 * i, 2)
+      .toString(16)
+      .padStart(4, "0"),
+  ).join(" ");
 
 describe("piix3-usb-uhci", () => {
   it("BAR 4 reads back 0xffffffe1 after all ones (32 ports); INTD; release number 0x10 at 0x60, USB clock 1 at 0x6a", () => {
@@ -30,8 +36,18 @@ describe("piix3-usb-uhci", () => {
 
   it("after reset the registers read as on QEMU by byte, word and dword: halted, SOF timing 64, two ports with bit 7 set", () => {
     const m = uhci();
-    const bytes = Array.from({ length: 32 }, (_, i) => m.ioRead(IO + i, 1).toString(16).padStart(2, "0")).join(" ");
-    const dwords = Array.from({ length: 8 }, (_, i) => m.ioRead(IO + 4 * i, 4).toString(16).padStart(8, "0")).join(" ");
+    const bytes = Array.from({ length: 32 }, (_, i) =>
+      m
+        .ioRead(IO + i, 1)
+        .toString(16)
+        .padStart(2, "0"),
+    ).join(" ");
+    const dwords = Array.from({ length: 8 }, (_, i) =>
+      m
+        .ioRead(IO + 4 * i, 4)
+        .toString(16)
+        .padStart(8, "0"),
+    ).join(" ");
     // A byte access reads the 16-bit register at its own offset; odd offsets name no register (0xff7f).
     expect(bytes).toBe("00 7f 20 7f 00 7f 00 7f 00 7f 00 7f 40 7f 7f 7f 80 80 80 80 7f 7f 7f 7f 7f 7f 7f 7f 7f 7f 7f 7f");
     expect(words(m)).toBe("0000 0020 0000 0000 0000 0000 0040 ff7f 0080 0080 ff7f ff7f ff7f ff7f ff7f ff7f");

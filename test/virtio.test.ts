@@ -14,7 +14,11 @@ const MSIX = 0xfebf0000;
 const MODERN = 0xfe000000;
 const DRIVERS = [VirtioNetPci, VirtioBlkPci, VirtioSerialPci, VirtioBalloonPci];
 /** Host backends for drive=: never read, only named. */
-const DRIVES = ["if=none,id=disk0,file=disk0.img,format=raw", "if=none,id=d,file=d.img,format=raw", "if=none,id=ro,file=ro.img,readonly=on"];
+const DRIVES = [
+  "if=none,id=disk0,file=disk0.img,format=raw",
+  "if=none,id=d,file=d.img,format=raw",
+  "if=none,id=ro,file=ro.img,readonly=on",
+];
 
 /** A machine with one device at 00:02.0, its BARs programmed as SeaBIOS would, I/O, memory and bus mastering on. */
 function machine(device: string, type = "pc-i440fx-7.2") {
@@ -95,12 +99,18 @@ describe("virtio-pci transport", () => {
   });
 
   it("refuses to have neither interface, in QEMU's words", () => {
-    expect(() => machine("virtio-net-pci,disable-legacy=on,disable-modern=on")).toThrow(/device cannot work as neither modern nor legacy mode is enabled/);
+    expect(() => machine("virtio-net-pci,disable-legacy=on,disable-modern=on")).toThrow(
+      /device cannot work as neither modern nor legacy mode is enabled/,
+    );
   });
 
   it("modern-pio-notify adds an I/O BAR 2 of 4 bytes and a second notify capability before the PCI cfg one", () => {
     const { m, cfg } = machine("virtio-net-pci,modern-pio-notify=on");
-    expect(capabilities(cfg).slice(0, 3)).toEqual([[0xac, 0x11, -1], [0x98, 0x09, 5], [0x84, 0x09, 2]]);
+    expect(capabilities(cfg).slice(0, 3)).toEqual([
+      [0xac, 0x11, -1],
+      [0x98, 0x09, 5],
+      [0x84, 0x09, 2],
+    ]);
     expect([0x88, 0x8c, 0x90, 0x94].map((o) => cfg.read(o))).toEqual([2, 0, 4, 0]);
     expect(barSize(m, 0x18)).toBe(4);
   });
@@ -145,7 +155,7 @@ describe("virtio-pci transport", () => {
     expect(m.ioRead(IO + 22, 2)).toBe(1);
     dev.notifyQueue(0);
     expect(msis).toEqual([{ device: "dev", bdf: "00:02.0", address: 0xfee00000n, data: 0x4062 }]);
-    expect(cfg.read(0x04) >>> 16 & 0x08).toBe(0); // no INTx with MSI-X
+    expect((cfg.read(0x04) >>> 16) & 0x08).toBe(0); // no INTx with MSI-X
     expect(m.ioRead(IO + 19, 1)).toBe(1);
   });
 
@@ -165,10 +175,10 @@ describe("virtio-pci transport", () => {
     const levels: boolean[] = [];
     m.events.on("intx", (e) => levels.push(e.level));
     dev.notifyQueue(0);
-    expect(cfg.read(0x04) >>> 16 & 0x08).toBe(0x08);
+    expect((cfg.read(0x04) >>> 16) & 0x08).toBe(0x08);
     expect(m.ioRead(IO + 19, 1)).toBe(1);
     expect(m.ioRead(IO + 19, 1)).toBe(0);
-    expect(cfg.read(0x04) >>> 16 & 0x08).toBe(0);
+    expect((cfg.read(0x04) >>> 16) & 0x08).toBe(0);
     expect(levels).toEqual([true, false]);
   });
 
@@ -241,7 +251,9 @@ describe("virtio-pci transport", () => {
     );
     expect(none.save()).toEqual(before);
     expect(() => msix.load(none.save())).toThrow(/capability pointer: Bad config data: i=0x34 read: 84 device: 98/);
-    expect(() => at("virtio-net-pci,id=n,addr=5").load(msix.save())).toThrow(/virtio-net-pci,id=n \(00:05\.0\) sits at pci\.0:05\.0 in this machine/);
+    expect(() => at("virtio-net-pci,id=n,addr=5").load(msix.save())).toThrow(
+      /virtio-net-pci,id=n \(00:05\.0\) sits at pci\.0:05\.0 in this machine/,
+    );
   });
 
   it("clearing bus mastering takes DRIVER_OK away", () => {
@@ -268,8 +280,12 @@ describe("virtio devices as QEMU 7.2 shows them", () => {
     expect(m.ioRead(IO, 4)).toBe(0x79006e54);
     const v = new DataView(Uint8Array.from(bytes(m, MODERN + 0x2000, 61, false)).buffer);
     expect(v.getBigUint64(0, true)).toBe(2048n); // 1 MiB in sectors
-    expect([v.getUint32(12, true), v.getUint16(16, true), v.getUint8(18), v.getUint8(19), v.getUint32(20, true)]).toEqual([254, 2, 16, 63, 512]);
-    expect([v.getUint8(32), v.getUint16(34, true), v.getUint32(36, true), v.getUint32(48, true), v.getUint8(56)]).toEqual([1, 1, 0x3fffff, 0x3fffff, 1]);
+    expect([v.getUint32(12, true), v.getUint16(16, true), v.getUint8(18), v.getUint8(19), v.getUint32(20, true)]).toEqual([
+      254, 2, 16, 63, 512,
+    ]);
+    expect([v.getUint8(32), v.getUint16(34, true), v.getUint32(36, true), v.getUint32(48, true), v.getUint8(56)]).toEqual([
+      1, 1, 0x3fffff, 0x3fffff, 1,
+    ]);
     expect(v.getUint32(57, true)).toBe(0xffffffff); // the config ends at 57 bytes
   });
 
@@ -283,8 +299,12 @@ describe("virtio devices as QEMU 7.2 shows them", () => {
   it("virtio-blk needs a drive, in QEMU's words", () => {
     expect(() => machine("virtio-blk-pci")).toThrow(MachbusError);
     expect(() => machine("virtio-blk-pci")).toThrow(/drive property not set/);
-    expect(() => machine("virtio-blk-pci,drive=d,scsi=on")).toThrow(/Please set scsi=off for virtio-blk devices in order to use virtio 1.0/);
-    expect(() => machine("virtio-blk-pci,drive=d,queue-size=100")).toThrow(/invalid queue-size property \(100\), must be a power of 2 \(max 1024\)/);
+    expect(() => machine("virtio-blk-pci,drive=d,scsi=on")).toThrow(
+      /Please set scsi=off for virtio-blk devices in order to use virtio 1.0/,
+    );
+    expect(() => machine("virtio-blk-pci,drive=d,queue-size=100")).toThrow(
+      /invalid queue-size property \(100\), must be a power of 2 \(max 1024\)/,
+    );
     expect(() => machine("virtio-blk-pci,drive=nosuch")).toThrow(/can't find value 'nosuch'/);
   });
 
@@ -338,8 +358,15 @@ describe("virtio devices as QEMU 7.2 shows them", () => {
   });
 
   it("virtio-net MACs default to 52:54:00:12:34:56 and count up per NIC; the guest's registers survive a snapshot", () => {
-    const m = Machine.create({ devices: ["virtio-net-pci,id=a", "virtio-net-pci,id=b", "virtio-net-pci,id=c,mac=52:54:00:12:34:58"], drivers: DRIVERS });
-    expect(["a", "b", "c"].map((id) => (m.findDevice(id) as VirtioNetPci).macAddress)).toEqual(["52:54:00:12:34:56", "52:54:00:12:34:57", "52:54:00:12:34:58"]);
+    const m = Machine.create({
+      devices: ["virtio-net-pci,id=a", "virtio-net-pci,id=b", "virtio-net-pci,id=c,mac=52:54:00:12:34:58"],
+      drivers: DRIVERS,
+    });
+    expect(["a", "b", "c"].map((id) => (m.findDevice(id) as VirtioNetPci).macAddress)).toEqual([
+      "52:54:00:12:34:56",
+      "52:54:00:12:34:57",
+      "52:54:00:12:34:58",
+    ]);
     const { m: one } = machine("virtio-net-pci");
     one.ioWrite(IO + 4, 4, 0x20);
     one.ioWrite(IO + 18, 1, 0x03);
@@ -351,8 +378,13 @@ describe("virtio devices as QEMU 7.2 shows them", () => {
   it("declares every property QEMU's -device help lists, with QEMU's defaults for the ones that shape the guest view", () => {
     const m = Machine.create({ devices: ["virtio-blk-pci,id=b,drive=d"], drivers: DRIVERS, drives: DRIVES });
     const props = m.placement(m.findDevice("b")!)!.props;
-    expect([props["disable-legacy"], props["disable-modern"], props["vectors"], props["num-queues"], props["queue-size"], props["discard_granularity"]]).toEqual([
-      "auto", false, 0xffffffff, 65535, 256, 0xffffffff,
-    ]);
+    expect([
+      props["disable-legacy"],
+      props["disable-modern"],
+      props["vectors"],
+      props["num-queues"],
+      props["queue-size"],
+      props["discard_granularity"],
+    ]).toEqual(["auto", false, 0xffffffff, 65535, 256, 0xffffffff]);
   });
 });

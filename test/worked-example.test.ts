@@ -26,7 +26,9 @@ describe("worked example: our own device and machine type (docs/examples/acme-bo
     expect(() => acmeMachine("acme-1.0", ["pci-bridge,chassis_nr=1,addr=0x10"])).toThrow(
       "PCI: slot 16 function 0 not available for pci-bridge, reserved (baseboard management controller)",
     );
-    expect(() => acmeMachine("acme-1.0", ["pci-bridge,chassis_nr=1,addr=0x18"])).toThrow("PCI: slot 24 does not exist on bus pci.0 of this board");
+    expect(() => acmeMachine("acme-1.0", ["pci-bridge,chassis_nr=1,addr=0x18"])).toThrow(
+      "PCI: slot 24 does not exist on bus pci.0 of this board",
+    );
   });
 
   it("slots 3-7 refuse hotplug; the others take it", () => {

@@ -140,7 +140,10 @@ export async function boot(opts: BootCliOptions): Promise<void> {
 function readFirmware(path: string): Uint8Array {
   const bytes = readUserBytes(path, "firmware");
   if (bytes.length === 0 || bytes.length > 0x40000 || bytes.length % 0x10000 !== 0) {
-    throw new MachbusError("file-invalid", `boot: firmware ${path} is ${bytes.length} bytes; a BIOS image of 64, 128, 192 or 256 KiB is needed`);
+    throw new MachbusError(
+      "file-invalid",
+      `boot: firmware ${path} is ${bytes.length} bytes; a BIOS image of 64, 128, 192 or 256 KiB is needed`,
+    );
   }
   return bytes;
 }

@@ -9,7 +9,12 @@ export function addMachineOptions(cmd: Command): Command {
   return cmd
     .hook("preAction", answerDeviceHelp)
     .option("-M, --machine <type>", "machine type or alias, with options: pc, pc-qemu-0.10, pc,ecam=0xb0000000 [-machine]")
-    .option("--device <spec>", "add a device: DRIVER[,KEY=VALUE]... (repeatable; 'help' lists the models, DRIVER,help its properties) [-device]", collect, [])
+    .option(
+      "--device <spec>",
+      "add a device: DRIVER[,KEY=VALUE]... (repeatable; 'help' lists the models, DRIVER,help its properties) [-device]",
+      collect,
+      [],
+    )
     .option("--drive <spec>", "host drive backend: if=none,id=ID,file=PATH (repeatable) [-drive]", collect, [])
     .option("--global <setting>", "property default for a driver: DRIVER.PROP=VALUE (repeatable) [-global]", collect, [])
     .option("-m, --memory <size>", "guest RAM size, e.g. 64M or 1G (default 128M)")
@@ -70,7 +75,13 @@ export function writeUserFile(path: string, data: Uint8Array | string, what: str
 function fileError(e: unknown, path: string, what: string): MachbusError {
   const code = (e as NodeJS.ErrnoException).code;
   const reason =
-    code === "ENOENT" ? "no such file or directory" : code === "EISDIR" ? "is a directory" : code === "EACCES" ? "permission denied" : (e as Error).message;
+    code === "ENOENT"
+      ? "no such file or directory"
+      : code === "EISDIR"
+        ? "is a directory"
+        : code === "EACCES"
+          ? "permission denied"
+          : (e as Error).message;
   return new MachbusError("file-invalid", `${what} ${path}: ${reason}`);
 }
 

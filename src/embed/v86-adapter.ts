@@ -109,7 +109,13 @@ export function attachToV86(emulator: object, machine: Machine, options: V86Atta
     // A fresh entry with all six handlers: v86 keeps sizes one does not pass, bound to our object.
     io.ports[port] = io.create_empty_entry();
     io.register_read(port, owner, read8, read16, read32);
-    io.register_write(port, owner, (v) => mio.write(port, 1, v), (v) => mio.write(port, 2, v), (v) => mio.write(port, 4, v));
+    io.register_write(
+      port,
+      owner,
+      (v) => mio.write(port, 1, v),
+      (v) => mio.write(port, 2, v),
+      (v) => mio.write(port, 4, v),
+    );
   };
   const releasePort = (port: number): void => {
     const claim = ports.get(port);
@@ -134,7 +140,12 @@ export function attachToV86(emulator: object, machine: Machine, options: V86Atta
       claim.count++;
       return;
     }
-    const saved = [cpu.memory_map_read8[index], cpu.memory_map_write8[index], cpu.memory_map_read32[index], cpu.memory_map_write32[index]] as const;
+    const saved = [
+      cpu.memory_map_read8[index],
+      cpu.memory_map_write8[index],
+      cpu.memory_map_read32[index],
+      cpu.memory_map_write32[index],
+    ] as const;
     chunks.set(index, { count: 1, saved: [...saved] });
     io.mmap_register(index * MMAP_CHUNK, MMAP_CHUNK, mread8, mwrite8, mread32, mwrite32);
   };
@@ -233,7 +244,11 @@ export function attachToV86(emulator: object, machine: Machine, options: V86Atta
  * Claims what the machine decodes already: its fixed regions, I/O and memory BARs mapped now,
  * and any other port it answers (a board block such as PIIX4's PM registers, once for each).
  */
-function claimCurrent(machine: Machine, claimPort: (port: number) => void, routeMemory: (e: BarMappingEvent, address: bigint) => void): void {
+function claimCurrent(
+  machine: Machine,
+  claimPort: (port: number) => void,
+  routeMemory: (e: BarMappingEvent, address: bigint) => void,
+): void {
   const count = new Uint16Array(0x10000);
   const cover = (base: number, size: number): void => {
     for (let p = base; p < Math.min(base + size, 0x10000); p++) count[p]!++;
@@ -247,7 +262,19 @@ function claimCurrent(machine: Machine, claimPort: (port: number) => void, route
         else {
           const device = fn.owner.id ?? fn.owner.driver;
           const space = "memory" as const;
-          routeMemory({ device, driver: fn.owner.driver, bdf: fn.bdf, bar: bar.index, space, size: bar.size, oldAddress: null, newAddress: bar.address }, bar.address);
+          routeMemory(
+            {
+              device,
+              driver: fn.owner.driver,
+              bdf: fn.bdf,
+              bar: bar.index,
+              space,
+              size: bar.size,
+              oldAddress: null,
+              newAddress: bar.address,
+            },
+            bar.address,
+          );
         }
       }
     }

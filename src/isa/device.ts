@@ -3,7 +3,7 @@ import { DRIVER_INFO } from "../pci/device.js";
 import type { StatePart } from "../state/state-part.js";
 
 /** What an ISA device's constructor receives: its driver's resolved properties plus the qdev id. */
-export type IsaDeviceProps<S extends PropertySchema = {}> = PropsOf<S> & { id: string | null };
+export type IsaDeviceProps<S extends PropertySchema = Record<never, never>> = PropsOf<S> & { id: string | null };
 
 /**
  * Base class of devices on the board's ISA bus (QEMU's ISADevice): fixed I/O ports and no

@@ -115,14 +115,21 @@ export function driverInfo(cls: DriverClass): DriverInfo {
 
 /** The names a user may give to `-device` (the user-creatable drivers), sorted. */
 export function userCreatableNames(drivers: ReadonlyMap<string, DriverClass>): string[] {
-  return [...drivers.values()].map(driverInfo).filter((i) => i.userCreatable).map((i) => i.name).sort();
+  return [...drivers.values()]
+    .map(driverInfo)
+    .filter((i) => i.userCreatable)
+    .map((i) => i.name)
+    .sort();
 }
 
 /** The driver called `name`; an unknown name is the user's mistake, answered with the valid ones. */
 export function findDriver(drivers: ReadonlyMap<string, DriverClass>, name: string): DriverClass {
   const cls = drivers.get(name);
   if (!cls) {
-    throw new MachbusError("unknown-driver", `'${name}' is not a valid device model name (valid: ${userCreatableNames(drivers).join(", ")})`);
+    throw new MachbusError(
+      "unknown-driver",
+      `'${name}' is not a valid device model name (valid: ${userCreatableNames(drivers).join(", ")})`,
+    );
   }
   return cls;
 }

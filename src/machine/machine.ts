@@ -17,7 +17,20 @@ import { formatDeviceSpec, parseDeviceSpec, parseGlobal, parseOptionList, type D
 import { findDriver, registeredDrivers, userCreatableNames, type DriverClass, type DriverInfo, type MachineDevice } from "./drivers.js";
 import { machineTypes, type MachineType, type MachineTypeRegistry } from "./machine-type.js";
 import { parseProperty, type PropertySchema } from "./properties.js";
-import { CLOCK, DEVICE_PROPS, EVENTS, MAC_ADDRESSES, MACHINE, type Clock, IO_SPACE, MEMORY_SPACE, PCI_HOST, RAM_SIZE, ROOT_BUS, SLOT_ALLOCATOR } from "./tokens.js";
+import {
+  CLOCK,
+  DEVICE_PROPS,
+  EVENTS,
+  MAC_ADDRESSES,
+  MACHINE,
+  type Clock,
+  IO_SPACE,
+  MEMORY_SPACE,
+  PCI_HOST,
+  RAM_SIZE,
+  ROOT_BUS,
+  SLOT_ALLOCATOR,
+} from "./tokens.js";
 
 export interface MachineOptions {
   /** Machine type or alias, optionally with board options: "pc", "pc-qemu-7.2,ecam=0xb0000000". */
@@ -221,7 +234,13 @@ export class Machine {
   /** The bus called `name`: "pci.0" for the root, a bridge's id for its secondary bus. */
   findBus(name: string): PciBus {
     const bus = this.buses().find((b) => b.name === name);
-    if (!bus) throw new MachbusError("unknown-bus", `Bus '${name}' not found (buses: ${this.buses().map((b) => b.name).join(", ")})`);
+    if (!bus)
+      throw new MachbusError(
+        "unknown-bus",
+        `Bus '${name}' not found (buses: ${this.buses()
+          .map((b) => b.name)
+          .join(", ")})`,
+      );
     return bus;
   }
 
@@ -310,7 +329,10 @@ export class Machine {
     }
     if (hotplug && !info.hotpluggable) {
       // QEMU's qdev_get_device_class says the same for board chips and for devices that can't be hot-plugged.
-      throw new MachbusError("not-hotpluggable", `Parameter 'driver' expects a pluggable device type ('${info.name}' can't be hot-plugged)`);
+      throw new MachbusError(
+        "not-hotpluggable",
+        `Parameter 'driver' expects a pluggable device type ('${info.name}' can't be hot-plugged)`,
+      );
     }
     if (parsed.id !== null && this.placed.some((p) => p.device.id === parsed.id)) {
       throw new MachbusError("duplicate-id", `Duplicate device ID '${parsed.id}'`);
@@ -320,7 +342,10 @@ export class Machine {
     child.registerInstance(DEVICE_PROPS, props);
     if (info.bus === "isa") {
       if (this.isaBus === null || (parsed.bus !== null && parsed.bus !== this.isaBus)) {
-        throw new MachbusError("unknown-bus", `No '${"ISA"}' bus found for device '${info.name}'${parsed.bus ? ` (bus '${parsed.bus}')` : ""}`);
+        throw new MachbusError(
+          "unknown-bus",
+          `No '${"ISA"}' bus found for device '${info.name}'${parsed.bus ? ` (bus '${parsed.bus}')` : ""}`,
+        );
       }
       const device = child.resolve(cls as unknown as new (...args: any[]) => IsaDevice);
       device.plugged();
@@ -396,10 +421,7 @@ function resolveOptions(what: string, schema: PropertySchema, pairs: [string, st
   for (const [k, v] of pairs) {
     const def = schema[k];
     if (!def) {
-      throw new MachbusError(
-        "unknown-property",
-        `${what}: unknown option '${k}' (valid: ${Object.keys(schema).join(", ") || "none"})`,
-      );
+      throw new MachbusError("unknown-property", `${what}: unknown option '${k}' (valid: ${Object.keys(schema).join(", ") || "none"})`);
     }
     values[k] = parseProperty(what, k, def, v);
   }
@@ -410,7 +432,8 @@ function resolveOptions(what: string, schema: PropertySchema, pairs: [string, st
 export function parseMemorySize(value: string | number | undefined): number {
   if (value === undefined) return DEFAULT_RAM;
   if (typeof value === "number") {
-    if (!Number.isSafeInteger(value) || value <= 0) throw new MachbusError("bad-property-value", `memory size ${value} is not a positive byte count`);
+    if (!Number.isSafeInteger(value) || value <= 0)
+      throw new MachbusError("bad-property-value", `memory size ${value} is not a positive byte count`);
     return value;
   }
   const m = /^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?\s*$/i.exec(value);

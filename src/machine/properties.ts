@@ -66,14 +66,14 @@ function integer(name: string, cType: string, min: number, max: number): Propert
 }
 
 const bool: PropertyType<boolean> = {
-    name: "bool",
-    parse(text: string) {
-      const t = text.toLowerCase();
-      if (BOOL_TRUE.has(t)) return { value: true };
-      if (BOOL_FALSE.has(t)) return { value: false };
-      return { error: "on or off" };
-    },
-    format: (v: boolean) => (v ? "on" : "off"),
+  name: "bool",
+  parse(text: string) {
+    const t = text.toLowerCase();
+    if (BOOL_TRUE.has(t)) return { value: true };
+    if (BOOL_FALSE.has(t)) return { value: false };
+    return { error: "on or off" };
+  },
+  format: (v: boolean) => (v ? "on" : "off"),
 };
 
 const str: PropertyType<string> = {
@@ -84,25 +84,25 @@ const str: PropertyType<string> = {
 
 /** QEMU's pci-devfn: "SLOT[.FN]" in hex (0x prefixes allowed, as sscanf %x takes them). */
 const pciDevfn: PropertyType<number> = {
-    name: "int32",
-    parse(text: string) {
-      const m = /^\s*([+-]?(?:0[xX])?[0-9a-fA-F]+)(?:\.\s*([+-]?(?:0[xX])?[0-9a-fA-F]+))?$/.exec(text);
-      if (!m) return { error: "SLOT[.FUNCTION] in hex, slot 0-1f, function 0-7" };
-      const slot = parseInt(m[1]!.replace(/^([+-]?)0[xX]/, "$1"), 16);
-      const fn = m[2] === undefined ? 0 : parseInt(m[2].replace(/^([+-]?)0[xX]/, "$1"), 16);
-      if (!(slot >= 0 && slot <= 0x1f && fn >= 0 && fn <= 7)) return { error: "SLOT[.FUNCTION] in hex, slot 0-1f, function 0-7" };
-      return { value: (slot << 3) | fn };
-    },
-    format: (v: number) => (v < 0 ? "-1" : `${(v >> 3).toString(16).padStart(2, "0")}.${v & 7}`),
+  name: "int32",
+  parse(text: string) {
+    const m = /^\s*([+-]?(?:0[xX])?[0-9a-fA-F]+)(?:\.\s*([+-]?(?:0[xX])?[0-9a-fA-F]+))?$/.exec(text);
+    if (!m) return { error: "SLOT[.FUNCTION] in hex, slot 0-1f, function 0-7" };
+    const slot = parseInt(m[1]!.replace(/^([+-]?)0[xX]/, "$1"), 16);
+    const fn = m[2] === undefined ? 0 : parseInt(m[2].replace(/^([+-]?)0[xX]/, "$1"), 16);
+    if (!(slot >= 0 && slot <= 0x1f && fn >= 0 && fn <= 7)) return { error: "SLOT[.FUNCTION] in hex, slot 0-1f, function 0-7" };
+    return { value: (slot << 3) | fn };
+  },
+  format: (v: number) => (v < 0 ? "-1" : `${(v >> 3).toString(16).padStart(2, "0")}.${v & 7}`),
 };
 
 const macaddr: PropertyType<string> = {
-    name: "str",
-    parse(text: string) {
-      if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(text)) return { error: "a MAC address such as 52:54:00:12:34:56" };
-      return { value: text.toLowerCase() };
-    },
-    format: (v: string) => v,
+  name: "str",
+  parse(text: string) {
+    if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(text)) return { error: "a MAC address such as 52:54:00:12:34:56" };
+    return { value: text.toLowerCase() };
+  },
+  format: (v: string) => v,
 };
 
 export const types = {
@@ -186,10 +186,7 @@ export function parseProperty<T>(driver: string, name: string, def: PropertyDef<
     throw new MachbusError("bad-property-value", `Parameter '${name}' expects ${def.type.cType} (${r.error})`);
   }
   if ("error" in r) {
-    throw new MachbusError(
-      "bad-property-value",
-      `Property '${driver}.${name}' doesn't take value '${text}' (expected ${r.error})`,
-    );
+    throw new MachbusError("bad-property-value", `Property '${driver}.${name}' doesn't take value '${text}' (expected ${r.error})`);
   }
   return r.value;
 }

@@ -76,7 +76,7 @@ function hex2(n: number): string {
 /** "02-07, 09, 0b-1f" */
 function compress(slots: number[]): string {
   const parts: string[] = [];
-  for (let i = 0; i < slots.length; ) {
+  for (let i = 0; i < slots.length;) {
     let j = i;
     while (j + 1 < slots.length && slots[j + 1] === slots[j]! + 1) j++;
     parts.push(i === j ? hex2(slots[i]!) : `${hex2(slots[i]!)}-${hex2(slots[j]!)}`);

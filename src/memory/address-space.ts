@@ -219,7 +219,17 @@ export class AddressSpace {
   /** Maps `region` at `base`; returns the overlap report if it covers another region of equal priority. */
   map(region: Region, base: number, priority = 0): OverlapReport | null {
     this.checkRange(region.name, base, region.size);
-    return this.add({ name: region.name, owner: region.owner, region, alias: null, aliasBase: 0, base, size: region.size, priority, seq: 0 });
+    return this.add({
+      name: region.name,
+      owner: region.owner,
+      region,
+      alias: null,
+      aliasBase: 0,
+      base,
+      size: region.size,
+      priority,
+      seq: 0,
+    });
   }
 
   /**
@@ -279,7 +289,10 @@ export class AddressSpace {
     if (this.stale !== 0) this.render();
     const fr = this.search(addr);
     const off = addr - fr.origin;
-    const v = (fr.directSizes & size) !== 0 && (off & (size - 1) & fr.alignCheck) === 0 ? fr.region.readFn(off, size) | 0 : this.readSlow(addr, size) | 0;
+    const v =
+      (fr.directSizes & size) !== 0 && (off & (size - 1) & fr.alignCheck) === 0
+        ? fr.region.readFn(off, size) | 0
+        : this.readSlow(addr, size) | 0;
     return size === 4 ? v >>> 0 : v & SIZE_MASK[size]!;
   }
 
@@ -306,16 +319,14 @@ export class AddressSpace {
       .map((o) => ({ region: o.name, owner: o.owner, base: o.base, size: o.size }));
     this.mappings.push({ ...m, seq: this.seq++ });
     this.changed(m.base, m.base + m.size);
-    const report = overlaps.length
-      ? { space: this.name, base: m.base, size: m.size, region: m.name, owner: m.owner, overlaps }
-      : null;
+    const report = overlaps.length ? { space: this.name, base: m.base, size: m.size, region: m.name, owner: m.owner, overlaps } : null;
     if (report && this.overlapListener) this.overlapListener(report);
     return report;
   }
 
   private readSlow(addr: number, size: number): number {
     let result = 0;
-    for (let done = 0; done < size; ) {
+    for (let done = 0; done < size;) {
       const fr = this.rangeAt(addr + done);
       const offset = addr + done - fr.origin;
       const l = accessSize(fr.region, size - done, offset);
@@ -327,7 +338,7 @@ export class AddressSpace {
   }
 
   private writeSlow(addr: number, size: number, value: number): void {
-    for (let done = 0; done < size; ) {
+    for (let done = 0; done < size;) {
       const fr = this.rangeAt(addr + done);
       const offset = addr + done - fr.origin;
       const l = accessSize(fr.region, size - done, offset);

@@ -45,7 +45,10 @@ export function formatDeviceList(drivers: ReadonlyMap<string, DriverClass>): str
   for (const [category, heading] of Object.entries(CATEGORY_HEADINGS)) {
     const members = infos.filter((i) => i.category === category);
     if (members.length === 0) continue;
-    sections.push(`${heading}:\n` + members.map((i) => `name "${i.name}", bus ${BUS_TYPES[i.bus]}${i.description ? `, desc "${i.description}"` : ""}\n`).join(""));
+    sections.push(
+      `${heading}:\n` +
+        members.map((i) => `name "${i.name}", bus ${BUS_TYPES[i.bus]}${i.description ? `, desc "${i.description}"` : ""}\n`).join(""),
+    );
   }
   return sections.join("\n");
 }

@@ -48,17 +48,7 @@ export interface HmpFormatDefaults {
   size: number;
 }
 
-export type HmpCommandName =
-  | "i"
-  | "o"
-  | "info"
-  | "device_add"
-  | "device_del"
-  | "savevm"
-  | "loadvm"
-  | "quit"
-  | "help"
-  | "system_reset";
+export type HmpCommandName = "i" | "o" | "info" | "device_add" | "device_del" | "savevm" | "loadvm" | "quit" | "help" | "system_reset";
 
 export type HmpValue = bigint | string | boolean;
 
@@ -78,9 +68,7 @@ export interface HmpParsedCommand {
 
 export type HmpParseErrorKind =
   /** Blank line: QEMU prints nothing. */
-  | "empty"
-  | "unknown-command"
-  | "syntax";
+  "empty" | "unknown-command" | "syntax";
 
 export interface HmpParseError {
   ok: false;
@@ -570,8 +558,7 @@ export class HmpParser {
 
   constructor(options: HmpParserOptions = {}) {
     const info: CmdDef[] = (options.info ?? DEFAULT_INFO).map((entry) => {
-      const spec =
-        typeof entry === "string" ? HMP_INFO_COMMANDS.find((c) => c.name === entry) : entry;
+      const spec = typeof entry === "string" ? HMP_INFO_COMMANDS.find((c) => c.name === entry) : entry;
       if (!spec) throw new Error(`unknown info subcommand in HmpParser options: ${String(entry)}`);
       return { ...spec, canonical: spec.name };
     });
@@ -864,7 +851,7 @@ export class HmpParser {
    * QEMU's special case `help log` (its list of TCG log items); here it is an unknown command.
    */
   help(name?: string): string {
-    let args: string[] = [];
+    const args: string[] = [];
     if (name !== undefined) {
       const b = toBytes(name);
       let p = 0;

@@ -7,7 +7,17 @@ import type { Machine, PlacedDevice } from "../machine/machine.js";
 import type { PropertyDef } from "../machine/properties.js";
 
 /** QEMU's order of the common PCI properties in `info qtree` (after the device's own). */
-const COMMON_ORDER = ["addr", "romfile", "romsize", "rombar", "multifunction", "x-pcie-lnksta-dllla", "x-pcie-extcap-init", "failover_pair_id", "acpi-index"];
+const COMMON_ORDER = [
+  "addr",
+  "romfile",
+  "romsize",
+  "rombar",
+  "multifunction",
+  "x-pcie-lnksta-dllla",
+  "x-pcie-extcap-init",
+  "failover_pair_id",
+  "acpi-index",
+];
 const U64 = (1n << 64n) - 1n;
 
 /**

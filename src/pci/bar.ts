@@ -1,11 +1,6 @@
 import { MachbusError } from "../errors.js";
 import { AddressSpace, Region, type RegionOps, type RegionOptions } from "../memory/address-space.js";
-import {
-  PCI_BASE_ADDRESS_MEM_PREFETCH,
-  PCI_BASE_ADDRESS_MEM_TYPE_64,
-  PCI_BASE_ADDRESS_SPACE_IO,
-  PCI_ROM_SLOT,
-} from "./constants.js";
+import { PCI_BASE_ADDRESS_MEM_PREFETCH, PCI_BASE_ADDRESS_MEM_TYPE_64, PCI_BASE_ADDRESS_SPACE_IO, PCI_ROM_SLOT } from "./constants.js";
 
 export type BarKind = "io" | "mem32" | "mem64" | "rom";
 

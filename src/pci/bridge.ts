@@ -124,8 +124,18 @@ export abstract class PciBridgeDevice extends PciDevice {
     const c = this.config;
     const cmd = c.get16(PCI_COMMAND);
     return [
-      { kind: "io", base: ioBase(c.config, PCI_IO_BASE, PCI_IO_BASE_UPPER16), limit: ioBase(c.config, PCI_IO_LIMIT, PCI_IO_LIMIT_UPPER16) | 0xfffn, enabled: (cmd & PCI_COMMAND_IO) !== 0 },
-      { kind: "memory", base: memBase(c.config, PCI_MEMORY_BASE), limit: memBase(c.config, PCI_MEMORY_LIMIT) | 0xfffffn, enabled: (cmd & PCI_COMMAND_MEMORY) !== 0 },
+      {
+        kind: "io",
+        base: ioBase(c.config, PCI_IO_BASE, PCI_IO_BASE_UPPER16),
+        limit: ioBase(c.config, PCI_IO_LIMIT, PCI_IO_LIMIT_UPPER16) | 0xfffn,
+        enabled: (cmd & PCI_COMMAND_IO) !== 0,
+      },
+      {
+        kind: "memory",
+        base: memBase(c.config, PCI_MEMORY_BASE),
+        limit: memBase(c.config, PCI_MEMORY_LIMIT) | 0xfffffn,
+        enabled: (cmd & PCI_COMMAND_MEMORY) !== 0,
+      },
       {
         kind: "prefetchable",
         base: prefBase(c.config, PCI_PREF_MEMORY_BASE, PCI_PREF_BASE_UPPER32),

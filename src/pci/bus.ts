@@ -92,9 +92,7 @@ export class PciBus {
   }
 
   get root(): PciBus {
-    let bus: PciBus = this;
-    while (bus.parentBridge) bus = bus.parentBridge.bus!;
-    return bus;
+    return this.parentBridge ? this.parentBridge.bus!.root : this;
   }
 
   /** The bus number the guest gave it: 0 for a root bus, the bridge's secondary bus number otherwise. */
@@ -128,6 +126,7 @@ export class PciBus {
 
   /** QEMU's pci_change_irq_level: swizzle up to the root and count asserted sources per link. */
   changeIrqLevel(fn: PciFunction, pin: number, change: number): void {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the walk starts here and climbs to the root
     let bus: PciBus = this;
     let dev = fn;
     for (;;) {
@@ -297,9 +296,7 @@ const NO_FUNCTIONS: undefined[] = new Array(256).fill(undefined);
 /** Whether a config cycle for bus `n` goes through `bridge` (QEMU's pci_secondary_bus_in_range). */
 function bridgeClaims(bridge: PciFunction, n: number): boolean {
   const c = bridge.space.config;
-  return (
-    !(c[PCI_BRIDGE_CONTROL]! & PCI_BRIDGE_CTL_BUS_RESET) && c[PCI_SECONDARY_BUS]! <= n && n <= c[PCI_SUBORDINATE_BUS]!
-  );
+  return !(c[PCI_BRIDGE_CONTROL]! & PCI_BRIDGE_CTL_BUS_RESET) && c[PCI_SECONDARY_BUS]! <= n && n <= c[PCI_SUBORDINATE_BUS]!;
 }
 
 /** QEMU's pci_find_bus_nr, from the root: at each level the first child bus whose range holds `n`. */

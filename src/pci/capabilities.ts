@@ -180,8 +180,7 @@ export class Capabilities {
     }
     throw new MachbusError(
       "capability-no-space",
-      `${this.label()}: no room for capability ${hex(id)} of ${size} bytes in config space ` +
-        `(free: ${this.describeFree()})`,
+      `${this.label()}: no room for capability ${hex(id)} of ${size} bytes in config space ` + `(free: ${this.describeFree()})`,
     );
   }
 
@@ -216,8 +215,7 @@ export class Capabilities {
     if (!Number.isInteger(offset) || offset < PCI_CONFIG_HEADER_SIZE || offset % 4 !== 0) {
       throw new MachbusError(
         "capability-bad-offset",
-        `${this.label()}: capability ${hex(id)} offset ${hex(offset)} is invalid ` +
-          `(capabilities start at 0x40 or above, dword aligned)`,
+        `${this.label()}: capability ${hex(id)} offset ${hex(offset)} is invalid ` + `(capabilities start at 0x40 or above, dword aligned)`,
       );
     }
     if (offset + size > PCI_CONFIG_SPACE_SIZE) {
@@ -341,10 +339,7 @@ export class ExtendedCapabilities {
       if (used[i]) start = alignUp4(i + 1);
       else if (i >= start && i - start + 1 === size) return start;
     }
-    throw new MachbusError(
-      "capability-no-space",
-      `${this.label()}: no room for extended capability ${hex(id)} of ${size} bytes`,
-    );
+    throw new MachbusError("capability-no-space", `${this.label()}: no room for extended capability ${hex(id)} of ${size} bytes`);
   }
 
   private checkPlacement(id: number, size: number, offset: number, first: boolean): void {

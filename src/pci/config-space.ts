@@ -147,12 +147,7 @@ export function initHeaderMasks(space: ConfigSpace): void {
 
   wmask[PCI_CACHE_LINE_SIZE] = 0xff;
   wmask[PCI_INTERRUPT_LINE] = 0xff;
-  setLe(
-    wmask,
-    PCI_COMMAND,
-    PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE | PCI_COMMAND_SERR,
-    2,
-  );
+  setLe(wmask, PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE | PCI_COMMAND_SERR, 2);
   wmask.fill(0xff, PCI_CONFIG_HEADER_SIZE);
 
   setLe(

@@ -30,7 +30,10 @@ export const pciCommonProperties = {
   romfile: prop(types.str, "", "option ROM image; empty for none"),
   romsize: prop(types.uint32, 0xffffffff, "ROM BAR size; default: the romfile's size rounded up to a power of two"),
   // QEMU 0.14 to 1.x had it (pc-0.13 and older turned it off); QEMU 7.2 no longer lists it.
-  command_serr_enable: prop(types.bool, true, "whether the guest may set the command register's SERR# enable bit", { inQtree: false, inHelp: false }),
+  command_serr_enable: prop(types.bool, true, "whether the guest may set the command register's SERR# enable bit", {
+    inQtree: false,
+    inHelp: false,
+  }),
   // Accepted so QEMU command lines paste unchanged; they change nothing a conventional PCI guest sees.
   "acpi-index": prop(types.uint32, 0, "ACPI _DSM index for the device's firmware name (no ACPI tables here)", { guestVisible: false }),
   failover_pair_id: prop(types.str, "", "failover primary device id (no effect here)", { guestVisible: false }),
@@ -39,7 +42,7 @@ export const pciCommonProperties = {
 } satisfies PropertySchema;
 
 /** What the device's constructor receives: its driver's resolved properties plus the qdev id. */
-export type DeviceProps<S extends PropertySchema = {}> = PropsOf<S & typeof pciCommonProperties> & {
+export type DeviceProps<S extends PropertySchema = Record<never, never>> = PropsOf<S & typeof pciCommonProperties> & {
   id: string | null;
 };
 
@@ -174,4 +177,3 @@ function writeIdentity(s: ConfigSpace, id: PciIdentity): void {
   }
   s.set8(PCI_INTERRUPT_PIN, id.interruptPin ?? 0);
 }
-

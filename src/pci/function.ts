@@ -129,11 +129,7 @@ export class PciFunction {
     const romReg = this.isBridge ? PCI_ROM_ADDRESS1 : PCI_ROM_ADDRESS;
     // QEMU only looks at the low command byte: a byte write to 0x05 changes no mapping.
     const coversCommand = addr <= PCI_COMMAND && end > PCI_COMMAND;
-    if (
-      coversCommand ||
-      (addr < PCI_BASE_ADDRESS_0 + 24 && end > PCI_BASE_ADDRESS_0) ||
-      (addr < romReg + 4 && end > romReg)
-    ) {
+    if (coversCommand || (addr < PCI_BASE_ADDRESS_0 + 24 && end > PCI_BASE_ADDRESS_0) || (addr < romReg + 4 && end > romReg)) {
       this.updateMappings();
     }
     if (coversCommand && wasIntxDisabled !== this.intxDisabled) this.intxDisableChanged();
@@ -238,9 +234,7 @@ export class PciFunction {
       return addr;
     }
     if (!(cmd & PCI_COMMAND_MEMORY)) return BAR_UNMAPPED;
-    let addr = bar.is64
-      ? BigInt(getLe(s.config, reg, 4)) | (BigInt(getLe(s.config, reg + 4, 4)) << 32n)
-      : BigInt(getLe(s.config, reg, 4));
+    let addr = bar.is64 ? BigInt(getLe(s.config, reg, 4)) | (BigInt(getLe(s.config, reg + 4, 4)) << 32n) : BigInt(getLe(s.config, reg, 4));
     if (bar.index === PCI_ROM_SLOT && !(addr & BigInt(PCI_ROM_ADDRESS_ENABLE))) return BAR_UNMAPPED;
     addr &= ~(size - 1n);
     const last = addr + size - 1n;

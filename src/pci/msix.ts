@@ -78,7 +78,10 @@ export class Msix {
     const { vectors, tableBar, tableOffset, pbaBar, pbaOffset } = options;
     const label = device.function.label;
     if (!Number.isInteger(vectors) || vectors < 1 || vectors > MSIX_MAX_VECTORS) {
-      throw new MachbusError("capability-bad-size", `${label}: The number of MSI-X vectors is invalid (${vectors}; 1 to ${MSIX_MAX_VECTORS})`);
+      throw new MachbusError(
+        "capability-bad-size",
+        `${label}: The number of MSI-X vectors is invalid (${vectors}; 1 to ${MSIX_MAX_VECTORS})`,
+      );
     }
     const tableSize = vectors * MSIX_ENTRY_SIZE;
     const pbaSize = msixPbaSize(vectors);
@@ -105,19 +108,29 @@ export class Msix {
     const owner = label;
     // Dword accesses only (valid.min_access_size 4): narrower ones read 0 and write nothing.
     tableBar.contents.map(
-      new Region("msix-table", tableSize, {
-        read: (offset, size) => (size === 4 ? this.tableLong(offset) : 0),
-        write: (offset, size, value) => {
-          if (size === 4) this.tableWritten(offset, value);
+      new Region(
+        "msix-table",
+        tableSize,
+        {
+          read: (offset, size) => (size === 4 ? this.tableLong(offset) : 0),
+          write: (offset, size, value) => {
+            if (size === 4) this.tableWritten(offset, value);
+          },
         },
-      }, { owner }),
+        { owner },
+      ),
       tableOffset,
     );
     pbaBar.contents.map(
-      new Region("msix-pba", pbaSize, {
-        read: (offset, size) => (size === 4 ? this.pbaLong(offset) : 0),
-        write: () => {},
-      }, { owner }),
+      new Region(
+        "msix-pba",
+        pbaSize,
+        {
+          read: (offset, size) => (size === 4 ? this.pbaLong(offset) : 0),
+          write: () => {},
+        },
+        { owner },
+      ),
       pbaOffset,
     );
     device.function.onConfigWrite(this.offset + CONTROL_BYTE, 1, () => this.controlWritten());
@@ -132,7 +145,10 @@ export class Msix {
    */
   static exclusiveBar(device: PciDevice, vectors: number, barIndex: number, options: { offset?: number; name?: string } = {}): Msix {
     if (!Number.isInteger(vectors) || vectors < 1 || vectors > MSIX_MAX_VECTORS) {
-      throw new MachbusError("capability-bad-size", `${device.function.label}: The number of MSI-X vectors is invalid (${vectors}; 1 to ${MSIX_MAX_VECTORS})`);
+      throw new MachbusError(
+        "capability-bad-size",
+        `${device.function.label}: The number of MSI-X vectors is invalid (${vectors}; 1 to ${MSIX_MAX_VECTORS})`,
+      );
     }
     const { size, pbaOffset } = msixExclusiveBarLayout(vectors);
     const bar = new Bar(barIndex, { kind: "mem32", size, name: options.name ?? `${device.driver}-msix` });

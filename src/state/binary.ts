@@ -127,7 +127,10 @@ export class ByteReader {
   blob(limit: number, copy = true): Uint8Array {
     const n = this.u32();
     if (n > limit) {
-      throw new MachbusError("state-invalid", `${this.label}: ${this.context} claims ${n} bytes, more than the ${limit} it can hold (at byte ${this.pos - 4})`);
+      throw new MachbusError(
+        "state-invalid",
+        `${this.label}: ${this.context} claims ${n} bytes, more than the ${limit} it can hold (at byte ${this.pos - 4})`,
+      );
     }
     return this.bytes(n, copy);
   }

@@ -16,9 +16,7 @@ import { PciDevice, pciCommonProperties } from "../pci/device.js";
  */
 export const CONFIG_FORMAT = 1;
 
-const identifier = z
-  .string()
-  .regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, "an identifier: a letter, then letters, digits, '-', '.', '_'");
+const identifier = z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, "an identifier: a letter, then letters, digits, '-', '.', '_'");
 const propertyValue = z.union([z.string(), z.number(), z.boolean()]);
 
 export const deviceEntrySchema = z
@@ -106,14 +104,18 @@ function parseWith<T>(schema: z.ZodType<T>, text: string, file: string): T {
   const result = schema.safeParse(doc.toJS());
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  const path = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "");
+  const path = issue.path
+    .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
+    .join("")
+    .replace(/^\./, "");
   const node = doc.getIn(issue.path as (string | number)[], true) as { range?: [number, number, number] } | undefined;
   const at = node?.range ? `:${lines.linePos(node.range[0]).line}` : "";
   throw new MachbusError("file-invalid", `${file}${at}: ${path || "(top level)"}: ${describeIssue(issue)}`);
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === "unrecognized_keys") return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `'${k}'`).join(", ")}`;
+  if (issue.code === "unrecognized_keys")
+    return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `'${k}'`).join(", ")}`;
   if (issue.code === "invalid_value" && "values" in issue) return `must be ${issue.values.map((v) => JSON.stringify(v)).join(" or ")}`;
   return issue.message;
 }
@@ -135,7 +137,10 @@ export function machineOptionsFromConfig(config: MachineConfig, file: string, ho
     driver: d.driver,
     id: d.id ?? null,
     bus: d.bus ?? null,
-    props: [...(d.addr !== undefined ? [["addr", d.addr] as const] : []), ...Object.entries(d.properties ?? {}).map(([k, v]) => [k, specValue(v)] as const)],
+    props: [
+      ...(d.addr !== undefined ? [["addr", d.addr] as const] : []),
+      ...Object.entries(d.properties ?? {}).map(([k, v]) => [k, specValue(v)] as const),
+    ],
     where: `${file}: devices[${i}] (${d.driver}${d.id ? `,id=${d.id}` : ""})`,
   }));
   const result: MachineOptions = {
@@ -182,9 +187,7 @@ export function dumpMachineConfig(machine: Machine, options: { withHost?: boolea
   };
   const boardOptions = Object.entries(machine.boardOptions);
   if (boardOptions.length) {
-    config.machine.options = Object.fromEntries(
-      boardOptions.map(([k, v]) => [k, configValue(machine.type.board.properties[k]!, v)]),
-    );
+    config.machine.options = Object.fromEntries(boardOptions.map(([k, v]) => [k, configValue(machine.type.board.properties[k]!, v)]));
   }
   const host = machine.hostConfig;
   if (options.withHost !== false && (host.drives?.length || host.netdevs?.length)) {
@@ -203,7 +206,11 @@ function configValue(def: PropertyDef<unknown>, value: unknown): string | number
 }
 
 function formatMemory(bytes: number): string {
-  for (const [unit, size] of [["G", 2 ** 30], ["M", 2 ** 20], ["K", 2 ** 10]] as const) {
+  for (const [unit, size] of [
+    ["G", 2 ** 30],
+    ["M", 2 ** 20],
+    ["K", 2 ** 10],
+  ] as const) {
     if (bytes % size === 0) return `${bytes / size}${unit}`;
   }
   return String(bytes);
@@ -221,14 +228,18 @@ export function parseDriveOption(text: string): NonNullable<HostConfig["drives"]
   if (head) values.set("file", values.get("file") ?? head);
   const allowed = new Set(["if", "id", "file", "format", "readonly"]);
   for (const k of values.keys()) {
-    if (!allowed.has(k)) throw new MachbusError("spec-syntax", `drive '${text}': unknown option '${k}' (valid: ${[...allowed].join(", ")})`);
+    if (!allowed.has(k))
+      throw new MachbusError("spec-syntax", `drive '${text}': unknown option '${k}' (valid: ${[...allowed].join(", ")})`);
   }
   const id = values.get("id");
   const file = values.get("file");
   if (!id) throw new MachbusError("spec-syntax", `drive '${text}': needs id=NAME (devices refer to it as drive=NAME)`);
   if (!file) throw new MachbusError("spec-syntax", `drive '${text}': needs file=PATH`);
   if ((values.get("if") ?? "none") !== "none") {
-    throw new MachbusError("spec-syntax", `drive '${text}': only if=none drives are modelled (attach them with a device's drive= property)`);
+    throw new MachbusError(
+      "spec-syntax",
+      `drive '${text}': only if=none drives are modelled (attach them with a device's drive= property)`,
+    );
   }
   const drive: NonNullable<HostConfig["drives"]>[number] = { id, file, if: "none" };
   const format = values.get("format");

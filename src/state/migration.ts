@@ -3,13 +3,7 @@ import { Machine } from "../machine/machine.js";
 import type { MachineDevice } from "../machine/drivers.js";
 import { PciDevice } from "../pci/device.js";
 import { ByteReader, ByteWriter } from "./binary.js";
-import {
-  dumpMachineConfig,
-  machineOptionsFromConfig,
-  machineConfigSchema,
-  type HostConfig,
-  type MachineConfig,
-} from "./machine-config.js";
+import { dumpMachineConfig, machineOptionsFromConfig, machineConfigSchema, type HostConfig, type MachineConfig } from "./machine-config.js";
 
 /** A machine description and the file (or "stream") it came from, for messages. */
 export interface NamedConfig {
@@ -51,7 +45,8 @@ export function compareMachines(a: Machine, b: Machine): string[] {
   if (a.type.name !== b.type.name) out.push(`machine type: ${a.type.name} on the source, ${b.type.name} on the destination`);
   if (a.ramSize !== b.ramSize) out.push(`memory: ${a.ramSize} bytes on the source, ${b.ramSize} on the destination`);
   for (const [k, v] of Object.entries(a.boardOptions)) {
-    if (String(b.boardOptions[k]) !== String(v)) out.push(`machine option ${k}: ${String(v)} on the source, ${String(b.boardOptions[k])} on the destination`);
+    if (String(b.boardOptions[k]) !== String(v))
+      out.push(`machine option ${k}: ${String(v)} on the source, ${String(b.boardOptions[k])} on the destination`);
   }
   const matched = new Set<MachineDevice>();
   for (const pa of a.devices()) {
@@ -103,7 +98,15 @@ function describe(d: MachineDevice): string {
   return `${d.driver}${d.id ? `,id=${d.id}` : ""} at ${where(d)}`;
 }
 
-const CAPABILITY_NAMES: Record<number, string> = { 0x01: "PM", 0x04: "slot id", 0x05: "MSI", 0x09: "vendor", 0x0c: "SHPC", 0x10: "PCIe", 0x11: "MSI-X" };
+const CAPABILITY_NAMES: Record<number, string> = {
+  0x01: "PM",
+  0x04: "slot id",
+  0x05: "MSI",
+  0x09: "vendor",
+  0x0c: "SHPC",
+  0x10: "PCIe",
+  0x11: "MSI-X",
+};
 
 function capabilityList(d: PciDevice): string {
   return d.capabilities
@@ -152,7 +155,10 @@ export function receiveMigration(stream: Uint8Array, options: ReceiveOptions = {
   if (magic !== MIGRATION_MAGIC) throw new MachbusError("state-invalid", "migration stream: not a machbus migration stream");
   const format = r.u32();
   if (format !== MIGRATION_FORMAT) {
-    throw new MachbusError("state-invalid", `migration stream: format version ${format} is not one this machbus reads (it reads ${MIGRATION_FORMAT})`);
+    throw new MachbusError(
+      "state-invalid",
+      `migration stream: format version ${format} is not one this machbus reads (it reads ${MIGRATION_FORMAT})`,
+    );
   }
   r.context = "the hardware description";
   const text = new TextDecoder().decode(r.blob(r.remaining));
@@ -163,7 +169,8 @@ export function receiveMigration(stream: Uint8Array, options: ReceiveOptions = {
     throw new MachbusError("state-invalid", "migration stream: the hardware description is not valid JSON");
   }
   const checked = machineConfigSchema.safeParse(parsed);
-  if (!checked.success) throw new MachbusError("state-invalid", `migration stream: the hardware description is invalid: ${checked.error.issues[0]!.message}`);
+  if (!checked.success)
+    throw new MachbusError("state-invalid", `migration stream: the hardware description is invalid: ${checked.error.issues[0]!.message}`);
   const description = checked.data;
   r.context = "the device state";
   const state = r.blob(r.remaining);

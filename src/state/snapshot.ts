@@ -48,7 +48,15 @@ export function saveSnapshot(machine: Machine): Uint8Array {
   const w = new ByteWriter();
   w.bytes(new TextEncoder().encode(SNAPSHOT_MAGIC)).u32(SNAPSHOT_FORMAT).str(machine.type.name);
   const sections: { kind: number; driver: string; id: string; bus: string; devfn: number; version: number; payload: Uint8Array }[] = [];
-  sections.push({ kind: KIND_MACHINE, driver: "", id: "", bus: "", devfn: NO_DEVFN, version: MACHINE_SECTION_VERSION, payload: new ByteWriter().u32(machine.host.latch).result() });
+  sections.push({
+    kind: KIND_MACHINE,
+    driver: "",
+    id: "",
+    bus: "",
+    devfn: NO_DEVFN,
+    version: MACHINE_SECTION_VERSION,
+    payload: new ByteWriter().u32(machine.host.latch).result(),
+  });
   for (const { device } of machine.devices()) {
     if (device instanceof PciDevice) {
       const fn = device.function;
@@ -57,11 +65,27 @@ export function saveSnapshot(machine: Machine): Uint8Array {
       p.u16(fn.space.size).bytes(fn.space.config);
       p.u8(fn.irqState);
       writeParts(p, fn.stateParts);
-      sections.push({ kind: KIND_PCI, driver: device.driver, id: device.id ?? "", bus: fn.bus!.name, devfn: fn.devfn, version: PCI_SECTION_VERSION, payload: p.result() });
+      sections.push({
+        kind: KIND_PCI,
+        driver: device.driver,
+        id: device.id ?? "",
+        bus: fn.bus!.name,
+        devfn: fn.devfn,
+        version: PCI_SECTION_VERSION,
+        payload: p.result(),
+      });
     } else {
       const p = new ByteWriter();
       writeParts(p, device.stateParts);
-      sections.push({ kind: KIND_ISA, driver: device.driver, id: device.id ?? "", bus: machine.isaBus ?? "", devfn: NO_DEVFN, version: ISA_SECTION_VERSION, payload: p.result() });
+      sections.push({
+        kind: KIND_ISA,
+        driver: device.driver,
+        id: device.id ?? "",
+        bus: machine.isaBus ?? "",
+        devfn: NO_DEVFN,
+        version: ISA_SECTION_VERSION,
+        payload: p.result(),
+      });
     }
   }
   w.u32(sections.length);
@@ -129,6 +153,7 @@ export function loadSnapshot(machine: Machine, data: Uint8Array, label = "snapsh
 
 /** A name read from a possibly corrupt stream, fit for an error message: control characters as \xNN. */
 function visible(name: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   return name.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
@@ -139,7 +164,10 @@ function parseStream(machine: Machine, data: Uint8Array, label: string): Section
   if (magic !== SNAPSHOT_MAGIC) throw new MachbusError("state-invalid", `${label}: not a machbus snapshot (no "MACHBUS" header)`);
   const format = r.u32();
   if (format !== SNAPSHOT_FORMAT) {
-    throw new MachbusError("state-invalid", `${label}: snapshot format version ${format} is not one this machbus reads (it reads ${SNAPSHOT_FORMAT})`);
+    throw new MachbusError(
+      "state-invalid",
+      `${label}: snapshot format version ${format} is not one this machbus reads (it reads ${SNAPSHOT_FORMAT})`,
+    );
   }
   r.context = "the machine type";
   const type = r.str();
@@ -172,7 +200,8 @@ function parseStream(machine: Machine, data: Uint8Array, label: string): Section
   }
   r.context = "the stream checksum";
   const total = r.u32();
-  if (total !== crc32(data.subarray(0, r.pos - 4))) throw new MachbusError("state-invalid", `${label}: stream checksum mismatch (the file is corrupt)`);
+  if (total !== crc32(data.subarray(0, r.pos - 4)))
+    throw new MachbusError("state-invalid", `${label}: stream checksum mismatch (the file is corrupt)`);
   if (r.remaining !== 0) throw new MachbusError("state-invalid", `${label}: ${r.remaining} unexpected bytes after the end of the stream`);
   return sections;
 }
@@ -209,7 +238,8 @@ function findTarget(devices: DeviceIndex, s: Section, label: string): MachineDev
     throw new MachbusError("state-invalid", `${label}: ${s.where}: the device there is ${describe(device)}, not ${s.driver}`);
   }
   if (s.kind === KIND_PCI) {
-    if (!(device instanceof PciDevice)) throw new MachbusError("state-invalid", `${label}: ${s.where}: ${describe(device)} is not a PCI device`);
+    if (!(device instanceof PciDevice))
+      throw new MachbusError("state-invalid", `${label}: ${s.where}: ${describe(device)} is not a PCI device`);
     const fn = device.function;
     if (fn.bus!.name !== s.bus || fn.devfn !== s.devfn) {
       throw new MachbusError(
@@ -248,10 +278,15 @@ function planPci(device: PciDevice, s: Section, label: string): PciPlan {
     config = r.bytes(size, false);
     r.context = "the INTx levels";
     irqState = r.u8();
-    if (irqState > 0xf) throw new MachbusError("state-invalid", `${label}: ${s.where}: INTx levels 0x${irqState.toString(16)} name pins beyond INTD`);
+    if (irqState > 0xf)
+      throw new MachbusError("state-invalid", `${label}: ${s.where}: INTx levels 0x${irqState.toString(16)} name pins beyond INTD`);
   } else if (s.version === 2) {
     // The seed's version 2: no capabilities yet, 256 config bytes, four big-endian levels.
-    if (space.size !== 256) throw new MachbusError("state-invalid", `${label}: ${s.where}: version 2 sections hold 256 config bytes; the device has ${space.size}`);
+    if (space.size !== 256)
+      throw new MachbusError(
+        "state-invalid",
+        `${label}: ${s.where}: version 2 sections hold 256 config bytes; the device has ${space.size}`,
+      );
     r.context = "the config bytes";
     config = r.bytes(256, false);
     r.context = "the INTx levels";
@@ -274,7 +309,8 @@ function planPci(device: PciDevice, s: Section, label: string): PciPlan {
     }
   }
   const parts = planParts(fn.stateParts, r, s, label, s.version === 2);
-  if (r.remaining) throw new MachbusError("state-invalid", `${label}: ${s.where}: ${r.remaining} unexpected bytes at the end of the section`);
+  if (r.remaining)
+    throw new MachbusError("state-invalid", `${label}: ${s.where}: ${r.remaining} unexpected bytes at the end of the section`);
   return { device, config, irqState, parts };
 }
 
@@ -301,7 +337,10 @@ function planParts(
     const g = got.get(part.name);
     if (!g) throw new MachbusError("state-invalid", `${label}: ${s.where}: has no '${part.name}' state, which this device needs`);
     if (g.version > part.version) {
-      throw new MachbusError("state-invalid", `${label}: ${s.where}: '${part.name}' state version ${g.version} is newer than this device's ${part.version}`);
+      throw new MachbusError(
+        "state-invalid",
+        `${label}: ${s.where}: '${part.name}' state version ${g.version} is newer than this device's ${part.version}`,
+      );
     }
     const problem = part.check(g.bytes, g.version);
     if (problem) throw new MachbusError("state-invalid", `${label}: ${s.where}: '${part.name}' state: ${problem}`);
@@ -324,7 +363,10 @@ function apply(machine: Machine, latch: number, pci: PciPlan[], isa: IsaPlan[]):
       irqState: device.function.irqState,
       parts: device.function.stateParts.map((part) => ({ part, bytes: part.save(), version: part.version })),
     })),
-    isa: isa.map(({ device }) => ({ device, parts: device.stateParts.map((part) => ({ part, bytes: part.save(), version: part.version })) })),
+    isa: isa.map(({ device }) => ({
+      device,
+      parts: device.stateParts.map((part) => ({ part, bytes: part.save(), version: part.version })),
+    })),
   };
   try {
     machine.host.latch = latch;
@@ -361,8 +403,17 @@ function describe(device: MachineDevice): string {
 }
 
 const REGISTER_NAMES: Record<number, string> = {
-  0x00: "vendor id", 0x01: "vendor id", 0x02: "device id", 0x03: "device id", 0x06: "status", 0x08: "revision",
-  0x09: "programming interface", 0x0a: "class", 0x0b: "class", 0x0e: "header type", 0x34: "capability pointer",
+  0x00: "vendor id",
+  0x01: "vendor id",
+  0x02: "device id",
+  0x03: "device id",
+  0x06: "status",
+  0x08: "revision",
+  0x09: "programming interface",
+  0x0a: "class",
+  0x0b: "class",
+  0x0e: "header type",
+  0x34: "capability pointer",
 };
 
 function registerName(offset: number): string {
@@ -379,5 +430,3 @@ function idsOf(mask: number): string {
 function hex2(n: number): string {
   return n.toString(16).padStart(2, "0");
 }
-
-

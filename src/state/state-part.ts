@@ -20,5 +20,7 @@ export interface StatePart {
  */
 export function fixedLayoutCheck(name: string, length: number, holds = `${length} bytes`): StatePart["check"] {
   return (bytes, version) =>
-    version === 1 && bytes.length === length ? null : `${name} state (version ${version}, ${bytes.length} bytes) is not version 1 of ${holds}`;
+    version === 1 && bytes.length === length
+      ? null
+      : `${name} state (version ${version}, ${bytes.length} bytes) is not version 1 of ${holds}`;
 }

@@ -77,7 +77,8 @@ export function replayConfigProtocol(m: Machine, fixture: ConfigFixture) {
   for (const bus of [...scanned].sort((a, b) => a - b)) {
     for (let devfn = 0; devfn < 256; devfn++) {
       cycle(bus, devfn, 0);
-      if (m.ioRead(0xcfc, 4) !== 0xffffffff) present.push(`${bus.toString(16).padStart(2, "0")}:${(devfn >> 3).toString(16).padStart(2, "0")}.${devfn & 7}`);
+      if (m.ioRead(0xcfc, 4) !== 0xffffffff)
+        present.push(`${bus.toString(16).padStart(2, "0")}:${(devfn >> 3).toString(16).padStart(2, "0")}.${devfn & 7}`);
     }
   }
   const absent: Record<string, string> = {};

@@ -17,7 +17,10 @@ const barProps = {
 export class BarTestDevice extends PciDevice {
   readonly mmio = registerFile(4096);
   constructor(@inject(DEVICE_PROPS) props: DeviceProps<typeof barProps>) {
-    super({ vendorId: 0x1234, deviceId: 0x11ff, classCode: 0x00ff, interruptPin: 1, express: props.express, revision: props.revision }, props);
+    super(
+      { vendorId: 0x1234, deviceId: 0x11ff, classCode: 0x00ff, interruptPin: 1, express: props.express, revision: props.revision },
+      props,
+    );
     if (props.msi) new Msi(this, { vectors: 4, is64bit: true, perVectorMask: true });
     this.defineBar(0, { kind: "io", size: 64, name: "test-io", ops: registerFile(64) });
     this.defineBar(1, { kind: "mem32", size: 4096, name: "test-mmio", ops: this.mmio });
