@@ -29,6 +29,10 @@ export type MachbusErrorCode =
   | "unknown-bus"
   | "unknown-device"
   | "not-hotpluggable"
+  // allocation policies and address-space layout
+  | "unknown-allocator"
+  | "allocator-invalid"
+  | "layout-exhausted"
   // monitor
   | "monitor-syntax"
   | "monitor-unknown-command"

@@ -45,7 +45,29 @@ export {
 export { IsaDevice, type IsaDeviceProps } from "./isa/device.js";
 export { prop, types, type PropertyDef, type PropertySchema, type PropertyType, type PropsOf } from "./machine/properties.js";
 export { parseDeviceSpec, formatDeviceSpec, type DeviceSpec } from "./machine/device-spec.js";
-export { FirstFitAllocator, type SlotAllocator, type SlotRequest } from "./machine/allocator.js";
+export {
+  FirstFitAllocator,
+  freeSlots,
+  noSlotError,
+  slotFree,
+  type Placement,
+  type PlacementPlan,
+  type PlannedDevice,
+  type SlotAllocator,
+  type SlotRequest,
+} from "./machine/allocator.js";
+export {
+  allocationPolicy,
+  registerPolicy,
+  registeredPolicies,
+  parsePolicySpec,
+  DEFAULT_POLICY,
+  type PolicyClass,
+  type PolicyInfo,
+  type PolicyOptions,
+  type PolicyParams,
+} from "./machine/allocation-policy.js";
+export * from "./machine/policies/index.js";
 export * as tokens from "./machine/tokens.js";
 export {
   DEVICE_PROPS,
@@ -56,6 +78,7 @@ export {
   ROOT_BUS,
   PCI_HOST,
   SLOT_ALLOCATOR,
+  ALLOCATOR_PARAMS,
   MACHINE,
   CLOCK,
   MAC_ADDRESSES,

@@ -1,6 +1,7 @@
 import { CommanderError, type Command } from "commander";
 import { readFileSync, writeFileSync } from "node:fs";
 import { Machine, MachbusError, isMachbusError, type MachineOptions } from "../index.js";
+import { formatPolicyHelp } from "../machine/allocation-policy.js";
 import { deviceHelp } from "../monitor/device-help.js";
 import { machineOptionsFromConfig, parseHostConfig, parseMachineConfig } from "../state/machine-config.js";
 
@@ -18,6 +19,10 @@ export function addMachineOptions(cmd: Command): Command {
     .option("--drive <spec>", "host drive backend: if=none,id=ID,file=PATH (repeatable) [-drive]", collect, [])
     .option("--global <setting>", "property default for a driver: DRIVER.PROP=VALUE (repeatable) [-global]", collect, [])
     .option("-m, --memory <size>", "guest RAM size, e.g. 64M or 1G (default 128M)")
+    .option(
+      "--allocator <policy>",
+      "slot-allocation policy for devices without addr=: NAME[,KEY=VALUE]... (default qemu; 'help' lists them)",
+    )
     .option("--config <file>", "machine-definition file (YAML or JSON, as dump-config writes); other options add to it")
     .option("--host-config <file>", "host configuration file (drives, network backends) for the machine");
 }
@@ -28,6 +33,10 @@ export function addMachineOptions(cmd: Command): Command {
  * with exit status 0 (thrown as Commander's own help is, so main() ends quietly).
  */
 function answerDeviceHelp(cmd: Command): void {
+  if (cmd.opts<MachineCliOptions>().allocator?.trim() === "help") {
+    process.stdout.write(formatPolicyHelp());
+    throw new CommanderError(0, "machbus.allocatorHelpDisplayed", "(allocator help)");
+  }
   for (const spec of cmd.opts<MachineCliOptions>().device) {
     let help: string | null;
     try {
@@ -47,6 +56,7 @@ export interface MachineCliOptions {
   drive: string[];
   global: string[];
   memory?: string;
+  allocator?: string;
   config?: string;
   hostConfig?: string;
 }
@@ -101,6 +111,7 @@ export function machineOptions(opts: MachineCliOptions): MachineOptions {
   };
   if (opts.machine !== undefined) options.machine = opts.machine;
   if (opts.memory !== undefined) options.memory = opts.memory;
+  if (opts.allocator !== undefined) options.allocator = opts.allocator;
   return options;
 }
 

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { MachbusError } from "../errors.js";
 import { IsaDevice } from "../isa/device.js";
 import { parseOptionList, type DeviceSpec } from "../machine/device-spec.js";
+import { DEFAULT_POLICY } from "../machine/allocation-policy.js";
 import type { Machine, MachineOptions } from "../machine/machine.js";
 import type { PropertyDef } from "../machine/properties.js";
 import { PciDevice, pciCommonProperties } from "../pci/device.js";
@@ -30,6 +31,10 @@ export const deviceEntrySchema = z
       .optional()
       .describe("slot and function (PCI); absent: the allocator picks, and the next dump records it"),
     properties: z.record(z.string(), propertyValue).optional().describe("property values by name, as for --device"),
+    addedBy: z
+      .string()
+      .optional()
+      .describe("the allocation policy that added this device to make room (auto-bridge); a reload keeps it as it is"),
   })
   .strict();
 
@@ -73,6 +78,13 @@ export const machineConfigSchema = z
         options: z.record(z.string(), propertyValue).optional().describe("board options, e.g. ecam: 0xb0000000"),
       })
       .strict(),
+    allocator: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "slot-allocation policy for devices without addr, as for --allocator: qemu (default), auto-bridge, hotplug-reserve,free=2, ...",
+      ),
     globals: z.array(z.string()).optional().describe("DRIVER.PROP=VALUE defaults, as for --global"),
     devices: z.array(deviceEntrySchema).optional(),
     host: hostConfigSchema.optional(),
@@ -142,6 +154,7 @@ export function machineOptionsFromConfig(config: MachineConfig, file: string, ho
       ...Object.entries(d.properties ?? {}).map(([k, v]) => [k, specValue(v)] as const),
     ],
     where: `${file}: devices[${i}] (${d.driver}${d.id ? `,id=${d.id}` : ""})`,
+    ...(d.addedBy !== undefined ? { addedBy: d.addedBy } : {}),
   }));
   const result: MachineOptions = {
     machine: [config.machine.type, ...options].join(","),
@@ -150,13 +163,14 @@ export function machineOptionsFromConfig(config: MachineConfig, file: string, ho
     host: host ?? config.host ?? {},
   };
   if (config.machine.memory !== undefined) result.memory = config.machine.memory;
+  if (config.allocator !== undefined) result.allocator = config.allocator;
   return result;
 }
 
 /** Everything guest-visible about `machine`, as a complete config (`machbus dump-config`). */
 export function dumpMachineConfig(machine: Machine, options: { withHost?: boolean } = {}): MachineConfig {
   const devices: DeviceEntry[] = [];
-  for (const { device, info, props, onboard } of machine.devices()) {
+  for (const { device, info, props, onboard, addedBy } of machine.devices()) {
     if (onboard) continue;
     const entry: DeviceEntry = { driver: info.name };
     if (device.id) entry.id = device.id;
@@ -177,12 +191,15 @@ export function dumpMachineConfig(machine: Machine, options: { withHost?: boolea
       entry.bus = machine.isaBus ?? "isa.0";
     }
     entry.properties = properties;
+    if (addedBy) entry.addedBy = addedBy;
     devices.push(entry);
   }
   const config: MachineConfig = {
     machbus: CONFIG_FORMAT,
     complete: true,
     machine: { type: machine.type.name, memory: formatMemory(machine.ramSize) },
+    // The default policy is left out, so dumps of ordinary machines read as before.
+    ...(machine.allocatorSpec !== DEFAULT_POLICY ? { allocator: machine.allocatorSpec } : {}),
     devices,
   };
   const boardOptions = Object.entries(machine.boardOptions);
