@@ -68,6 +68,17 @@ export {
   type PolicyParams,
 } from "./machine/allocation-policy.js";
 export * from "./machine/policies/index.js";
+export {
+  planBarLayout,
+  assignBarLayout,
+  LayoutError,
+  type BarLayout,
+  type BarAssignment,
+  type BridgeWindowAssignment,
+  type LayoutFailure,
+  type WindowUsage,
+} from "./layout/bar-layout.js";
+export { formatBarLayout, formatWindows } from "./layout/format-layout.js";
 export * as tokens from "./machine/tokens.js";
 export {
   DEVICE_PROPS,
