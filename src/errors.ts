@@ -38,6 +38,7 @@ export type MachbusErrorCode =
   | "monitor-unknown-command"
   // files and state
   | "file-invalid"
+  | "script-failed"
   | "state-invalid"
   | "migration-refused"
   // firmware runs on an embedded CPU

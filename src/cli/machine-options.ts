@@ -95,14 +95,37 @@ function fileError(e: unknown, path: string, what: string): MachbusError {
   return new MachbusError("file-invalid", `${what} ${path}: ${reason}`);
 }
 
-/** Machine options from a config file (if any) plus the command line, which adds to or overrides it. */
+/**
+ * The machine `machbus run FILE` defined: options every later command builds on (the command
+ * line adds to them, as to --config), or a machine the script built itself. `locate` puts an
+ * error building it at its place in the script.
+ */
+export interface ScriptMachine {
+  readonly file: string;
+  readonly options?: MachineOptions;
+  readonly machine?: Machine;
+  locate(e: MachbusError): MachbusError;
+}
+
+let scriptMachine: ScriptMachine | null = null;
+
+export function useScriptMachine(script: ScriptMachine): void {
+  scriptMachine = script;
+}
+
+/** Machine options from a config file or a script (if any) plus the command line, which adds to or overrides them. */
 export function machineOptions(opts: MachineCliOptions): MachineOptions {
   const host = opts.hostConfig ? parseHostConfig(readUserFile(opts.hostConfig, "host config"), opts.hostConfig) : undefined;
+  if (scriptMachine && opts.config) {
+    throw new MachbusError("file-invalid", `${scriptMachine.file} defines the machine; --config ${opts.config} cannot be added to it`);
+  }
   const base: MachineOptions = opts.config
     ? machineOptionsFromConfig(parseMachineConfig(readUserFile(opts.config, "config"), opts.config), opts.config, host)
-    : host
-      ? { host }
-      : {};
+    : scriptMachine?.options
+      ? { ...scriptMachine.options, ...(host ? { host } : {}) }
+      : host
+        ? { host }
+        : {};
   const options: MachineOptions = {
     ...base,
     devices: [...(base.devices ?? []), ...opts.device],
@@ -116,7 +139,17 @@ export function machineOptions(opts: MachineCliOptions): MachineOptions {
 }
 
 export function buildMachine(opts: MachineCliOptions): Machine {
-  return Machine.create(machineOptions(opts));
+  if (scriptMachine?.machine) {
+    const extra =
+      opts.device.length || opts.drive.length || opts.global.length || opts.machine || opts.memory || opts.allocator || opts.config;
+    if (extra) throw new MachbusError("file-invalid", `${scriptMachine.file} built the machine itself; machine options cannot change it`);
+    return scriptMachine.machine;
+  }
+  try {
+    return Machine.create(machineOptions(opts));
+  } catch (e) {
+    throw scriptMachine && isMachbusError(e) ? scriptMachine.locate(e) : e;
+  }
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -113,16 +113,26 @@ function parseWith<T>(schema: z.ZodType<T>, text: string, file: string): T {
     const pos = lines.linePos(e.pos[0]);
     throw new MachbusError("file-invalid", `${file}:${pos.line}:${pos.col}: ${e.message.split("\n")[0]}`);
   }
-  const result = schema.safeParse(doc.toJS());
+  return validateWith(schema, doc.toJS(), file, (path) => {
+    const node = doc.getIn(path as (string | number)[], true) as { range?: [number, number, number] } | undefined;
+    return node?.range ? `:${lines.linePos(node.range[0]).line}` : "";
+  });
+}
+
+/** Checks a machine definition given as an object (a script's default export); errors name the file and field. */
+export function checkMachineConfig(value: unknown, file: string): MachineConfig {
+  return validateWith(machineConfigSchema, value, file, () => "");
+}
+
+function validateWith<T>(schema: z.ZodType<T>, value: unknown, file: string, lineOf: (path: PropertyKey[]) => string): T {
+  const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const path = issue.path
     .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
     .join("")
     .replace(/^\./, "");
-  const node = doc.getIn(issue.path as (string | number)[], true) as { range?: [number, number, number] } | undefined;
-  const at = node?.range ? `:${lines.linePos(node.range[0]).line}` : "";
-  throw new MachbusError("file-invalid", `${file}${at}: ${path || "(top level)"}: ${describeIssue(issue)}`);
+  throw new MachbusError("file-invalid", `${file}${lineOf(issue.path)}: ${path || "(top level)"}: ${describeIssue(issue)}`);
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
