@@ -68,6 +68,7 @@ export {
   type PolicyParams,
 } from "./machine/allocation-policy.js";
 export * from "./machine/policies/index.js";
+export { linkLoad, rootLink } from "./machine/policies/irq-balance.js";
 export {
   planBarLayout,
   assignBarLayout,

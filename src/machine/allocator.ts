@@ -85,8 +85,7 @@ export class FirstFitAllocator implements SlotAllocator {
   readonly name: string = "qemu";
 
   allocate({ bus, driver }: Pick<SlotRequest, "bus" | "driver">): number {
-    const slot = freeSlots(bus, driver)[0];
-    if (slot === undefined) throw noSlotError(driver);
-    return slot * PCI_FUNC_MAX;
+    for (let slot = bus.devfnMin >> 3; slot < 32; slot++) if (slotFree(bus, slot, driver)) return slot * PCI_FUNC_MAX;
+    throw noSlotError(driver);
   }
 }
