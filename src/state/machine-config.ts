@@ -1,4 +1,4 @@
-import { LineCounter, parseDocument, stringify } from "yaml";
+import { LineCounter, Schema, parseDocument, stringify, type ScalarTag } from "yaml";
 import { z } from "zod";
 import { MachbusError } from "../errors.js";
 import { IsaDevice } from "../isa/device.js";
@@ -216,9 +216,19 @@ function formatMemory(bytes: number): string {
   return String(bytes);
 }
 
-/** YAML (default) or JSON text of a config. */
+/**
+ * Plain scalars that YAML 1.1 readers (PyYAML, Ruby's Psych, ...) read as something other than a
+ * string, though YAML 1.2 reads them as strings: MACs such as 52:54:00:12:34:56 (base-60 integers),
+ * on/off/yes/no/y/n, 0b101, 1_000, 2001-12-14, and `=` (1.1's value key). Written quoted.
+ */
+const YAML_1_1_TAGS = [
+  ...new Schema({ schema: "yaml-1.1" }).tags,
+  { tag: "tag:yaml.org,2002:value", default: true, test: /^=$/, resolve: (text: string) => text } satisfies ScalarTag,
+];
+
+/** YAML (default) or JSON text of a config; the YAML reads back the same under YAML 1.1 and 1.2. */
 export function formatMachineConfig(config: MachineConfig | HostConfig, format: "yaml" | "json" = "yaml"): string {
-  return format === "json" ? JSON.stringify(config, null, 2) + "\n" : stringify(config, { lineWidth: 0 });
+  return format === "json" ? JSON.stringify(config, null, 2) + "\n" : stringify(config, { lineWidth: 0, compat: YAML_1_1_TAGS });
 }
 
 /** QEMU's `-drive if=none,id=ID,file=PATH[,format=F][,readonly=on]` as a host drive entry. */
