@@ -54,9 +54,12 @@ describe("allocation policies", () => {
   });
 
   it("an unknown policy is refused with the list of policies; bad parameters name the parameter", () => {
-    // Every registered policy is listed: the built-in ones and the two this file and the worked example register.
     expect(() => Machine.create({ allocator: "nosuch" })).toThrow(
-      "unknown allocation policy 'nosuch' (policies: append-only, auto-bridge, broken, class-bands, explicit-first, hotplug-reserve, irq-balance, qemu, random; --allocator help describes them)",
+      "unknown allocation policy 'nosuch' (policies: append-only, auto-bridge, explicit-first, hotplug-reserve, irq-balance, qemu, random; --allocator help describes them)",
+    );
+    // The machine's catalogue: the built-in policies plus the ones it is given.
+    expect(() => Machine.create({ allocator: "nosuch", policies: [BrokenPolicy] })).toThrow(
+      "(policies: append-only, auto-bridge, broken, explicit-first,",
     );
     expect(() => Machine.create({ allocator: "hotplug-reserve,free=lots" })).toThrow(
       "allocation policy 'hotplug-reserve': parameter 'free' expects a number (decimal, or hex with 0x) (got 'lots')",
@@ -79,13 +82,15 @@ describe("allocation policies", () => {
   describe("the engine checks what a policy answers, naming it", () => {
     it("devfn 9999 and -5 are refused at creation and at hotplug, and the machine is unchanged", () => {
       for (const devfn of [9999, -5, 2.5]) {
-        expect(() => Machine.create({ allocator: `broken,devfn=${devfn === 2.5 ? "x" : devfn}`, devices: ["e1000"] })).toThrow(
+        expect(() =>
+          Machine.create({ allocator: `broken,devfn=${devfn === 2.5 ? "x" : devfn}`, policies: [BrokenPolicy], devices: ["e1000"] }),
+        ).toThrow(
           devfn === 2.5
             ? "parameter 'devfn'"
             : `allocation policy 'broken' returned devfn ${devfn} for e1000: not a devfn (0-255: slot * 8 + function)`,
         );
       }
-      const m = Machine.create({ allocator: "broken,devfn=-5", devices: ["e1000,addr=3"] });
+      const m = Machine.create({ allocator: "broken,devfn=-5", policies: [BrokenPolicy], devices: ["e1000,addr=3"] });
       const before = lspci(m);
       const events: string[] = [];
       m.events.on("device-added", (e) => events.push(e.bdf));
@@ -96,10 +101,12 @@ describe("allocation policies", () => {
     });
 
     it("a taken, reserved or board-refused slot is refused with the bus's own reason", () => {
-      expect(() => Machine.create({ allocator: `broken,devfn=${1 << 3}`, devices: ["e1000"] })).toThrow(
+      expect(() => Machine.create({ allocator: `broken,devfn=${1 << 3}`, policies: [BrokenPolicy], devices: ["e1000"] })).toThrow(
         "allocation policy 'broken' chose 01.0 on bus pci.0 for e1000: PCI: slot 1 function 0 not available for e1000, in use by PIIX3,id=(null)",
       );
-      expect(() => Machine.create({ allocator: `broken,devfn=${(3 << 3) | 1}`, devices: ["e1000,addr=3", "rtl8139"] })).toThrow(
+      expect(() =>
+        Machine.create({ allocator: `broken,devfn=${(3 << 3) | 1}`, policies: [BrokenPolicy], devices: ["e1000,addr=3", "rtl8139"] }),
+      ).toThrow(
         "allocation policy 'broken' chose 03.1 on bus pci.0 for rtl8139: PCI: single function device can't be populated in function 3.1",
       );
     });
@@ -111,9 +118,9 @@ describe("allocation policies", () => {
       expect(() => withBroken.addDevice("rtl8139")).toThrow("allocation policy 'broken': Bus 'nowhere' not found");
       expect(lspci(withBroken)).toBe(before);
       expect(withBroken.devices().map((d) => d.device.id)).not.toContain("b1");
-      expect(() => Machine.create({ allocator: "broken,devfn=8,add=pci-bridge,,chassis_nr=1", devices: ["e1000"] })).toThrow(
-        "allocation policy 'broken' asked to add 'pci-bridge,chassis_nr=1' for e1000: no addr= (a policy places what it adds)",
-      );
+      expect(() =>
+        Machine.create({ allocator: "broken,devfn=8,add=pci-bridge,,chassis_nr=1", policies: [BrokenPolicy], devices: ["e1000"] }),
+      ).toThrow("allocation policy 'broken' asked to add 'pci-bridge,chassis_nr=1' for e1000: no addr= (a policy places what it adds)");
     });
   });
 
@@ -236,7 +243,7 @@ describe("allocation policies", () => {
       drives: ["if=none,id=d,file=x.img"],
     });
     expect(["nic", "disk", "vga", "nic2"].map((id) => slotOf(m, id))).toEqual(["00:10.0", "00:18.0", "00:02.0", "00:11.0"]);
-    expect(() => Machine.create({ allocator: "class-bands,storage=20-30" })).toThrow(
+    expect(() => Machine.create({ allocator: "class-bands,storage=20-30", policies: [ClassBandsPolicy] })).toThrow(
       "allocation policy 'class-bands': parameter 'storage' expects a slot range LO-HI in hex, e.g. 10-17, or none (got '20-30')",
     );
   });

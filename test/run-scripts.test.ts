@@ -72,7 +72,7 @@ describe("machbus run: machine-definition scripts and files", () => {
         [
           "keys.ts",
           "export default { machine: 'pc', devcies: [] };\n",
-          "machbus: keys.ts: the machine definition has unknown key 'devcies' (valid: machine, devices, globals, memory, allocator, drivers, policies, host, drives, clock, registry)\n",
+          "machbus: keys.ts: the machine definition has unknown key 'devcies' (valid: machine, devices, globals, memory, allocator, drivers, policies, host, drives, clock, machineTypes)\n",
         ],
         [
           "none.js",
@@ -102,7 +102,7 @@ class OffByFar implements SlotAllocator {
   }
 }
 
-export default { allocator: "off-by-far", devices: ["e1000"] };
+export default { allocator: "off-by-far", policies: [OffByFar], devices: ["e1000"] };
 `;
       for (const devfn of [9999, -5]) {
         const r = run(script(`policy${devfn}.ts`, text(devfn)), "info", "pci");

@@ -4,8 +4,8 @@
  * bands of slots for classes of devices, by the PCI base class the device reports: NICs in one
  * band, storage in another, everything else outside both.
  *
- *   Machine.create({ allocator: "class-bands,network=10-17,storage=18-1f", devices: [...] })
- *   npx machbus run my-machine.ts slots    (a script that imports this module)
+ *   Machine.create({ allocator: "class-bands,network=10-17", policies: [ClassBandsPolicy], devices: [...] })
+ *   npx machbus run my-machine.ts slots    (a script whose definition has policies: [ClassBandsPolicy])
  */
 // In your own project: from "machbus".
 import {

@@ -40,9 +40,10 @@ export default (api: typeof import("machbus")) => {
   if (nics > 4) devices.push("virtio-blk-pci,id=disk,drive=d0");
   devices.push("lab-counter,id=counter,start=100");
   return {
-    machine: api.machineTypes.default().name,
+    machine: api.builtinMachineTypes.default().name,
     memory: "256M",
     allocator: "irq-balance",
+    drivers: [LabCounter], // the built-in catalogue plus our own model
     devices,
     drives: nics > 4 ? ["if=none,id=d0,file=lab.img"] : [],
   };

@@ -1,7 +1,8 @@
 import { CommanderError, type Command } from "commander";
 import { readFileSync, writeFileSync } from "node:fs";
-import { Machine, MachbusError, isMachbusError, type MachineOptions } from "../index.js";
+import { Machine, MachbusError, builtinDrivers, isMachbusError, type MachineOptions } from "../index.js";
 import { formatPolicyHelp } from "../machine/allocation-policy.js";
+import { builtinPolicies } from "../machine/policies/index.js";
 import { deviceHelp } from "../monitor/device-help.js";
 import { machineOptionsFromConfig, parseHostConfig, parseMachineConfig } from "../state/machine-config.js";
 
@@ -34,13 +35,13 @@ export function addMachineOptions(cmd: Command): Command {
  */
 function answerDeviceHelp(cmd: Command): void {
   if (cmd.opts<MachineCliOptions>().allocator?.trim() === "help") {
-    process.stdout.write(formatPolicyHelp());
+    process.stdout.write(formatPolicyHelp(builtinPolicies));
     throw new CommanderError(0, "machbus.allocatorHelpDisplayed", "(allocator help)");
   }
   for (const spec of cmd.opts<MachineCliOptions>().device) {
     let help: string | null;
     try {
-      help = deviceHelp(spec);
+      help = deviceHelp(spec, builtinDrivers);
     } catch (e) {
       throw isMachbusError(e) ? e.within(`-device ${spec}`) : e;
     }

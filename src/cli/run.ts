@@ -33,7 +33,19 @@ export function registerRunCommand(program: Command): void {
 const SCRIPT_EXTENSIONS = new Set([".ts", ".mts", ".cts", ".js", ".mjs", ".cjs"]);
 const CONFIG_EXTENSIONS = new Set([".yaml", ".yml", ".json"]);
 const TS_EXTENSIONS = new Set([".ts", ".mts", ".cts"]);
-const OPTION_KEYS = ["machine", "devices", "globals", "memory", "allocator", "drivers", "policies", "host", "drives", "clock", "registry"];
+const OPTION_KEYS = [
+  "machine",
+  "devices",
+  "globals",
+  "memory",
+  "allocator",
+  "drivers",
+  "policies",
+  "host",
+  "drives",
+  "clock",
+  "machineTypes",
+];
 
 /** Loads FILE's machine definition; every error names the file, and the line where it can. */
 export async function loadMachineDefinition(file: string): Promise<ScriptMachine> {

@@ -1,6 +1,6 @@
 import { injectable, type DependencyContainer } from "tsyringe";
 import { MachbusError } from "../errors.js";
-import type { SlotAllocator } from "./allocator.js";
+import { DEFAULT_POLICY, type SlotAllocator } from "./allocator.js";
 import { parseOptionList } from "./device-spec.js";
 import type { PropertySchema, PropsOf } from "./properties.js";
 import { ALLOCATOR_PARAMS } from "./tokens.js";
@@ -8,10 +8,10 @@ import { ALLOCATOR_PARAMS } from "./tokens.js";
 /**
  * Slot-allocation policies by name (F13). A policy is a class decorated with
  * `@allocationPolicy({ name, description, params })`; the machine builds it from a spec string
- * `NAME[,KEY=VALUE]...` (`--allocator`, `allocator:` in machine files, MachineOptions.allocator) in
- * its own DI container, with the parsed parameters under ALLOCATOR_PARAMS and every machine
- * service (MACHINE, ROOT_BUS, ...) injectable. Anything random takes a `seed` parameter, so an
- * experiment that records the spec can run the same policy again.
+ * `NAME[,KEY=VALUE]...` (`--allocator`, `allocator:` in machine files, MachineOptions.allocator),
+ * looked up in its PolicyCatalogue, in its own DI container, with the parsed parameters under
+ * ALLOCATOR_PARAMS and every machine service (MACHINE, EVENTS, ...) injectable. Anything random
+ * takes a `seed` parameter, so an experiment that records the spec can run the same policy again.
  */
 export interface PolicyOptions<S extends PropertySchema> {
   /** What `--allocator` takes. */
@@ -28,41 +28,77 @@ export interface PolicyInfo {
   readonly params: PropertySchema;
 }
 
+/** A policy class as written; a catalogue checks that the decorator gave it a PolicyInfo. */
+export type PolicyClassLike = new (...args: any[]) => SlotAllocator;
+
 /** A policy class: built by the machine's container, described by its PolicyInfo. */
-export type PolicyClass = (new (...args: any[]) => SlotAllocator) & { readonly [POLICY_INFO]: PolicyInfo };
+export type PolicyClass = PolicyClassLike & { readonly [POLICY_INFO]: PolicyInfo };
 
 /** What a policy's constructor receives under ALLOCATOR_PARAMS: its parameters, resolved. */
 export type PolicyParams<S extends PropertySchema> = PropsOf<S>;
 
 export const POLICY_INFO = Symbol.for("machbus.policyInfo");
+export { DEFAULT_POLICY };
 
-const catalogue = new Map<string, PolicyClass>();
-
-/** The default policy: QEMU's first fit. */
-export const DEFAULT_POLICY = "qemu";
-
-/** Class decorator: makes a policy injectable and registers it under its name, process-wide. */
+/** Class decorator: makes a policy injectable and describes it. It registers nothing: a machine knows the policies of its catalogue. */
 export function allocationPolicy<S extends PropertySchema>(options: PolicyOptions<S>) {
-  return (target: new (...args: any[]) => SlotAllocator): void => {
+  return (target: PolicyClassLike): void => {
     injectable()(target);
     const info: PolicyInfo = { name: options.name, description: options.description, params: options.params };
     Object.defineProperty(target, POLICY_INFO, { value: info });
-    registerPolicy(target as PolicyClass);
   };
 }
 
-export function registerPolicy(cls: PolicyClass): void {
-  const name = cls[POLICY_INFO].name;
-  const existing = catalogue.get(name);
-  if (existing && existing !== cls) {
-    throw new MachbusError("unknown-allocator", `allocation policy '${name}' is already registered by another class`);
-  }
-  catalogue.set(name, cls);
-}
+/**
+ * The policies a machine can build, by name: an immutable value, as DriverCatalogue is for
+ * devices. `builtinPolicies` (src/machine/policies) holds machbus's own; `with` adds a user's.
+ */
+export class PolicyCatalogue implements Iterable<PolicyClass> {
+  private readonly byName = new Map<string, PolicyClass>();
 
-/** Every registered policy, by name. */
-export function registeredPolicies(): ReadonlyMap<string, PolicyClass> {
-  return catalogue;
+  /** Throws if a class is not a policy, or two classes claim one name. */
+  constructor(policies: Iterable<PolicyClassLike> = []) {
+    for (const c of policies) {
+      if (!Object.hasOwn(c, POLICY_INFO)) {
+        throw new MachbusError("unknown-allocator", `class ${c.name} is not an allocation policy (decorate it with @allocationPolicy)`);
+      }
+      const cls = c as PolicyClass;
+      const name = cls[POLICY_INFO].name;
+      const existing = this.byName.get(name);
+      if (existing && existing !== cls) {
+        throw new MachbusError(
+          "unknown-allocator",
+          `allocation policy '${name}' is defined twice: by class ${existing.name} and by class ${cls.name}`,
+        );
+      }
+      this.byName.set(name, cls);
+    }
+  }
+
+  /** A new catalogue: this one's policies and `policies`. */
+  with(...policies: PolicyClassLike[]): PolicyCatalogue {
+    return new PolicyCatalogue([...this.byName.values(), ...policies]);
+  }
+
+  /** The policy called `name`; an unknown name is answered with the known ones. */
+  find(name: string): PolicyClass {
+    const cls = this.byName.get(name);
+    if (!cls) {
+      throw new MachbusError(
+        "unknown-allocator",
+        `unknown allocation policy '${name}' (policies: ${this.names().join(", ")}; --allocator help describes them)`,
+      );
+    }
+    return cls;
+  }
+
+  names(): string[] {
+    return [...this.byName.keys()].sort();
+  }
+
+  [Symbol.iterator](): Iterator<PolicyClass> {
+    return this.byName.values();
+  }
 }
 
 /** A parsed `NAME[,KEY=VALUE]...`. */
@@ -93,30 +129,12 @@ export interface ResolvedPolicy {
 }
 
 /**
- * Builds the policy a spec names in `container` (the machine's); `extra` are policy classes only
- * this machine knows. Unknown names list the known ones; parameter errors name the parameter.
+ * Builds the policy a spec names, from `catalogue`, in `container` (the machine's). Unknown
+ * names list the known ones; parameter errors name the parameter.
  */
-export function createPolicy(
-  text: string,
-  container: DependencyContainer,
-  extra: readonly (new (...args: any[]) => SlotAllocator)[] = [],
-): ResolvedPolicy {
+export function createPolicy(text: string, container: DependencyContainer, catalogue: PolicyCatalogue): ResolvedPolicy {
   const spec = parsePolicySpec(text);
-  const known = new Map(catalogue);
-  for (const cls of extra) {
-    const info = (cls as Partial<PolicyClass>)[POLICY_INFO];
-    if (!info) {
-      throw new MachbusError("unknown-allocator", `class ${cls.name} is not an allocation policy (decorate it with @allocationPolicy)`);
-    }
-    known.set(info.name, cls as PolicyClass);
-  }
-  const cls = known.get(spec.name);
-  if (!cls) {
-    throw new MachbusError(
-      "unknown-allocator",
-      `unknown allocation policy '${spec.name}' (policies: ${[...known.keys()].sort().join(", ")}; --allocator help describes them)`,
-    );
-  }
+  const cls = catalogue.find(spec.name);
   const info = cls[POLICY_INFO];
   const params = resolvePolicyParams(info, spec.params);
   const child = container.createChildContainer();
@@ -148,11 +166,11 @@ function resolvePolicyParams(info: PolicyInfo, pairs: readonly (readonly [string
   return values;
 }
 
-/** `--allocator help`: every policy with its description and parameters. */
-export function formatPolicyHelp(): string {
+/** `--allocator help`: every policy of `catalogue` with its description and parameters. */
+export function formatPolicyHelp(catalogue: PolicyCatalogue): string {
   let out = "Allocation policies (--allocator NAME[,KEY=VALUE]...):\n";
-  for (const name of [...catalogue.keys()].sort()) {
-    const info = catalogue.get(name)![POLICY_INFO];
+  for (const name of catalogue.names()) {
+    const info = catalogue.find(name)[POLICY_INFO];
     out += `  ${name.padEnd(16)} ${info.description}${name === DEFAULT_POLICY ? " (default)" : ""}\n`;
     for (const [key, def] of Object.entries(info.params)) {
       out += `    ${`${key}=<${def.type.name}>`.padEnd(22)} ${def.description} (default: ${def.type.format(def.default)})\n`;

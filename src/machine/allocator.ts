@@ -3,6 +3,9 @@ import type { PciBus } from "../pci/bus.js";
 import { PCI_FUNC_MAX } from "../pci/constants.js";
 import type { PciFunction } from "../pci/function.js";
 
+/** The default allocation policy: QEMU's first fit (FirstFitAllocator). */
+export const DEFAULT_POLICY = "qemu";
+
 /** What the allocator is asked: a device (by driver name) needs a devfn on `bus`. */
 export interface SlotRequest {
   /** The bus the device asked for (`bus=`, else the root bus). */
