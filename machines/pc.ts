@@ -24,8 +24,21 @@ const ecamAddress: PropertyType<number | null> = {
  * The pc board: i440FX host bridge at 00.0 and the PIIX3 function block at 01.x (ISA bridge,
  * IDE, PIIX4 power management), as `qemu-system-x86_64 -M pc -nodefaults` builds it.
  */
+/**
+ * QEMU's pc_init1: RAM up to max_ram_below_4g (3.5 GiB) sits below the hole; a larger machine
+ * keeps 3 GiB there with gigabyte_align (pc-i440fx-2.0 and newer), 3.5 GiB without, the rest above 4 GiB.
+ */
+function pcRamSplit(gigabyteAlign: boolean): NonNullable<Board["ramSplit"]> {
+  return (ramSize) => {
+    const lowmem = ramSize >= 0xe0000000 && gigabyteAlign ? 0xc0000000 : 0xe0000000;
+    const below4g = Math.min(ramSize, lowmem);
+    return { below4g, above4g: ramSize - below4g };
+  };
+}
+
 export const i440fxBoard: Board = {
   name: "i440fx",
+  ramSplit: pcRamSplit(true),
   properties: {
     ecam: prop(ecamAddress, null, "PCI Express ECAM (MMCONFIG) window base, or off"),
   },
@@ -47,6 +60,13 @@ export const i440fxBoard: Board = {
   },
 };
 
+/** Versions older than the first with gigabyteAlign set keep it (pc-i440fx-1.7 and older: false). */
+const boards: Board[] = [];
+for (const v of PC_VERSIONS) {
+  const previous = boards[boards.length - 1] ?? i440fxBoard;
+  boards.push(v.gigabyteAlign === undefined ? previous : { ...i440fxBoard, ramSplit: pcRamSplit(v.gigabyteAlign) });
+}
+
 /**
  * The versioned pc types: pc-qemu-7.2 (alias pc, the default) and, for every older version, its
  * compat properties as a delta over the next newer type (machines/pc-compat.ts). QEMU's names
@@ -64,7 +84,7 @@ export const pcMachineTypes: readonly MachineTypeDefinition[] = [
     name: `pc-qemu-${v.version}`,
     aliases: [v.version.startsWith("0.") ? `pc-${v.version}` : `pc-i440fx-${v.version}`],
     description: v.description,
-    board: i440fxBoard,
+    board: boards[i]!,
     newer: i === 0 ? "pc-qemu-7.2" : `pc-qemu-${PC_VERSIONS[i - 1]!.version}`,
     compat: v.compat,
   })),

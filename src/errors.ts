@@ -30,11 +30,16 @@ export type MachbusErrorCode =
   | "unknown-bus"
   | "unknown-device"
   | "not-hotpluggable"
+  // allocation policies and address-space layout
+  | "unknown-allocator"
+  | "allocator-invalid"
+  | "layout-exhausted"
   // monitor
   | "monitor-syntax"
   | "monitor-unknown-command"
   // files and state
   | "file-invalid"
+  | "script-failed"
   | "state-invalid"
   | "migration-refused"
   // firmware runs on an embedded CPU

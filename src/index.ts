@@ -50,7 +50,43 @@ export { parseDriveOption, type HostConfig, type HostDrive, type HostNetdev } fr
 export { IsaDevice, type IsaDeviceProps } from "./isa/device.js";
 export { prop, types, type PropertyDef, type PropertySchema, type PropertyType, type PropsOf } from "./machine/properties.js";
 export { parseDeviceSpec, formatDeviceSpec, type DeviceSpec } from "./machine/device-spec.js";
-export { FirstFitAllocator, type SlotAllocator, type SlotRequest } from "./machine/allocator.js";
+export {
+  FirstFitAllocator,
+  freeSlots,
+  noSlotError,
+  slotFree,
+  type Placement,
+  type PlacementPlan,
+  type PlannedDevice,
+  type SlotAllocator,
+  type SlotRequest,
+} from "./machine/allocator.js";
+export {
+  allocationPolicy,
+  PolicyCatalogue,
+  parsePolicySpec,
+  formatPolicySpec,
+  DEFAULT_POLICY,
+  type PolicyClass,
+  type PolicyClassLike,
+  type PolicyInfo,
+  type PolicyOptions,
+  type PolicyParams,
+  type PolicySpec,
+} from "./machine/allocation-policy.js";
+export * from "./machine/policies/index.js";
+export { linkLoad, rootLink } from "./machine/policies/irq-balance.js";
+export {
+  planBarLayout,
+  assignBarLayout,
+  LayoutError,
+  type BarLayout,
+  type BarAssignment,
+  type BridgeWindowAssignment,
+  type LayoutFailure,
+  type WindowUsage,
+} from "./layout/bar-layout.js";
+export { formatBarLayout, formatWindows } from "./layout/format-layout.js";
 export * as tokens from "./machine/tokens.js";
 export {
   DEVICE_PROPS,
@@ -61,6 +97,7 @@ export {
   ROOT_BUS,
   PCI_HOST,
   SLOT_ALLOCATOR,
+  ALLOCATOR_PARAMS,
   MACHINE,
   CLOCK,
   MAC_ADDRESSES,
@@ -68,7 +105,7 @@ export {
 } from "./machine/tokens.js";
 export { queryPci, queryPciJson, type PciBusInfo, type PciDeviceInfo, type PciBridgeInfo, type PciRegionInfo } from "./pci/query-pci.js";
 export { lspciDump, type DumpDepth } from "./pci/lspci-dump.js";
-export { slotReport, formatSlotReport, type BusSlots, type SlotInfo } from "./machine/slots.js";
+export { slotReport, formatSlotReport, type BusSlots, type SlotInfo, type SlotReport } from "./machine/slots.js";
 export { attachToV86, type V86AttachOptions, type V86Attachment, type UnroutableBar } from "./embed/v86-adapter.js";
 /** tsyringe's parameter decorator, re-exported so device models need only `machbus` (which loads reflect-metadata first). */
 export { inject } from "tsyringe";

@@ -9,6 +9,8 @@ import { queryPciJson } from "../pci/query-pci.js";
 import { formatSlotReport, slotReport } from "../machine/slots.js";
 import { normalizeArgv } from "./argv.js";
 import { boot, type BootCliOptions } from "./boot.js";
+import { registerLayoutCommand } from "./layout.js";
+import { registerRunCommand } from "./run.js";
 import { addMachineOptions, buildMachine, readUserBytes, readUserFile, writeUserFile, type MachineCliOptions } from "./machine-options.js";
 import { dumpMachineConfig, formatMachineConfig, machineConfigJsonSchema, parseMachineConfig } from "../state/machine-config.js";
 import { compareMachineConfigs } from "../state/migration.js";
@@ -63,6 +65,9 @@ addMachineOptions(program.command("slots"))
     const report = slotReport(buildMachine(opts));
     process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + "\n" : formatSlotReport(report));
   });
+
+registerLayoutCommand(program);
+registerRunCommand(program);
 
 addMachineOptions(program.command("dump-config"))
   .description("the machine's guest-visible configuration as a complete, reloadable file (YAML; --json)")

@@ -22,6 +22,8 @@ export interface Board {
   readonly drivers?: readonly DeviceClass[];
   /** Sets up interrupt routing and plugs the onboard devices into a fresh machine. */
   build(machine: Machine, options: Record<string, unknown>): void;
+  /** How guest RAM splits around the 32-bit PCI hole (pc: QEMU's below_4g/above_4g_mem_size). */
+  ramSplit?(ramSize: number): { below4g: number; above4g: number };
 }
 
 export interface MachineTypeDefinition {

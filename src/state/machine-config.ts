@@ -2,6 +2,7 @@ import { LineCounter, Schema, parseDocument, stringify, type ScalarTag } from "y
 import { z } from "zod";
 import { MachbusError } from "../errors.js";
 import { IsaDevice } from "../isa/device.js";
+import { DEFAULT_POLICY } from "../machine/allocator.js";
 import type { DeviceSpec } from "../machine/device-spec.js";
 import type { HostConfig, HostDrive, HostNetdev } from "../machine/host-config.js";
 import type { Machine, MachineOptions } from "../machine/machine.js";
@@ -31,6 +32,10 @@ export const deviceEntrySchema = z
       .optional()
       .describe("slot and function (PCI); absent: the allocator picks, and the next dump records it"),
     properties: z.record(z.string(), propertyValue).optional().describe("property values by name, as for --device"),
+    addedBy: z
+      .string()
+      .optional()
+      .describe("the allocation policy that added this device to make room (auto-bridge); a reload keeps it as it is"),
   })
   .strict();
 
@@ -74,6 +79,13 @@ export const machineConfigSchema = z
         options: z.record(z.string(), propertyValue).optional().describe("board options, e.g. ecam: 0xb0000000"),
       })
       .strict(),
+    allocator: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "slot-allocation policy for devices without addr, as for --allocator: qemu (default), auto-bridge, hotplug-reserve,free=2, ...",
+      ),
     globals: z.array(z.string()).optional().describe("DRIVER.PROP=VALUE defaults, as for --global"),
     devices: z.array(deviceEntrySchema).optional(),
     host: hostConfigSchema.optional(),
@@ -102,16 +114,26 @@ function parseWith<T>(schema: z.ZodType<T>, text: string, file: string): T {
     const pos = lines.linePos(e.pos[0]);
     throw new MachbusError("file-invalid", `${file}:${pos.line}:${pos.col}: ${e.message.split("\n")[0]}`);
   }
-  const result = schema.safeParse(doc.toJS());
+  return validateWith(schema, doc.toJS(), file, (path) => {
+    const node = doc.getIn(path as (string | number)[], true) as { range?: [number, number, number] } | undefined;
+    return node?.range ? `:${lines.linePos(node.range[0]).line}` : "";
+  });
+}
+
+/** Checks a machine definition given as an object (a script's default export); errors name the file and field. */
+export function checkMachineConfig(value: unknown, file: string): MachineConfig {
+  return validateWith(machineConfigSchema, value, file, () => "");
+}
+
+function validateWith<T>(schema: z.ZodType<T>, value: unknown, file: string, lineOf: (path: PropertyKey[]) => string): T {
+  const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const path = issue.path
     .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
     .join("")
     .replace(/^\./, "");
-  const node = doc.getIn(issue.path as (string | number)[], true) as { range?: [number, number, number] } | undefined;
-  const at = node?.range ? `:${lines.linePos(node.range[0]).line}` : "";
-  throw new MachbusError("file-invalid", `${file}${at}: ${path || "(top level)"}: ${describeIssue(issue)}`);
+  throw new MachbusError("file-invalid", `${file}${lineOf(issue.path)}: ${path || "(top level)"}: ${describeIssue(issue)}`);
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
@@ -143,6 +165,7 @@ export function machineOptionsFromConfig(config: MachineConfig, file: string, ho
       ...Object.entries(d.properties ?? {}).map(([k, v]) => [k, specValue(v)] as const),
     ],
     where: `${file}: devices[${i}] (${d.driver}${d.id ? `,id=${d.id}` : ""})`,
+    ...(d.addedBy !== undefined ? { addedBy: d.addedBy } : {}),
   }));
   const result: MachineOptions = {
     machine: [config.machine.type, ...options].join(","),
@@ -151,13 +174,14 @@ export function machineOptionsFromConfig(config: MachineConfig, file: string, ho
     host: host ?? config.host ?? {},
   };
   if (config.machine.memory !== undefined) result.memory = config.machine.memory;
+  if (config.allocator !== undefined) result.allocator = config.allocator;
   return result;
 }
 
 /** Everything guest-visible about `machine`, as a complete config (`machbus dump-config`). */
 export function dumpMachineConfig(machine: Machine, options: { withHost?: boolean } = {}): MachineConfig {
   const devices: DeviceEntry[] = [];
-  for (const { device, info, props, onboard } of machine.devices()) {
+  for (const { device, info, props, onboard, addedBy } of machine.devices()) {
     if (onboard) continue;
     const entry: DeviceEntry = { driver: info.name };
     if (device.id) entry.id = device.id;
@@ -178,12 +202,15 @@ export function dumpMachineConfig(machine: Machine, options: { withHost?: boolea
       entry.bus = machine.isaBus ?? "isa.0";
     }
     entry.properties = properties;
+    if (addedBy) entry.addedBy = addedBy;
     devices.push(entry);
   }
   const config: MachineConfig = {
     machbus: CONFIG_FORMAT,
     complete: true,
     machine: { type: machine.type.name, memory: formatMemory(machine.ramSize) },
+    // The default policy is left out, so dumps of ordinary machines read as before.
+    ...(machine.allocatorSpec !== DEFAULT_POLICY ? { allocator: machine.allocatorSpec } : {}),
     devices,
   };
   const boardOptions = Object.entries(machine.boardOptions);
