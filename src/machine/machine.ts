@@ -15,7 +15,7 @@ import { FirstFitAllocator, type SlotAllocator } from "./allocator.js";
 import { MacAddresses } from "./mac-addresses.js";
 import { formatDeviceSpec, parseDeviceSpec, parseGlobal, parseOptionList, type DeviceSpec, type GlobalProperty } from "./device-spec.js";
 import { findDriver, registeredDrivers, userCreatableNames, type DriverClass, type DriverInfo, type MachineDevice } from "./drivers.js";
-import { machineTypes, type MachineType, type MachineTypeRegistry } from "./machine-type.js";
+import { machineTypes, type MachineType, type MachineTypeRegistry, type RamLayout } from "./machine-type.js";
 import { parseProperty, type PropertySchema } from "./properties.js";
 import {
   CLOCK,
@@ -25,8 +25,10 @@ import {
   MACHINE,
   type Clock,
   IO_SPACE,
+  MACHINE_CLASS,
   MEMORY_SPACE,
   PCI_HOST,
+  RAM_LAYOUT,
   RAM_SIZE,
   ROOT_BUS,
   SLOT_ALLOCATOR,
@@ -79,6 +81,8 @@ export class Machine {
   readonly container: DependencyContainer;
   readonly type: MachineType;
   readonly ramSize: number;
+  /** Where the board put the RAM: the host backs `below4g` bytes from address 0 and `above4g` from 4 GiB. */
+  readonly ramLayout: RamLayout;
   /** Board options as resolved (e.g. ecam). */
   readonly boardOptions: Readonly<Record<string, unknown>>;
   /** Host configuration: the backends devices name; kept apart from everything guest-visible. */
@@ -99,6 +103,8 @@ export class Machine {
     this.type = head ? registry.resolve(head) : registry.default();
     this.boardOptions = resolveOptions(`machine ${this.type.name}`, this.type.board.properties, pairs);
     this.ramSize = parseMemorySize(options.memory);
+    const below4g = this.type.board.ramBelow4g?.(this.ramSize, this.boardOptions, this.type.machineClass) ?? this.ramSize;
+    this.ramLayout = { size: this.ramSize, below4g, above4g: this.ramSize - below4g };
     this.hostConfig = {
       drives: [...(options.host?.drives ?? []), ...(options.drives ?? []).map(parseDriveOption)],
       netdevs: [...(options.host?.netdevs ?? [])],
@@ -119,6 +125,8 @@ export class Machine {
     this.container.registerInstance(IO_SPACE, this.io);
     this.container.registerInstance(MEMORY_SPACE, this.memory);
     this.container.registerInstance(RAM_SIZE, this.ramSize);
+    this.container.registerInstance(RAM_LAYOUT, this.ramLayout);
+    this.container.registerInstance(MACHINE_CLASS, this.type.machineClass);
     this.container.registerInstance(MAC_ADDRESSES, new MacAddresses());
     this.container.registerInstance(CLOCK, options.clock ?? { nowNs: () => performance.now() * 1e6 });
     this.container.registerInstance(SLOT_ALLOCATOR, options.allocator ?? new FirstFitAllocator());
