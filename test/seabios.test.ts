@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { V86 } from "v86";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Machine, machineTypes } from "../src/index.js";
+import { Machine, builtinMachineTypes } from "../src/index.js";
 import { runFirmware, type FirmwareRun } from "../src/cli/boot.js";
 import { attachToV86, v86RamOptions } from "../src/embed/v86-adapter.js";
 import { formatInfoPci } from "../src/monitor/info-pci.js";
@@ -232,7 +232,7 @@ describe("SeaBIOS on every pc machine type, against QEMU 7.2 (machine-types/)", 
   const fixtures = new Map(
     readdirSync(dir).map((f) => [f.replace(/\.json$/, ""), JSON.parse(readFileSync(new URL(f, dir), "latin1")) as MachineTypeFixture]),
   );
-  const pcTypes = machineTypes.list().filter((t) => t.board.name === "i440fx");
+  const pcTypes = builtinMachineTypes.list().filter((t) => t.board.name === "i440fx");
 
   it("has a QEMU reference for every pc machine type machbus offers, and for no other", () => {
     expect([...fixtures.keys()].sort()).toEqual(pcTypes.map(qemuName).sort());
