@@ -65,7 +65,8 @@ const properties = {
  * firmware reads while it sets up the machine: signature, ID, RAM size, CPU counts, and a file
  * directory holding `etc/e820` (the board's RAM layout) and, on machine types for which QEMU
  * builds ACPI tables, `etc/table-loader`. That loader is present but empty: its presence makes
- * SeaBIOS move the ACPI PM base to 0x600, as on QEMU, but machbus generates no ACPI tables.
+ * SeaBIOS move the ACPI PM base to 0x600, as on QEMU, but machbus generates no ACPI tables (so
+ * SeaBIOS builds its own after PCI init).
  */
 @isaDriver({
   name: "fw_cfg_io",
