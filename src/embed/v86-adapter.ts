@@ -91,6 +91,17 @@ export function v86RamOptions(machine: Machine, wasm: WebAssembly.Module): V86Ra
       `v86 takes RAM below 4 GiB in whole 128 KiB, from 1 MiB to ${V86_MAX_RAM / 2 ** 20} MiB; this machine has ${below} bytes there`,
     );
   }
+  if (below > V86_OWN_MAX_RAM) {
+    // Fail here, with the machine's name for it, rather than inside v86's start-up.
+    try {
+      new WebAssembly.Memory({ initial: Math.ceil(below / WASM_PAGE) });
+    } catch {
+      throw new MachbusError(
+        "embed-ram",
+        `v86 needs a wasm memory of over ${below / 2 ** 20} MiB for this machine's RAM below 4 GiB; this host gives none`,
+      );
+    }
+  }
   return {
     memory_size: Math.min(below, V86_OWN_MAX_RAM),
     wasm_fn: async (imports) => {
