@@ -104,7 +104,7 @@ export class FwCfgIo extends IsaDevice {
     @inject(DEVICE_PROPS) props: IsaDeviceProps<typeof properties>,
     @inject(IO_SPACE) private readonly io: AddressSpace,
     @inject(RAM_LAYOUT) ram: RamLayout,
-    @inject(MACHINE_CLASS) klass: MachineClassFields,
+    @inject(MACHINE_CLASS) machineClass: MachineClassFields,
   ) {
     super(props);
     if (props.dma_enabled) {
@@ -126,7 +126,7 @@ export class FwCfgIo extends IsaDevice {
     this.add(FW_CFG_E820_TABLE, new Uint8Array(4 + 16 * 20)); // reservations only: none
     this.add(FW_CFG_HPET, new Uint8Array(1 + 8 * 15)); // no HPET is modelled: count 0
     this.add(FW_CFG_NUMA, new Uint8Array(8 * 2)); // no nodes; one CPU-to-node slot
-    this.addFiles(pcFiles(ram, klass), klass.legacyFwCfgOrder);
+    this.addFiles(pcFiles(ram, machineClass), machineClass.legacyFwCfgOrder);
     this.stateParts.push({
       name: "fw_cfg",
       version: 1,
@@ -201,15 +201,15 @@ export class FwCfgIo extends IsaDevice {
  * machine type has them: the ACPI table loader only where QEMU builds ACPI tables, and
  * bios-geometry (added at reset) not with the legacy file order.
  */
-function pcFiles(ram: RamLayout, klass: MachineClassFields): [string, Uint8Array][] {
+function pcFiles(ram: RamLayout, machineClass: MachineClassFields): [string, Uint8Array][] {
   const files: [string, Uint8Array][] = [
     ["bootorder", new Uint8Array(0)],
     ["etc/boot-fail-wait", le(0xffffffff, 4)], // no reboot after a failed boot
-    ["etc/e820", e820(ram, klass.amd1tbHole)],
+    ["etc/e820", e820(ram, machineClass.amd1tbHole)],
     ["etc/system-states", Uint8Array.of(0x80, 0x00, 0x00, 0x81, 0x82, 0x80)], // PIIX4 PM: S3 off, S4 off
   ];
-  if (!klass.legacyFwCfgOrder) files.push(["bios-geometry", new Uint8Array(0)]);
-  if (klass.acpiBuild) files.push(["etc/table-loader", new Uint8Array(0)]);
+  if (!machineClass.legacyFwCfgOrder) files.push(["bios-geometry", new Uint8Array(0)]);
+  if (machineClass.acpiBuild) files.push(["etc/table-loader", new Uint8Array(0)]);
   return files;
 }
 

@@ -66,10 +66,10 @@ export const i440fxBoard: Board = {
     }
   },
   /** QEMU 7.2's pc_init1: RAM up to max-ram-below-4g stays low; a split ends at 3 GiB with gigabyte_align. */
-  ramBelow4g(ramSize, options, klass) {
+  ramBelow4g(ramSize, options, machineClass) {
     const max = (options["max-ram-below-4g"] as number | undefined) || PC_MAX_RAM_BELOW_4G;
     let lowmem = max;
-    if (ramSize >= max && klass.gigabyteAlign) lowmem = Math.min(lowmem, PC_GIGABYTE_ALIGNED_LOWMEM);
+    if (ramSize >= max && machineClass.gigabyteAlign) lowmem = Math.min(lowmem, PC_GIGABYTE_ALIGNED_LOWMEM);
     return Math.min(ramSize, lowmem);
   },
   cmosBytes: pcCmosMemory,

@@ -55,8 +55,8 @@ export interface Board {
   readonly drivers?: readonly DeviceClass[];
   /** Sets up interrupt routing and plugs the onboard devices into a fresh machine. */
   build(machine: Machine, options: Record<string, unknown>): void;
-  /** How much of `ramSize` lies below 4 GiB; without it, all of it. Throws a MachbusError for an impossible split. */
-  ramBelow4g?(ramSize: number, options: Record<string, unknown>, klass: MachineClassFields): number;
+  /** How much of `ramSize` lies below 4 GiB (the rest goes above); without it, all of it. */
+  ramBelow4g?(ramSize: number, options: Record<string, unknown>, machineClass: MachineClassFields): number;
   /** RTC CMOS bytes (index, value) the board's firmware reads for this layout, for hosts whose RTC holds the CMOS. */
   cmosBytes?(layout: RamLayout): ReadonlyMap<number, number>;
 }
