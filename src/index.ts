@@ -32,6 +32,8 @@ export {
   type MachineType,
   type MachineTypeDefinition,
   type CompatProperty,
+  type MachineClassFields,
+  type RamLayout,
 } from "./machine/machine-type.js";
 export {
   DriverCatalogue,
@@ -94,6 +96,8 @@ export {
   IO_SPACE,
   MEMORY_SPACE,
   RAM_SIZE,
+  RAM_LAYOUT,
+  MACHINE_CLASS,
   ROOT_BUS,
   PCI_HOST,
   SLOT_ALLOCATOR,
@@ -106,6 +110,13 @@ export {
 export { queryPci, queryPciJson, type PciBusInfo, type PciDeviceInfo, type PciBridgeInfo, type PciRegionInfo } from "./pci/query-pci.js";
 export { lspciDump, type DumpDepth } from "./pci/lspci-dump.js";
 export { slotReport, formatSlotReport, type BusSlots, type SlotInfo, type SlotReport } from "./machine/slots.js";
-export { attachToV86, type V86AttachOptions, type V86Attachment, type UnroutableBar } from "./embed/v86-adapter.js";
+export {
+  attachToV86,
+  v86RamOptions,
+  type V86AttachOptions,
+  type V86Attachment,
+  type V86RamOptions,
+  type UnroutableBar,
+} from "./embed/v86-adapter.js";
 /** tsyringe's parameter decorator, re-exported so device models need only `machbus` (which loads reflect-metadata first). */
 export { inject } from "tsyringe";

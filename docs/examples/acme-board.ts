@@ -79,6 +79,8 @@ export const acmeBoard: Board = {
   name: "acme",
   properties: {},
   drivers: i440fxBoard.drivers, // the chips build() plugs, known whatever catalogue a machine has
+  ramBelow4g: i440fxBoard.ramBelow4g, // pc's memory map: RAM split below and above 4 GiB as QEMU does
+  cmosBytes: i440fxBoard.cmosBytes,
   build(machine, options) {
     i440fxBoard.build(machine, { ...options, ecam: null });
     const bus = machine.rootBus;
