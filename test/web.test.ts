@@ -1,10 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Machine, PciDevice, slotReport } from "../src/index.js";
+import { Machine, PciDevice, SLOT_ALLOCATOR, slotReport, type SlotAllocator } from "../src/index.js";
 import { machineOptionsFromConfig, parseMachineConfig } from "../src/state/machine-config.js";
 import { launchChromium, serveMachine, type Browser, type Served } from "./support/browser.js";
 import { machbus } from "./support/cli.js";
@@ -154,7 +154,11 @@ describe("the web app in Chromium (machbus serve, playwright-core)", () => {
 
     await page.fill("#device-spec", "rtl8139,id=nic2");
     await page.waitForFunction(() => document.querySelector("#preview")!.textContent!.includes("would put it at"));
-    expect(await page.textContent("#preview")).toBe(`first-fit would put it at bus pci.0, slot ${expected.devfn >> 3} function 0`);
+    const policy = m.container.resolve<SlotAllocator>(SLOT_ALLOCATOR).name;
+    expect(
+      await page.$$eval("#policy option", (els) => els.map((e) => [(e as HTMLOptionElement).value, (e as HTMLOptionElement).selected])),
+    ).toContainEqual([policy, true]);
+    expect(await page.textContent("#preview")).toBe(`${policy} would put it at bus pci.0, slot ${expected.devfn >> 3} function 0`);
     await page.click("#add-device");
     const added = await page.$eval('.slot-map .fn[data-id="nic2"]', (e) => ({
       bus: (e as HTMLElement).dataset.bus,
@@ -182,6 +186,67 @@ describe("the web app in Chromium (machbus serve, playwright-core)", () => {
     m.removeDevice("nic2");
     expect((await drawnFunctions(page)).map(({ bus, devfn, driver }) => ({ bus, devfn, driver }))).toEqual(engineFunctions(m));
     expect(await page.textContent("#status")).toBe(`device_del nic2: removed rtl8139 at bus pci.0, slot ${expected.devfn >> 3} function 0`);
+    await page.close();
+  });
+
+  it("guest config writes program the e1000's BARs; the BAR table and the address map show where they decode", async () => {
+    const page = await openPage(browser, e1000.url);
+    const m = Machine.create({ devices: ["e1000"] });
+    const writes: [number, 1 | 2 | 4, number][] = [
+      [0x10, 4, 0xfebc0000],
+      [0x14, 4, 0xc000],
+      [0x04, 2, 0x0003],
+    ];
+    await page.click('.fn[data-driver="e1000"]');
+    for (const [offset, size, value] of writes) {
+      m.configWrite(0, 2 << 3, offset, size, value);
+      await page.fill(".write-form input[name=offset]", `0x${offset.toString(16)}`);
+      await page.selectOption(".write-form select[name=size]", String(size));
+      await page.fill(".write-form input[name=value]", `0x${value.toString(16)}`);
+      await page.click('.write-form button[type="submit"]');
+      expect(await page.getAttribute("#status", "class")).toBe("ok");
+    }
+    const nic = m.findBus("pci.0").get(2 << 3)!;
+    const mmio = nic.bars[0]!;
+    const io = nic.bars[1]!;
+    expect([mmio.address, io.address]).toEqual([0xfebc0000n, 0xc000n]);
+    expect(await page.textContent('.bars tr[data-bar="0"]')).toContain(`0x${mmio.address.toString(16)} mapped`);
+    expect(await page.textContent('.bars tr[data-bar="1"]')).toContain(`0x${io.address.toString(16)} mapped`);
+    const bars = await page.$$eval(".address-map tr.bar", (rows) =>
+      rows.map((r) => [...r.querySelectorAll("td")].map((td) => td.textContent)),
+    );
+    expect(bars).toEqual([
+      ["0xc000", "0xc03f", "64 B", "BAR", "e1000 (00:02.0) BAR1 e1000-io"],
+      ["0xfebc0000", "0xfebdffff", "128 KiB", "BAR", "e1000 (00:02.0) BAR0 e1000-mmio"],
+    ]);
+    expect(await gridBytes(page).then((b) => b.slice(0x10, 0x18))).toEqual([...nic.space.config.subarray(0x10, 0x18)]);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const shot = join(ARTIFACTS, "web-address-map.png");
+    await page.screenshot({ path: shot, fullPage: true });
+    console.log(`screenshot with the e1000's BARs programmed: ${shot}`);
+    await page.close();
+  });
+
+  it("the exported machine file is what machbus dump-config writes for the same machine", async () => {
+    const page = await openPage(browser, e1000.url);
+    for (const [button, args] of [
+      ["#export-yaml", []],
+      ["#export-json", ["--json"]],
+    ] as const) {
+      const [download] = await Promise.all([page.waitForEvent("download"), page.click(button)]);
+      expect(readFileSync((await download.path())!, "utf8")).toBe(machbus(["dump-config", ...args, "--device", "e1000"]).stdout);
+    }
+    await page.close();
+  });
+
+  it("a device without an id is removed by rebuilding from the machine file without it; no other device moves", async () => {
+    const page = await openPage(browser, bridged.url);
+    const before = await drawnFunctions(page);
+    await page.click('#device-list tr[data-driver="e1000"] button.remove');
+    expect(await page.textContent("#status")).toBe(
+      "removed e1000 at bus pci.0, slot 3 function 0 (it has no id: the machine was rebuilt from its machine file without it)",
+    );
+    expect(await drawnFunctions(page)).toEqual(before.filter((f) => f.driver !== "e1000"));
     await page.close();
   });
 
@@ -233,6 +298,17 @@ describe("the web app in Chromium (machbus serve, playwright-core)", () => {
     expect(drawn.map(({ bus, devfn, driver }) => ({ bus, devfn, driver }))).toEqual(engineFunctions(m));
     expect(drawn.filter((f) => !f.reachable).map((f) => f.driver)).toEqual(["virtio-net-pci"]);
     expect(await page.textContent("#machine-title")).toContain("m.yaml");
+
+    // The same machine as JSON, dropped on the page.
+    const json = machbus(["dump-config", "--json", "--config", file]);
+    const dataTransfer = await page.evaluateHandle((text) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([text], "m.json", { type: "application/json" }));
+      return dt;
+    }, json.stdout);
+    await page.dispatchEvent("body", "drop", { dataTransfer });
+    await page.waitForFunction(() => document.querySelector("#status")!.textContent === "loaded m.json");
+    expect(await drawnFunctions(page)).toEqual(drawn);
     await page.close();
   });
 

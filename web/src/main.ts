@@ -158,7 +158,7 @@ function loadCommandLine(text: string, name: string | null): void {
   attempt(() => {
     const session = Session.start({ title: name ?? text, options: parseCommandLine(text), commandLine: text }, null);
     commandLine.value = text;
-    return { session, message: `built ${name ?? "the command line"}` };
+    return { session, message: `built: ${name ?? text}` };
   });
 }
 
@@ -237,7 +237,7 @@ function exportFile(format: "yaml" | "json"): void {
     download: `machine.${format}`,
   });
   a.click();
-  URL.revokeObjectURL(a.href);
+  setTimeout(() => URL.revokeObjectURL(a.href), 60_000); // after the download has read it
 }
 
 /** Runs a change; on success the page shows the new machine, on refusal the old one stays with the error. */
@@ -342,7 +342,7 @@ async function start(): Promise<void> {
     const source = startup;
     attempt(() => ({
       session: Session.start({ title: source.title, options: source.options, commandLine: source.commandLine }),
-      message: `built the machine ${source.title} names`,
+      message: `built: ${source.title}`,
     }));
     if (source.commandLine !== null) commandLine.value = source.commandLine;
   } else {

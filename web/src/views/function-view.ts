@@ -107,6 +107,7 @@ export function functionView(
         "Remove device",
       ),
     ),
+    device instanceof PciBridgeDevice ? bridgeSummary(device) : null,
     barTable(machine, fn),
     capabilityChain(caps),
     configGrid(fn, caps, actions.showExtended),
@@ -138,6 +139,23 @@ function identity(machine: Machine, fn: PciFunction, routed: boolean): HTMLEleme
     routed
       ? h("span", { class: "routed" }, `Config cycles reach it as ${hex2(fn.bus!.number)}:${hex2(fn.devfn >> 3)}.${fn.devfn & 7}.`)
       : h("strong", {}, "Config cycles do not reach it yet (its bus is not numbered); the grid shows the function's own bytes."),
+  );
+}
+
+/** A bridge's bus numbers and windows as the guest programmed them (QEMU's `info pci` bridge lines). */
+function bridgeSummary(bridge: PciBridgeDevice): HTMLElement {
+  const c = bridge.config;
+  return h(
+    "p",
+    { class: "bridge-summary" },
+    `Bridge: primary bus ${c.get8(0x18)}, secondary ${c.get8(0x19)}, subordinate ${c.get8(0x1a)}`,
+    bridge.hasSecondaryBus ? ` (its bus: ${bridge.secondaryBus.name})` : "",
+    ". Windows: ",
+    bridge
+      .windowsNow()
+      .map((w) => `${w.kind} ${w.limit < w.base ? "closed" : `${hex(w.base)}-${hex(w.limit)}${w.enabled ? "" : " (decoding off)"}`}`)
+      .join(", "),
+    ".",
   );
 }
 
