@@ -4,7 +4,15 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Machine, PciDevice, SLOT_ALLOCATOR, slotReport, type SlotAllocator } from "../src/index.js";
+import {
+  Machine,
+  PciDevice,
+  SLOT_ALLOCATOR,
+  slotReport,
+  type MachbusError,
+  type PciBridgeDevice,
+  type SlotAllocator,
+} from "../src/index.js";
 import { machineOptionsFromConfig, parseMachineConfig } from "../src/state/machine-config.js";
 import { launchChromium, serveMachine, type Browser, type Served } from "./support/browser.js";
 import { machbus } from "./support/cli.js";
@@ -172,7 +180,7 @@ describe("the web app in Chromium (machbus serve, playwright-core)", () => {
     try {
       m.addDevice("e1000,addr=3");
     } catch (e) {
-      refusal = (e as { describe(): string }).describe();
+      refusal = (e as MachbusError).describe();
     }
     expect(refusal).toMatch(/^PCI: slot 3 function 0 not available for e1000, in use by e1000,id=/);
     const before = (await drawnFunctions(page)).length;
@@ -227,6 +235,36 @@ describe("the web app in Chromium (machbus serve, playwright-core)", () => {
     await page.close();
   });
 
+  it("a bridge's programmed memory window appears in the address map as the engine opens it", async () => {
+    const page = await openPage(browser, bridged.url);
+    const m = bridgeMachine();
+    const bridge = m.findDevice("br0") as PciBridgeDevice;
+    await page.click('.fn[data-driver="pci-bridge"]');
+    for (const [offset, value] of [
+      [0x20, 0xfe00],
+      [0x22, 0xfe00],
+      [0x04, 0x0002],
+    ] as const) {
+      m.configWrite(0, bridge.function.devfn, offset, 2, value);
+      await page.fill(".write-form input[name=offset]", `0x${offset.toString(16)}`);
+      await page.selectOption(".write-form select[name=size]", "2");
+      await page.fill(".write-form input[name=value]", `0x${value.toString(16)}`);
+      await page.click('.write-form button[type="submit"]');
+    }
+    const open = bridge.windowsNow().filter((w) => w.enabled && w.base <= w.limit);
+    expect(open.map((w) => w.kind)).toContain("memory");
+    const rows = await page.$$eval(".address-map tr.window", (trs) =>
+      trs.map((r) => [...r.querySelectorAll("td")].map((td) => td.textContent)),
+    );
+    expect(rows.map((r) => [r[0], r[1], r[4]]).sort()).toEqual(
+      open
+        .map((w) => [`0x${w.base.toString(16)}`, `0x${w.limit.toString(16)}`, `pci-bridge,id=br0 (00:02.0) ${w.kind} window to br0`])
+        .sort(),
+    );
+    expect(await page.textContent(".bridge-summary")).toContain("memory 0xfe000000-0xfe0fffff");
+    await page.close();
+  });
+
   it("the exported machine file is what machbus dump-config writes for the same machine", async () => {
     const page = await openPage(browser, e1000.url);
     for (const [button, args] of [
@@ -256,7 +294,7 @@ describe("the web app in Chromium (machbus serve, playwright-core)", () => {
     try {
       Machine.create({ devices: ["nosuch"] });
     } catch (e) {
-      refusal = (e as { describe(): string }).describe();
+      refusal = (e as MachbusError).describe();
     }
     const before = await drawnFunctions(page);
     await page.fill("#command-line", "-M pc -device nosuch");

@@ -7,11 +7,6 @@ export function hex2(value: number): string {
   return value.toString(16).padStart(2, "0");
 }
 
-/** "00:02.0": bus number, slot, function. */
-export function bdf(bus: number, devfn: number): string {
-  return `${hex2(bus)}:${hex2(devfn >> 3)}.${devfn & 7}`;
-}
-
 export function formatSize(bytes: number | bigint): string {
   const n = Number(bytes);
   for (const [unit, size] of [

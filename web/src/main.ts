@@ -158,13 +158,18 @@ function loadCommandLine(text: string, name: string | null): void {
   attempt(() => {
     const session = Session.start({ title: name ?? text, options: parseCommandLine(text), commandLine: text }, null);
     commandLine.value = text;
+    state.selected = null;
     return { session, message: `built: ${name ?? text}` };
   });
 }
 
 async function loadFile(file: File): Promise<void> {
   const text = await file.text();
-  attempt(() => ({ session: Session.fromFile(file.name, text), message: `loaded ${file.name}` }));
+  attempt(() => {
+    const session = Session.fromFile(file.name, text);
+    state.selected = null;
+    return { session, message: `loaded ${file.name}` };
+  });
 }
 
 function addDevice(): void {
