@@ -350,6 +350,19 @@ describe("the web app in Chromium (machbus serve, playwright-core)", () => {
     await page.close();
   });
 
+  it("machbus serve hands out the page's files and machine.json only, and refuses a bad machine before it listens", async () => {
+    const machine = (await (await fetch(new URL("machine.json", bridged.url))).json()) as { commandLine: string };
+    expect(machine.commandLine).toBe(BRIDGE_MACHINE.join(" "));
+    expect((await fetch(new URL("index.html", bridged.url))).status).toBe(200);
+    for (const path of ["../package.json", "%2e%2e/%2e%2e/package.json", "src/cli/serve.ts", "%zz"]) {
+      expect([path, (await fetch(`${bridged.url}${path}`)).status]).toEqual([path, path === "%zz" ? 400 : 404]);
+    }
+    expect((await fetch(bridged.url, { method: "POST" })).status).toBe(405);
+    const bad = machbus(["serve", "--port", "0", "--device", "nosuch"]);
+    expect([bad.status, bad.stdout, bad.stderr.split("\n").length]).toEqual([1, "", 2]);
+    expect(bad.stderr).toMatch(/^machbus: -device nosuch: 'nosuch' is not a valid device model name/);
+  });
+
   it("the page threw no uncaught error", () => {
     expect(browser.pageErrors).toEqual([]);
   });
