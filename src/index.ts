@@ -69,6 +69,7 @@ export {
   parsePolicySpec,
   formatPolicySpec,
   DEFAULT_POLICY,
+  POLICY_INFO,
   type PolicyClass,
   type PolicyClassLike,
   type PolicyInfo,
