@@ -5,7 +5,7 @@ import { VirtioBalloonPci } from "../devices/virtio-balloon-pci.js";
 import { VirtioBlkPci } from "../devices/virtio-blk-pci.js";
 import { VirtioNetPci } from "../devices/virtio-net-pci.js";
 import { VirtioSerialPci } from "../devices/virtio-serial-pci.js";
-import type { VirtioPciDevice } from "../devices/virtio-pci.js";
+import type { VirtioPciDevice } from "../src/virtio/transport.js";
 import { probeBar } from "./support/config-cycles.js";
 
 const DEVFN = 2 << 3;
