@@ -33,7 +33,6 @@ const MACHINE_STATE = describeState<PciHost>({ name: "machine", version: 1, fiel
 
 interface Section {
   index: number;
-  count: number;
   kind: number;
   driver: string;
   id: string;
@@ -163,16 +162,22 @@ function parseStream(machine: Machine, data: Uint8Array, label: string): Section
   const headerEnd = r.pos;
   const crcs = new ByteWriter(4 * Math.min(count, 1 << 20));
   const sections: Section[] = [];
+  // Error contexts built only when an error is: one closure each, naming the section being read.
+  let s: Section = { index: 0, kind: 0, driver: "", id: "", bus: "", devfn: NO_DEVFN, start: 0, end: 0 };
+  const header = (): string => `section ${s.index} of ${count}`;
+  const payload = (): string => `the payload of ${where(s)}`;
+  const checksum = (): string => `the checksum of ${where(s)}`;
   for (let i = 1; i <= count; i++) {
     const start = r.pos;
-    r.context = () => `section ${i} of ${count}`;
-    const kind = r.u8();
-    const driver = r.str();
-    const id = r.str();
-    const bus = r.str();
-    const devfn = r.u8();
-    const s: Section = { index: i, count, kind, driver, id, bus, devfn, start: 0, end: 0 };
-    r.context = () => `the payload of ${where(s)}`;
+    s = { index: i, kind: 0, driver: "", id: "", bus: "", devfn: NO_DEVFN, start: 0, end: 0 };
+    r.context = header;
+    s.kind = r.u8();
+    s.driver = r.str();
+    s.id = r.str();
+    s.bus = r.str();
+    s.devfn = r.u8();
+    const kind = s.kind;
+    r.context = payload;
     const length = r.u32();
     if (length > r.remaining) {
       throw new MachbusError(
@@ -184,7 +189,7 @@ function parseStream(machine: Machine, data: Uint8Array, label: string): Section
     s.end = r.pos + length;
     r.pos = s.end;
     const body = data.subarray(start, r.pos);
-    r.context = () => `the checksum of ${where(s)}`;
+    r.context = checksum;
     const crc = r.u32();
     if (crc !== crc32(body)) throw new MachbusError("state-invalid", `${label}: ${where(s)}: checksum mismatch (the section is corrupt)`);
     if (kind !== KIND_MACHINE && kind !== KIND_PCI && kind !== KIND_ISA) {
