@@ -37,6 +37,7 @@ export {
   u16Array,
   u32Array,
   sparseU32Array,
+  pages,
   struct,
   table,
   columns,

@@ -6,6 +6,7 @@ import {
   f64,
   i32,
   loadState,
+  pages,
   saveState,
   sparseU32Array,
   struct,
@@ -170,6 +171,20 @@ describe("state descriptions: save, check and load from one list of fields", () 
     v.setUint32(first, 2);
     v.setUint32(first + 8, 1);
     expect(() => loadState(d, { a: new Uint32Array(8) }, bytes)).toThrow("field a: entry 1 follows entry 2 (entries must increase)");
+  });
+
+  it("paged memory keeps only the pages written, and refuses a page past the target's memory", () => {
+    const d = describeState<{ pages: (Uint8Array | undefined)[] }>({ name: "ram", version: 1, fields: [pages("pages", 16)] });
+    const src = { pages: new Array<Uint8Array | undefined>(4) };
+    src.pages[3] = new Uint8Array(16).fill(7);
+    const dst = { pages: new Array<Uint8Array | undefined>(4) };
+    dst.pages[0] = new Uint8Array(16);
+    loadState(d, dst, saveState(d, src));
+    expect(dst.pages[0]).toBeUndefined();
+    expect(dst.pages[3]).toEqual(src.pages[3]);
+    expect(() => loadState(d, { pages: new Array<Uint8Array | undefined>(2) }, saveState(d, src))).toThrow(
+      "'ram' state: field pages: page 3 is past the device's 2",
+    );
   });
 
   describe("versions", () => {

@@ -60,7 +60,7 @@ export interface ColumnOptions<T> {
 /** Field<T>: one entry of a description of T (the phantom keeps fields of different records apart). */
 export type Field<T> = AnyField & { readonly __target?: (target: T) => void };
 
-export type AnyField = ScalarField | ArrayField | StructField | TableField;
+export type AnyField = ScalarField | ArrayField | StructField | TableField | PagesField;
 
 interface FieldBase {
   readonly key: string;
@@ -107,6 +107,12 @@ export interface TableField extends FieldBase {
   readonly columns: readonly Column<any>[];
   /** 0, or the length a null (not yet allocated) single column gets when rows load into it. */
   readonly lazy: number;
+}
+
+/** Memory allocated page by page on first write (VRAM): the stream holds the allocated pages, as (page, bytes). */
+export interface PagesField extends FieldBase {
+  readonly kind: "pages";
+  readonly pageSize: number;
 }
 
 export interface StateSpec<T> {
@@ -247,6 +253,11 @@ export const u32Array = <T>(key: KeysOf<T, Uint32Array>, options?: ArrayOptions<
 
 /** An array saved as (index, value) for the entries that differ from `fill`: large, mostly empty register blocks. */
 export const sparseU32Array = <T>(key: KeysOf<T, Uint32Array | null>, options?: SparseOptions<T>): Field<T> => sparse("u32", key, options);
+
+/** Pages of `pageSize` bytes, each undefined until first written: only allocated pages are in the stream. */
+export function pages<T>(key: KeysOf<T, (Uint8Array | undefined)[]>, pageSize: number, options?: Versioned): Field<T> {
+  return { kind: "pages", key, path: key, ...versions(options), pageSize };
+}
 
 /** A nested record: `fields` describe `target[key]`. */
 export function struct<T, K extends KeysOf<T, object>>(key: K, fields: Field<T[K]>[], options?: Versioned): Field<T> {

@@ -5,6 +5,7 @@ import {
   type AnyField,
   type ArrayField,
   type KeptState,
+  type PagesField,
   type ScalarField,
   type StateDescription,
   type TableField,
@@ -19,7 +20,8 @@ import {
  *
  * Scalars are big-endian at their width (bool: one byte, 0 or 1); an array is a u32 count (unless
  * the field fixes it) and its entries; a struct is its fields; a table is a u32 row count, then
- * per row a u32 row number and each column's entries for that row.
+ * per row a u32 row number and each column's entries for that row; pages are a u32 count, then
+ * per allocated page its u32 number and its bytes.
  *
  * A load walks the stream twice with the same code: first to check it (nothing is changed), then
  * to apply it. Fields the stream's version lacks, and sub-sections the stream does not carry,
@@ -76,8 +78,24 @@ function writeFields(w: ByteWriter, fields: readonly AnyField[], version: number
       case "table":
         writeTable(w, f, target);
         break;
+      case "pages":
+        writePages(w, f, target[f.key] as (Uint8Array | undefined)[]);
+        break;
     }
   }
+}
+
+function writePages(w: ByteWriter, f: PagesField, pages: (Uint8Array | undefined)[]): void {
+  const at = w.length;
+  w.u32(0);
+  let written = 0;
+  pages.forEach((page, n) => {
+    if (page === undefined) return;
+    if (page.length !== f.pageSize) throw new Error(`state field ${f.path}: page ${n} holds ${page.length} bytes, not ${f.pageSize}`);
+    w.u32(n).bytes(page);
+    written++;
+  });
+  w.patchU32(at, written);
 }
 
 function writeScalar(w: ByteWriter, f: ScalarField, v: any): void {
@@ -383,7 +401,29 @@ function readFields(r: StateReader, fields: readonly AnyField[], version: number
       case "table":
         readTable(r, f, target, apply);
         break;
+      case "pages":
+        readPages(r, f, target[f.key] as (Uint8Array | undefined)[], apply);
+        break;
     }
+  }
+}
+
+function readPages(r: StateReader, f: PagesField, pages: (Uint8Array | undefined)[], apply: boolean): void {
+  const n = r.u32();
+  if (n > pages.length) throw new StateProblem(`field ${f.path}: ${n} pages in the stream; the device has ${pages.length}`);
+  r.need(n * (4 + f.pageSize));
+  if (apply) pages.fill(undefined);
+  let last = -1;
+  for (let i = 0; i < n; i++) {
+    const page = r.u32();
+    if (!apply) {
+      if (page >= pages.length) throw new StateProblem(`field ${f.path}: page ${page} is past the device's ${pages.length}`);
+      if (page <= last) throw new StateProblem(`field ${f.path}: page ${page} follows page ${last} (pages must increase)`);
+      last = page;
+    } else {
+      pages[page] = r.bytes.slice(r.pos, r.pos + f.pageSize);
+    }
+    r.pos += f.pageSize;
   }
 }
 
@@ -490,6 +530,9 @@ function resetField(f: AnyField, target: Target): void {
       break;
     case "table":
       resetTable(f, target);
+      break;
+    case "pages":
+      (target[f.key] as (Uint8Array | undefined)[]).fill(undefined);
       break;
   }
 }
