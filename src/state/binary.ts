@@ -111,36 +111,47 @@ export class ByteWriter {
 
 /**
  * Reader that names what it was reading when the stream ends early, so a truncated file
- * gives "truncated at byte 812 (reading the config bytes of e1000 section 3)".
+ * gives "truncated at byte 812 (reading the config bytes of e1000 section 3)". Reads stay
+ * within [pos, end): the whole data unless a caller bounds them (a section, a state).
  */
 export class ByteReader {
-  private readonly view: DataView;
-  pos = 0;
+  protected readonly view: DataView;
   /** Describes the current field for errors; callers set it as they go (a function: built only for an error). */
   context: string | (() => string) = "the header";
+
+  constructor(
+    readonly data: Uint8Array,
+    private readonly label: string,
+    public pos = 0,
+    public end = data.length,
+  ) {
+    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  }
 
   private get reading(): string {
     return typeof this.context === "string" ? this.context : this.context();
   }
 
-  constructor(
-    readonly data: Uint8Array,
-    private readonly label: string,
-  ) {
-    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  /** Throws unless `n` more bytes lie before `end`. */
+  need(n: number): void {
+    if (this.pos + n > this.end) throw this.truncated(this.pos + n - this.end);
   }
 
-  private need(n: number): void {
-    if (this.pos + n > this.data.length) {
-      throw new MachbusError(
-        "state-invalid",
-        `${this.label}: truncated at byte ${this.data.length} (reading ${this.reading}, ${this.pos + n - this.data.length} more byte${this.pos + n - this.data.length === 1 ? "" : "s"} needed)`,
-      );
-    }
+  /** The error for reading `short` bytes past the end. */
+  protected truncated(short: number): Error {
+    return new MachbusError(
+      "state-invalid",
+      `${this.label}: truncated at byte ${this.end} (reading ${this.reading}, ${short} more byte${short === 1 ? "" : "s"} needed)`,
+    );
+  }
+
+  /** The error for a string that is not UTF-8, starting at byte `at`. */
+  protected notUtf8(at: number): Error {
+    return new MachbusError("state-invalid", `${this.label}: ${this.reading} is not valid UTF-8 (at byte ${at})`);
   }
 
   get remaining(): number {
-    return this.data.length - this.pos;
+    return this.end - this.pos;
   }
 
   u8(): number {
@@ -159,6 +170,29 @@ export class ByteReader {
     this.pos += 4;
     return v;
   }
+  i32(): number {
+    this.need(4);
+    const v = this.view.getInt32(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  f64(): number {
+    this.need(8);
+    const v = this.view.getFloat64(this.pos);
+    this.pos += 8;
+    return v;
+  }
+  u64(): bigint {
+    this.need(8);
+    const v = this.view.getBigUint64(this.pos);
+    this.pos += 8;
+    return v;
+  }
+  /** Entry `i` of `width` bytes from the current position, without moving it (the caller checked the bounds). */
+  at(i: number, width: 1 | 2 | 4): number {
+    const p = this.pos + i * width;
+    return width === 1 ? this.data[p]! : width === 2 ? this.view.getUint16(p) : this.view.getUint32(p);
+  }
   /** The next `n` bytes: a copy, or with `copy` false a view of the stream (read-only use). */
   bytes(n: number, copy = true): Uint8Array {
     this.need(n);
@@ -175,7 +209,7 @@ export class ByteReader {
     try {
       return new TextDecoder("utf-8", { fatal: true }).decode(b);
     } catch {
-      throw new MachbusError("state-invalid", `${this.label}: ${this.reading} is not valid UTF-8 (at byte ${this.pos - n})`);
+      throw this.notUtf8(this.pos - n);
     }
   }
   blob(limit: number, copy = true): Uint8Array {

@@ -1,5 +1,5 @@
 import { MachbusError } from "../errors.js";
-import { ByteWriter } from "./binary.js";
+import { ByteReader, ByteWriter } from "./binary.js";
 import {
   present,
   type AnyField,
@@ -35,7 +35,6 @@ const WIDTH = { u8: 1, u16: 2, u32: 4 } as const;
 const ARRAY_TYPES = { u8: Uint8Array, u16: Uint16Array, u32: Uint32Array } as const;
 
 type Target = Record<string, any>;
-type Width = 1 | 2 | 4;
 
 // ---- save ----
 
@@ -135,13 +134,12 @@ function writeTable(w: ByteWriter, f: TableField, target: Target): void {
   w.u32(0);
   let written = 0;
   const c = f.columns[0]!;
-  if (f.columns.length === 1 && c.per === 1 && c.resetFrom === undefined) {
+  if (f.columns.length === 1 && c.per === 1 && c.resetFrom === undefined && c.element === "u32") {
     // A sparse array: (index, value) for the entries that differ from the fill.
-    const a = target[c.key] as Uint8Array | Uint16Array | Uint32Array | null;
-    const width = WIDTH[c.element];
+    const a = target[c.key] as Uint32Array | null;
     if (a !== null) {
       for (let i = nextDifferent(a, c.fill, 0); i < a.length; i = nextDifferent(a, c.fill, i + 1)) {
-        w.u32(i).numbers(a, width, i, 1);
+        w.u32(i).u32(a[i]!);
         written++;
       }
     }
@@ -157,29 +155,10 @@ function writeTable(w: ByteWriter, f: TableField, target: Target): void {
   w.patchU32(at, written);
 }
 
-/** The first index from `from` on whose entry is not `fill` (a.length if none): one loop per array type keeps each monomorphic. */
-function nextDifferent(a: Uint8Array | Uint16Array | Uint32Array, fill: number, from: number): number {
-  if (a instanceof Uint32Array) return nextDifferent32(a, fill, from);
-  if (a instanceof Uint16Array) return nextDifferent16(a, fill, from);
-  return nextDifferent8(a, fill, from);
-}
-
-function nextDifferent32(a: Uint32Array, fill: number, from: number): number {
+/** The first index from `from` on whose entry is not `fill` (a.length if none): register blocks are large and mostly zero. */
+function nextDifferent(a: Uint32Array, fill: number, from: number): number {
   let i = from;
-  // Mostly-zero register blocks: four entries a step.
   if (fill === 0) while (i + 4 <= a.length && (a[i]! | a[i + 1]! | a[i + 2]! | a[i + 3]!) === 0) i += 4;
-  while (i < a.length && a[i] === fill) i++;
-  return i;
-}
-
-function nextDifferent16(a: Uint16Array, fill: number, from: number): number {
-  let i = from;
-  while (i < a.length && a[i] === fill) i++;
-  return i;
-}
-
-function nextDifferent8(a: Uint8Array, fill: number, from: number): number {
-  let i = from;
   while (i < a.length && a[i] === fill) i++;
   return i;
 }
@@ -197,77 +176,21 @@ function rowPristine(f: TableField, target: Target, row: number): boolean {
 // ---- check and load ----
 
 /** Reads one state's bytes within [pos, end), naming the field it was in when they run out. */
-export class StateReader {
-  private readonly view: DataView;
+export class StateReader extends ByteReader {
   /** The field being read, for errors. */
   field = "";
 
-  constructor(
-    readonly bytes: Uint8Array,
-    public pos = 0,
-    public end = bytes.length,
-  ) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  constructor(data: Uint8Array, pos = 0, end = data.length) {
+    super(data, "state", pos, end);
   }
 
-  need(n: number): void {
-    if (this.pos + n <= this.end) return;
-    const short = this.pos + n - this.end;
+  protected override truncated(short: number): Error {
     const what = this.field ? `field ${this.field}` : "its framing";
-    throw new StateProblem(`ends inside ${what} (${short} more byte${short === 1 ? "" : "s"} needed)`);
+    return new StateProblem(`ends inside ${what} (${short} more byte${short === 1 ? "" : "s"} needed)`);
   }
-  u8(): number {
-    this.need(1);
-    return this.view.getUint8(this.pos++);
-  }
-  u16(): number {
-    this.need(2);
-    const v = this.view.getUint16(this.pos);
-    this.pos += 2;
-    return v;
-  }
-  u32(): number {
-    this.need(4);
-    const v = this.view.getUint32(this.pos);
-    this.pos += 4;
-    return v;
-  }
-  i32(): number {
-    this.need(4);
-    const v = this.view.getInt32(this.pos);
-    this.pos += 4;
-    return v;
-  }
-  f64(): number {
-    this.need(8);
-    const v = this.view.getFloat64(this.pos);
-    this.pos += 8;
-    return v;
-  }
-  u64(): bigint {
-    this.need(8);
-    const v = this.view.getBigUint64(this.pos);
-    this.pos += 8;
-    return v;
-  }
-  /** Entry `i` of `width` bytes from the current position, without moving it. */
-  at(i: number, width: Width): number {
-    const p = this.pos + i * width;
-    return width === 1 ? this.bytes[p]! : width === 2 ? this.view.getUint16(p) : this.view.getUint32(p);
-  }
-  str(): string {
-    const n = this.u16();
-    this.need(n);
-    const b = this.bytes.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    let ascii = true;
-    for (let i = 0; ascii && i < n; i++) ascii = b[i]! < 0x80;
-    if (ascii) return n === 0 ? "" : String.fromCharCode.apply(null, b as unknown as number[]);
-    try {
-      return new TextDecoder("utf-8", { fatal: true }).decode(b);
-    } catch {
-      throw new StateProblem(`has a name that is not valid UTF-8`);
-    }
+
+  protected override notUtf8(): Error {
+    return new StateProblem("has a name that is not valid UTF-8");
   }
 }
 
@@ -421,7 +344,7 @@ function readPages(r: StateReader, f: PagesField, pages: (Uint8Array | undefined
       if (page <= last) throw new StateProblem(`field ${f.path}: page ${page} follows page ${last} (pages must increase)`);
       last = page;
     } else {
-      pages[page] = r.bytes.slice(r.pos, r.pos + f.pageSize);
+      pages[page] = r.data.slice(r.pos, r.pos + f.pageSize);
     }
     r.pos += f.pageSize;
   }
@@ -462,11 +385,11 @@ function readArray(r: StateReader, f: ArrayField, target: Target, apply: boolean
   }
   r.need(n * width);
   if (apply) {
-    if (width === 1) a.set(r.bytes.subarray(r.pos, r.pos + n));
+    if (width === 1) a.set(r.data.subarray(r.pos, r.pos + n));
     else for (let i = 0; i < n; i++) a[i] = r.at(i, width);
   } else if (f.check) {
     let values: ArrayLike<number>;
-    if (width === 1) values = r.bytes.subarray(r.pos, r.pos + n);
+    if (width === 1) values = r.data.subarray(r.pos, r.pos + n);
     else {
       const copy = new ARRAY_TYPES[f.element](n);
       for (let i = 0; i < n; i++) copy[i] = r.at(i, width);
