@@ -1,9 +1,9 @@
-import { machineTypes, type Board } from "../src/machine/machine-type.js";
+import type { Board, MachineTypeDefinition } from "../src/machine/machine-type.js";
 import { prop, parseInteger, type PropertyType } from "../src/machine/properties.js";
 import { pciSlot } from "../src/pci/constants.js";
 import { ECAM_SIZE } from "../src/pci/host.js";
-import "../devices/chipset.js";
-import "../devices/fw-cfg.js";
+import { I440fx, Piix3, Piix3Ide, Piix4Pm } from "../devices/chipset.js";
+import { FwCfgIo } from "../devices/fw-cfg.js";
 import { PC_VERSIONS } from "./pc-compat.js";
 
 /** `ecam=off` or `ecam=ADDRESS`: the MMCONFIG window (the real i440FX has none; off by default). */
@@ -29,6 +29,7 @@ export const i440fxBoard: Board = {
   properties: {
     ecam: prop(ecamAddress, null, "PCI Express ECAM (MMCONFIG) window base, or off"),
   },
+  drivers: [I440fx, Piix3, Piix3Ide, Piix4Pm, FwCfgIo],
   build(machine, options) {
     // PIIX3 routes slot s, pin p (0 = INTA) to PIRQ (p + s - 1) mod 4: slot 1 INTA -> PIRQA.
     machine.createRootBus((fn, pin) => (pin + pciSlot(fn.devfn) - 1) & 3);
@@ -51,17 +52,20 @@ export const i440fxBoard: Board = {
  * compat properties as a delta over the next newer type (machines/pc-compat.ts). QEMU's names
  * select them too: pc-i440fx-X.Y, and pc-0.10 / pc-0.11 for the seed era.
  */
-machineTypes.register({
-  name: "pc-qemu-7.2",
-  aliases: ["pc", "pc-i440fx-7.2"],
-  description: "Standard PC (i440FX + PIIX, 1996)",
-  board: i440fxBoard,
-  isDefault: true,
-});
-let newer = "pc-qemu-7.2";
-for (const v of PC_VERSIONS) {
-  const name = `pc-qemu-${v.version}`;
-  const qemuName = v.version.startsWith("0.") ? `pc-${v.version}` : `pc-i440fx-${v.version}`;
-  machineTypes.register({ name, aliases: [qemuName], description: v.description, board: i440fxBoard, newer, compat: v.compat });
-  newer = name;
-}
+export const pcMachineTypes: readonly MachineTypeDefinition[] = [
+  {
+    name: "pc-qemu-7.2",
+    aliases: ["pc", "pc-i440fx-7.2"],
+    description: "Standard PC (i440FX + PIIX, 1996)",
+    board: i440fxBoard,
+    isDefault: true,
+  },
+  ...PC_VERSIONS.map((v, i) => ({
+    name: `pc-qemu-${v.version}`,
+    aliases: [v.version.startsWith("0.") ? `pc-${v.version}` : `pc-i440fx-${v.version}`],
+    description: v.description,
+    board: i440fxBoard,
+    newer: i === 0 ? "pc-qemu-7.2" : `pc-qemu-${PC_VERSIONS[i - 1]!.version}`,
+    compat: v.compat,
+  })),
+];

@@ -15,6 +15,7 @@ export type MachbusErrorCode =
   // device specs, properties, drivers
   | "spec-syntax"
   | "unknown-driver"
+  | "driver-invalid"
   | "unknown-property"
   | "bad-property-value"
   | "duplicate-id"

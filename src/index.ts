@@ -1,12 +1,13 @@
 /**
- * machbus: a machine-bus simulator. Importing the package registers the built-in machine types
- * and device drivers; `Machine.create()` builds a machine.
+ * machbus, the engine (`import ... from "machbus"`): machines, the PCI model, device-model
+ * building blocks, the built-in device catalogue and machine types. Browser-safe, and free of the
+ * machine-file parser: files are `machbus/config`, migration `machbus/migration`, the HMP monitor
+ * `machbus/monitor`, DI tokens also `machbus/tokens` (package.json "exports").
  */
 import "reflect-metadata";
-import "../devices/index.js";
-import "../machines/index.js";
 
-export { i440fxBoard } from "../machines/pc.js";
+export { builtinDrivers } from "../devices/index.js";
+export { builtinMachineTypes, i440fxBoard } from "../machines/index.js";
 
 export { MachbusError, isMachbusError, type MachbusErrorCode } from "./errors.js";
 export type * from "./events.js";
@@ -48,7 +49,6 @@ export {
 export { saveState, loadState } from "./state/engine.js";
 export { Machine, type MachineOptions, type PlacedDevice } from "./machine/machine.js";
 export {
-  machineTypes,
   MachineTypeRegistry,
   type Board,
   type MachineType,
@@ -56,14 +56,19 @@ export {
   type CompatProperty,
 } from "./machine/machine-type.js";
 export {
+  DriverCatalogue,
   pciDriver,
   isaDriver,
-  registerDriver,
-  registeredDrivers,
+  driverInfo,
+  type DeviceClass,
+  type DriverCategory,
   type DriverClass,
   type DriverInfo,
+  type DriverOptions,
+  type IsaDriverOptions,
   type MachineDevice,
 } from "./machine/drivers.js";
+export { parseDriveOption, type HostConfig, type HostDrive, type HostNetdev } from "./machine/host-config.js";
 export { IsaDevice, type IsaDeviceProps } from "./isa/device.js";
 export { prop, types, type PropertyDef, type PropertySchema, type PropertyType, type PropsOf } from "./machine/properties.js";
 export { parseDeviceSpec, formatDeviceSpec, type DeviceSpec } from "./machine/device-spec.js";
@@ -83,6 +88,9 @@ export {
   MAC_ADDRESSES,
   type Clock,
 } from "./machine/tokens.js";
+export { queryPci, queryPciJson, type PciBusInfo, type PciDeviceInfo, type PciBridgeInfo, type PciRegionInfo } from "./pci/query-pci.js";
+export { lspciDump, type DumpDepth } from "./pci/lspci-dump.js";
+export { slotReport, formatSlotReport, type BusSlots, type SlotInfo } from "./machine/slots.js";
 export { attachToV86, type V86AttachOptions, type V86Attachment, type UnroutableBar } from "./embed/v86-adapter.js";
 /** tsyringe's parameter decorator, re-exported so device models need only `machbus` (which loads reflect-metadata first). */
 export { inject } from "tsyringe";

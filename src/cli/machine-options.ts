@@ -1,6 +1,6 @@
 import { CommanderError, type Command } from "commander";
 import { readFileSync, writeFileSync } from "node:fs";
-import { Machine, MachbusError, isMachbusError, type MachineOptions } from "../index.js";
+import { Machine, MachbusError, builtinDrivers, isMachbusError, type MachineOptions } from "../index.js";
 import { deviceHelp } from "../monitor/device-help.js";
 import { machineOptionsFromConfig, parseHostConfig, parseMachineConfig } from "../state/machine-config.js";
 
@@ -31,7 +31,7 @@ function answerDeviceHelp(cmd: Command): void {
   for (const spec of cmd.opts<MachineCliOptions>().device) {
     let help: string | null;
     try {
-      help = deviceHelp(spec);
+      help = deviceHelp(spec, builtinDrivers);
     } catch (e) {
       throw isMachbusError(e) ? e.within(`-device ${spec}`) : e;
     }

@@ -1,7 +1,7 @@
 import { Command, CommanderError } from "commander";
 
 import { createInterface } from "node:readline";
-import { isMachbusError, machineTypes } from "../index.js";
+import { builtinMachineTypes, isMachbusError } from "../index.js";
 import { formatInfoPci } from "../monitor/info-pci.js";
 import { formatQtree } from "../monitor/info-qtree.js";
 import { lspciDump, type DumpDepth } from "../pci/lspci-dump.js";
@@ -26,7 +26,7 @@ program
   .option("--default", "print only the default machine type")
   .action((opts: { default?: boolean }) => {
     if (opts.default) {
-      process.stdout.write(machineTypes.default().name + "\n");
+      process.stdout.write(builtinMachineTypes.default().name + "\n");
       return;
     }
     process.stdout.write(formatMachineList());
@@ -130,8 +130,8 @@ addMachineOptions(program.command("monitor"))
 function formatMachineList(): string {
   const pad = (s: string): string => s.padEnd(20);
   let out = "Supported machines are:\n";
-  const def = machineTypes.default();
-  for (const t of machineTypes.list()) {
+  const def = builtinMachineTypes.default();
+  for (const t of builtinMachineTypes.list()) {
     for (const alias of t.aliases.filter((a) => !a.includes("i440fx") && !/^pc-\d/.test(a))) {
       out += `${pad(alias)} ${t.description} (alias of ${t.name})\n`;
     }

@@ -9,13 +9,15 @@ import { PciBus, type MapIrq } from "../pci/bus.js";
 import { IsaDevice } from "../isa/device.js";
 import { DRIVER_INFO, PciDevice } from "../pci/device.js";
 import { PciHost } from "../pci/host.js";
-import { parseDriveOption, type HostConfig } from "../state/machine-config.js";
 import { loadSnapshot, saveSnapshot } from "../state/snapshot.js";
 import { FirstFitAllocator, type SlotAllocator } from "./allocator.js";
 import { MacAddresses } from "./mac-addresses.js";
 import { formatDeviceSpec, parseDeviceSpec, parseGlobal, parseOptionList, type DeviceSpec, type GlobalProperty } from "./device-spec.js";
-import { findDriver, registeredDrivers, userCreatableNames, type DriverClass, type DriverInfo, type MachineDevice } from "./drivers.js";
-import { machineTypes, type MachineType, type MachineTypeRegistry } from "./machine-type.js";
+import { builtinDrivers } from "../../devices/index.js";
+import { builtinMachineTypes } from "../../machines/index.js";
+import { DriverCatalogue, type DeviceClass, type DriverClass, type DriverInfo, type MachineDevice } from "./drivers.js";
+import { parseDriveOption, type HostConfig } from "./host-config.js";
+import type { MachineType, MachineTypeRegistry } from "./machine-type.js";
 import { parseProperty, type PropertySchema } from "./properties.js";
 import {
   CLOCK,
@@ -41,8 +43,12 @@ export interface MachineOptions {
   globals?: readonly (string | GlobalProperty)[];
   /** Guest RAM: bytes, or QEMU's -m syntax ("64M", "1G"; a bare number is MiB). Default 128 MiB. */
   memory?: string | number;
-  /** Device classes (decorated with @pciDriver) only this machine knows, besides the process-wide catalogue. */
-  drivers?: readonly (abstract new (...args: any[]) => MachineDevice)[];
+  /**
+   * The device models this machine can build: a catalogue (`new DriverCatalogue([...])`,
+   * `builtinDrivers.without(...)`), or classes to add to `builtinDrivers` (the default). The
+   * board's own chips are always added.
+   */
+  drivers?: DriverCatalogue | readonly DeviceClass[];
   /** Host backends devices refer to by name (drive=, netdev=); never guest-visible. */
   host?: HostConfig;
   /** QEMU's `-drive if=none,id=ID,file=PATH`: added to the host config's drives. */
@@ -51,8 +57,8 @@ export interface MachineOptions {
   clock?: Clock;
   /** Slot-allocation policy; default QEMU's first fit. */
   allocator?: SlotAllocator;
-  /** Machine-type registry; default the process-wide one that machines/*.ts register into. */
-  registry?: MachineTypeRegistry;
+  /** The machine types `machine` is looked up in (default `builtinMachineTypes`). */
+  machineTypes?: MachineTypeRegistry;
 }
 
 /** Where a device sits and what made it: what `info pci`, dumps and the monitor need. */
@@ -88,13 +94,14 @@ export class Machine {
   /** The board's ISA bus name ("isa.0" on pc), or null on a board without one. */
   isaBus: string | null = null;
 
+  /** Every device model this machine can build: MachineOptions.drivers plus the board's chips. */
+  readonly drivers: DriverCatalogue;
   private readonly placed: PlacedDevice[] = [];
-  private readonly drivers = new Map<string, DriverClass>();
   private readonly globals: GlobalProperty[];
   private buildingBoard = false;
 
   private constructor(options: MachineOptions) {
-    const registry = options.registry ?? machineTypes;
+    const registry = options.machineTypes ?? builtinMachineTypes;
     const { head, pairs } = parseOptionList(options.machine ?? registry.default().name, "machine");
     this.type = head ? registry.resolve(head) : registry.default();
     this.boardOptions = resolveOptions(`machine ${this.type.name}`, this.type.board.properties, pairs);
@@ -107,12 +114,9 @@ export class Machine {
     const dup = ids.find((id, i) => ids.indexOf(id) !== i);
     if (dup) throw new MachbusError("duplicate-id", `host backend id '${dup}' is used twice`);
     this.globals = (options.globals ?? []).map((g) => (typeof g === "string" ? parseGlobal(g) : g));
-    for (const [name, cls] of registeredDrivers()) this.drivers.set(name, cls);
-    for (const cls of options.drivers ?? []) {
-      const info = (cls as Partial<DriverClass>)[DRIVER_INFO];
-      if (!info) throw new MachbusError("unknown-driver", `class ${cls.name} is not a device driver (decorate it with @pciDriver)`);
-      this.drivers.set(info.name, cls as DriverClass);
-    }
+    const given = options.drivers ?? [];
+    const catalogue = given instanceof DriverCatalogue ? given : builtinDrivers.with(...given);
+    this.drivers = catalogue.with(...(this.type.board.drivers ?? []));
 
     this.container = rootContainer.createChildContainer();
     this.container.registerInstance(EVENTS, this.events);
@@ -244,18 +248,8 @@ export class Machine {
     return bus;
   }
 
-  /** Driver names a user may give to --device, sorted. */
-  driverNames(): string[] {
-    return userCreatableNames(this.drivers);
-  }
-
-  /** Every driver this machine can build: the process-wide catalogue plus MachineOptions.drivers. */
-  knownDrivers(): ReadonlyMap<string, DriverClass> {
-    return this.drivers;
-  }
-
   driver(name: string): DriverClass {
-    return findDriver(this.drivers, name);
+    return this.drivers.find(name);
   }
 
   /**

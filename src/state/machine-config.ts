@@ -1,8 +1,9 @@
-import { LineCounter, parseDocument, stringify } from "yaml";
+import { LineCounter, Schema, parseDocument, stringify, type ScalarTag } from "yaml";
 import { z } from "zod";
 import { MachbusError } from "../errors.js";
 import { IsaDevice } from "../isa/device.js";
-import { parseOptionList, type DeviceSpec } from "../machine/device-spec.js";
+import type { DeviceSpec } from "../machine/device-spec.js";
+import type { HostConfig, HostDrive, HostNetdev } from "../machine/host-config.js";
 import type { Machine, MachineOptions } from "../machine/machine.js";
 import type { PropertyDef } from "../machine/properties.js";
 import { PciDevice, pciCommonProperties } from "../pci/device.js";
@@ -41,7 +42,7 @@ export const driveSchema = z
     if: z.literal("none").optional().describe("QEMU's if=none: the drive is a backend for a device"),
     readonly: z.boolean().optional(),
   })
-  .strict();
+  .strict() satisfies z.ZodType<HostDrive>;
 
 export const netdevSchema = z
   .object({
@@ -49,7 +50,7 @@ export const netdevSchema = z
     type: z.string().min(1).describe("backend type on this host (user, tap, ...)"),
     options: z.record(z.string(), propertyValue).optional(),
   })
-  .strict();
+  .strict() satisfies z.ZodType<HostNetdev>;
 
 export const hostConfigSchema = z
   .object({
@@ -57,7 +58,7 @@ export const hostConfigSchema = z
     netdevs: z.array(netdevSchema).optional(),
   })
   .strict()
-  .describe("host configuration: backends devices refer to by name; never changes what the guest sees");
+  .describe("host configuration: backends devices refer to by name; never changes what the guest sees") satisfies z.ZodType<HostConfig>;
 
 export const machineConfigSchema = z
   .object({
@@ -80,8 +81,8 @@ export const machineConfigSchema = z
   .strict();
 
 export type MachineConfig = z.infer<typeof machineConfigSchema>;
-export type HostConfig = z.infer<typeof hostConfigSchema>;
 export type DeviceEntry = z.infer<typeof deviceEntrySchema>;
+export type { HostConfig, HostDrive, HostNetdev };
 
 /** Parses a machine-definition file (YAML, or JSON, which YAML reads too); errors name file, line and field. */
 export function parseMachineConfig(text: string, file: string): MachineConfig {
@@ -216,36 +217,19 @@ function formatMemory(bytes: number): string {
   return String(bytes);
 }
 
-/** YAML (default) or JSON text of a config. */
-export function formatMachineConfig(config: MachineConfig | HostConfig, format: "yaml" | "json" = "yaml"): string {
-  return format === "json" ? JSON.stringify(config, null, 2) + "\n" : stringify(config, { lineWidth: 0 });
-}
+/**
+ * Plain scalars that YAML 1.1 readers (PyYAML, Ruby's Psych, ...) read as something other than a
+ * string, though YAML 1.2 reads them as strings: MACs such as 52:54:00:12:34:56 (base-60 integers),
+ * on/off/yes/no/y/n, 0b101, 1_000, 2001-12-14, and `=` (1.1's value key). Written quoted.
+ */
+const YAML_1_1_TAGS = [
+  ...new Schema({ schema: "yaml-1.1" }).tags,
+  { tag: "tag:yaml.org,2002:value", default: true, test: /^=$/, resolve: (text: string) => text } satisfies ScalarTag,
+];
 
-/** QEMU's `-drive if=none,id=ID,file=PATH[,format=F][,readonly=on]` as a host drive entry. */
-export function parseDriveOption(text: string): NonNullable<HostConfig["drives"]>[number] {
-  const { head, pairs } = parseOptionList(text, "drive");
-  const values = new Map(pairs);
-  if (head) values.set("file", values.get("file") ?? head);
-  const allowed = new Set(["if", "id", "file", "format", "readonly"]);
-  for (const k of values.keys()) {
-    if (!allowed.has(k))
-      throw new MachbusError("spec-syntax", `drive '${text}': unknown option '${k}' (valid: ${[...allowed].join(", ")})`);
-  }
-  const id = values.get("id");
-  const file = values.get("file");
-  if (!id) throw new MachbusError("spec-syntax", `drive '${text}': needs id=NAME (devices refer to it as drive=NAME)`);
-  if (!file) throw new MachbusError("spec-syntax", `drive '${text}': needs file=PATH`);
-  if ((values.get("if") ?? "none") !== "none") {
-    throw new MachbusError(
-      "spec-syntax",
-      `drive '${text}': only if=none drives are modelled (attach them with a device's drive= property)`,
-    );
-  }
-  const drive: NonNullable<HostConfig["drives"]>[number] = { id, file, if: "none" };
-  const format = values.get("format");
-  if (format) drive.format = format;
-  if (values.has("readonly")) drive.readonly = ["on", "yes", "true"].includes(values.get("readonly")!);
-  return drive;
+/** YAML (default) or JSON text of a config; the YAML reads back the same under YAML 1.1 and 1.2. */
+export function formatMachineConfig(config: MachineConfig | HostConfig, format: "yaml" | "json" = "yaml"): string {
+  return format === "json" ? JSON.stringify(config, null, 2) + "\n" : stringify(config, { lineWidth: 0, compat: YAML_1_1_TAGS });
 }
 
 /** The JSON Schema of machine-definition files, generated from the schema the loader validates with. */
