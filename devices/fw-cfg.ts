@@ -6,6 +6,7 @@ import { isaDriver } from "../src/machine/drivers.js";
 import { prop, types } from "../src/machine/properties.js";
 import type { MachineClassFields, RamLayout } from "../src/machine/machine-type.js";
 import { DEVICE_PROPS, IO_SPACE, MACHINE_CLASS, RAM_LAYOUT } from "../src/machine/tokens.js";
+import { describeState, u16, u32 } from "../src/state/description.js";
 
 const FW_CFG_IO_BASE = 0x510; // 16-bit selector; the data byte is at 0x511
 
@@ -58,6 +59,15 @@ const properties = {
   dma_enabled: prop(types.bool, false, "DMA interface at 0x514 (QEMU's default is on; machbus does not model it, so only off is accepted)"),
 };
 
+/** The selector and the read position in the selected item. */
+interface FwCfgSelection {
+  /** The key last written to the selector, as QEMU's cur_entry (0xffff reads as nothing). */
+  key: number;
+  offset: number;
+}
+
+const FW_CFG_STATE = describeState<FwCfgSelection>({ name: "fw_cfg", version: 1, fields: [u16("key"), u32("offset")] });
+
 /**
  * QEMU's firmware configuration device on its I/O interface (fw_cfg_io), as the pc board creates
  * it: writing a 16-bit key to 0x510 selects an item, and byte reads of 0x511 (or 0x510) return
@@ -80,10 +90,8 @@ export class FwCfgIo extends IsaDevice {
   /** Item bytes by key (arch-local keys keep their 0x8000 bit). */
   private readonly items = new Map<number, Uint8Array>();
   private readonly maxEntry: number;
-  /** The key last written to the selector, as QEMU's cur_entry (0xffff reads as nothing). */
-  private key = FW_CFG_SIGNATURE;
+  private readonly selection: FwCfgSelection = { key: FW_CFG_SIGNATURE, offset: 0 };
   private current: Uint8Array | null = null;
-  private offset = 0;
 
   // The combined selector/data block. Valid on QEMU: byte reads and writes, and 16-bit writes
   // (select); any other access, also one running past 0x511, reads 0 and writes nothing.
@@ -127,28 +135,12 @@ export class FwCfgIo extends IsaDevice {
     this.add(FW_CFG_HPET, new Uint8Array(1 + 8 * 15)); // no HPET is modelled: count 0
     this.add(FW_CFG_NUMA, new Uint8Array(8 * 2)); // no nodes; one CPU-to-node slot
     this.addFiles(pcFiles(ram, machineClass), machineClass.legacyFwCfgOrder);
-    this.stateParts.push({
-      name: "fw_cfg",
-      version: 1,
-      save: () => {
-        const out = new Uint8Array(6);
-        const view = new DataView(out.buffer);
-        view.setUint16(0, this.key);
-        view.setUint32(2, this.offset);
-        return out;
-      },
-      check: (bytes, version) =>
-        version !== 1
-          ? `fw_cfg state version ${version} is unknown (this machbus writes 1)`
-          : bytes.length !== 6
-            ? `fw_cfg state of ${bytes.length} bytes, not 6`
-            : null,
-      load: (bytes) => {
-        const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-        this.select(view.getUint16(0));
-        this.offset = view.getUint32(2);
-      },
-    });
+    this.keepState(FW_CFG_STATE, this.selection);
+  }
+
+  /** The loaded key selects its item again; the loaded offset stays. */
+  override stateLoaded(): void {
+    this.current = this.item(this.selection.key);
   }
 
   plugged(): void {
@@ -184,15 +176,20 @@ export class FwCfgIo extends IsaDevice {
   }
 
   private select(key: number): void {
-    this.key = key;
+    this.selection.key = key;
+    this.current = this.item(key);
+    this.selection.offset = 0;
+  }
+
+  /** The item a key selects, or null (an unknown key, or one past the file slots). */
+  private item(key: number): Uint8Array | null {
     const index = key & FW_CFG_ENTRY_MASK;
-    this.current = index < this.maxEntry ? (this.items.get((key & FW_CFG_ARCH_LOCAL) | index) ?? null) : null;
-    this.offset = 0;
+    return index < this.maxEntry ? (this.items.get((key & FW_CFG_ARCH_LOCAL) | index) ?? null) : null;
   }
 
   private readByte(): number {
     const data = this.current;
-    return data && this.offset < data.length ? data[this.offset++]! : 0;
+    return data && this.selection.offset < data.length ? data[this.selection.offset++]! : 0;
   }
 }
 

@@ -23,8 +23,30 @@ export { PciBus } from "./pci/bus.js";
 export { PciHost } from "./pci/host.js";
 export { Msi, type MsiOptions } from "./pci/msi.js";
 export { Msix, MSIX_CAP_LENGTH, msixPbaSize, msixExclusiveBarLayout, type MsixOptions } from "./pci/msix.js";
-export { MacAddresses, formatMac } from "./machine/mac-addresses.js";
+export { MacAddresses, NicMac, formatMac } from "./machine/mac-addresses.js";
 export * as pci from "./pci/constants.js";
+export {
+  describeState,
+  u8,
+  u16,
+  u32,
+  i32,
+  u64,
+  f64,
+  bool,
+  u8Array,
+  u16Array,
+  u32Array,
+  sparseU32Array,
+  pages,
+  struct,
+  table,
+  columns,
+  StateDescription,
+  type StateSpec,
+  type Field,
+} from "./state/description.js";
+export { saveState, loadState } from "./state/engine.js";
 export { Machine, type MachineOptions, type PlacedDevice } from "./machine/machine.js";
 export {
   MachineTypeRegistry,
