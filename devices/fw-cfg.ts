@@ -35,9 +35,13 @@ const E820_RESERVED = 2;
 /** QEMU reserves AMD's HyperTransport hole for its default CPU (qemu64 reports AuthenticAMD, 40 physical bits). */
 const AMD_HT_START = 0xfd_0000_0000n;
 const AMD_HT_SIZE = 0x3_0000_0000n;
-/** pc puts RAM above 4 GiB once it reaches this, keeping 3 GiB below (gigabyte alignment). */
-const PC_LOWMEM_LIMIT = 0xe000_0000;
-const PC_LOWMEM_GIGABYTE_ALIGNED = 0xc000_0000;
+/** RAM below 4 GiB (QEMU's pc_init1 / pc_q35_init): all of it up to a limit, else a fixed part. */
+const LOWMEM = {
+  // pc keeps 3 GiB below (gigabyte alignment) from 3.5 GiB of RAM on.
+  pc: { limit: 0xe000_0000, below: 0xc000_0000 },
+  // q35 leaves room for MMCONFIG at 0xb0000000: from 2.75 GiB of RAM on, 2 GiB stay below.
+  q35: { limit: 0xb000_0000, below: 0x8000_0000 },
+} as const;
 
 /** QEMU's default number of file slots; keys past them read as unknown items. */
 const FW_CFG_FILE_SLOTS = 0x20;
@@ -46,6 +50,8 @@ const FW_CFG_FILE_SLOTS = 0x20;
 // slots reads exactly like an empty item, and the other is migration bookkeeping.
 const properties = {
   dma_enabled: prop(types.bool, false, "DMA interface at 0x514 (QEMU's default is on; machbus does not model it, so only off is accepted)"),
+  // Set by the board that creates it (not a QEMU property): which board's files and RAM layout to serve.
+  "x-board": prop(types.enumOf(["pc", "q35"] as const), "pc", "the board whose fw_cfg files are served", { inQtree: false, inHelp: false }),
 };
 
 /**
@@ -114,7 +120,7 @@ export class FwCfgIo extends IsaDevice {
     this.add(FW_CFG_E820_TABLE, new Uint8Array(4 + 16 * 20)); // reservations only: none
     this.add(FW_CFG_HPET, new Uint8Array(1 + 8 * 15)); // no HPET is modelled: count 0
     this.add(FW_CFG_NUMA, new Uint8Array(8 * 2)); // no nodes; one CPU-to-node slot
-    this.addFiles(pcFiles(ramSize));
+    this.addFiles(boardFiles(props["x-board"], ramSize));
     this.stateParts.push({
       name: "fw_cfg",
       version: 1,
@@ -184,21 +190,33 @@ export class FwCfgIo extends IsaDevice {
   }
 }
 
-/** The files QEMU 7.2's pc machine lists that firmware uses while it sets up this board. */
-function pcFiles(ramSize: number): [string, Uint8Array][] {
-  return [
+/**
+ * The files QEMU 7.2's pc and q35 machines list that firmware uses while it sets up the board.
+ * q35 adds ICH9's SMI feature negotiation (broadcast, CPU hotplug and hot-unplug offered).
+ */
+function boardFiles(board: "pc" | "q35", ramSize: number): [string, Uint8Array][] {
+  const files: [string, Uint8Array][] = [
     ["bios-geometry", new Uint8Array(0)],
     ["bootorder", new Uint8Array(0)],
     ["etc/boot-fail-wait", le(0xffffffff, 4)], // no reboot after a failed boot
-    ["etc/e820", e820(ramSize)],
-    ["etc/system-states", Uint8Array.of(0x80, 0x00, 0x00, 0x81, 0x82, 0x80)], // PIIX4 PM: S3 off, S4 off
+    ["etc/e820", e820(board, ramSize)],
+    ["etc/system-states", Uint8Array.of(0x80, 0x00, 0x00, 0x81, 0x82, 0x80)], // S3 off, S4 off
     ["etc/table-loader", new Uint8Array(0)],
   ];
+  if (board === "q35") {
+    // Selecting features-ok validates the (empty) request: it reads 1, as on QEMU.
+    files.push(
+      ["etc/smi/supported-features", le(0x7, 8)],
+      ["etc/smi/requested-features", le(0, 8)],
+      ["etc/smi/features-ok", Uint8Array.of(1)],
+    );
+  }
+  return files;
 }
 
-/** QEMU's e820 table for pc: the HyperTransport reservation first, then RAM below and above 4 GiB. */
-function e820(ramSize: number): Uint8Array {
-  const below = ramSize >= PC_LOWMEM_LIMIT ? PC_LOWMEM_GIGABYTE_ALIGNED : ramSize;
+/** QEMU's e820 table: the HyperTransport reservation first, then RAM below and above 4 GiB. */
+function e820(board: "pc" | "q35", ramSize: number): Uint8Array {
+  const below = ramSize >= LOWMEM[board].limit ? LOWMEM[board].below : ramSize;
   const entries: [bigint, bigint, number][] = [
     [AMD_HT_START, AMD_HT_SIZE, E820_RESERVED],
     [0n, BigInt(below), E820_RAM],

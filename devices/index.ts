@@ -1,5 +1,6 @@
 /** The device catalogue: importing this module registers every built-in driver. */
 export * from "./chipset.js";
+export * from "./q35-chipset.js";
 export { PciBridge } from "./pci-bridge.js";
 export { VirtioNetPci } from "./virtio-net-pci.js";
 export { VirtioBlkPci } from "./virtio-blk-pci.js";

@@ -1,11 +1,11 @@
 import { inject } from "tsyringe";
 import type { EventEmitter } from "eventemitter3";
 import type { MachineEvents } from "../src/events.js";
-import { AddressSpace, Region } from "../src/memory/address-space.js";
+import { AddressSpace } from "../src/memory/address-space.js";
 import { pciDriver } from "../src/machine/drivers.js";
 import { CLOCK, DEVICE_PROPS, EVENTS, IO_SPACE, type Clock } from "../src/machine/tokens.js";
 import { PciDevice, type DeviceProps } from "../src/pci/device.js";
-import { fixedLayoutCheck } from "../src/state/state-part.js";
+import { AcpiPm1 } from "./acpi-pm.js";
 
 const PIIX4_PMBASE = 0x40;
 const PIIX4_PMREGMISC = 0x80; // bit 0: the PM I/O block decodes at PMBASE
@@ -13,14 +13,7 @@ const SMB_IO_BASE = 0xb100;
 
 /** The ACPI register block at PMBASE: PM1 event (0), PM1 control (4), PM timer (8). */
 const PM_IO_SIZE = 64;
-const PM_TIMER_HZ = 3_579_545;
-const PM_TIMER_MASK = 0xffffff; // a 24-bit counter
-const PM1_TMR_STS = 1 << 0; // the timer's bit 23 changed since the guest last cleared this
-/** PM1 enable bits that raise the SCI with their status bit (QEMU's ACPI_BITMASK_PM1_COMMON_ENABLED). */
-const PM1_SCI_ENABLES = (1 << 0) | (1 << 5) | (1 << 8) | (1 << 10); // timer, global lock, power button, RTC
-const PM1_CNT_SLP_EN = 1 << 13; // write-only: the sleep request itself is not modelled
 const SCI_IRQ = 9; // the pc board wires the SCI to ISA IRQ 9
-const PM1_STATE_BYTES = 2 + 2 + 2 + 8;
 
 /**
  * Intel 82371AB PIIX4 power management function at 01.3 (QEMU's "PIIX4_PM"): ACPI PM base
@@ -41,18 +34,14 @@ export class Piix4Pm extends PciDevice {
   private readonly pmIo = new AddressSpace("piix4-pm", PM_IO_SIZE);
   /** Where the ACPI block decodes now, or null while 0x80 bit 0 is clear. */
   private pmBase: number | null = null;
-  private pm1Status = 0;
-  private pm1Enable = 0;
-  private pm1Control = 0;
-  /** Timer tick at which TMR_STS is next set (QEMU's overflow_time; 0 after reset: set at once). */
-  private overflowTick = 0;
+  private readonly pm1: AcpiPm1;
   private sci = false;
 
   constructor(
     @inject(DEVICE_PROPS) props: DeviceProps,
     @inject(IO_SPACE) private readonly io: AddressSpace,
     @inject(EVENTS) private readonly events: EventEmitter<MachineEvents>,
-    @inject(CLOCK) private readonly clock: Clock,
+    @inject(CLOCK) clock: Clock,
   ) {
     super({ vendorId: 0x8086, deviceId: 0x7113, revision: 0x03, classCode: 0x0680, interruptPin: 1 }, props);
     const c = this.config;
@@ -62,30 +51,11 @@ export class Piix4Pm extends PciDevice {
     c.set8(0x90, (SMB_IO_BASE & 0xff) | 1);
     c.set8(0x91, SMB_IO_BASE >> 8);
     c.set8(0xd2, 0x09); // SMBus host enabled, interrupt select
-    this.definePmRegisters();
+    this.pm1 = new AcpiPm1(clock, "PIIX4_PM", () => this.updateSci());
+    this.pm1.mapInto(this.pmIo);
     this.function.onConfigWrite(PIIX4_PMBASE, 4, () => this.updatePmIo());
     this.function.onConfigWrite(PIIX4_PMREGMISC, 1, () => this.updatePmIo());
-    this.function.stateParts.push({
-      name: "pm1",
-      version: 1,
-      save: () => {
-        const out = new Uint8Array(PM1_STATE_BYTES);
-        const v = new DataView(out.buffer);
-        v.setUint16(0, this.pm1Status);
-        v.setUint16(2, this.pm1Enable);
-        v.setUint16(4, this.pm1Control);
-        v.setFloat64(6, this.overflowTick);
-        return out;
-      },
-      check: fixedLayoutCheck("pm1", PM1_STATE_BYTES, "PM1 status, enable, control and the timer's next overflow"),
-      load: (bytes) => {
-        const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        this.pm1Status = v.getUint16(0);
-        this.pm1Enable = v.getUint16(2);
-        this.pm1Control = v.getUint16(4);
-        this.overflowTick = v.getFloat64(6);
-      },
-    });
+    this.function.stateParts.push(this.pm1.statePart());
   }
 
   /** The PM block follows the loaded PMBASE; the SCI follows the loaded PM1 registers. */
@@ -103,76 +73,14 @@ export class Piix4Pm extends PciDevice {
     for (const reg of [0x58, 0x59, 0x5a, 0x5b]) c.set8(reg, 0);
     c.set8(PIIX4_PMBASE, 0x01); // PM base: the I/O-space indicator bit reads 1
     c.set8(PIIX4_PMREGMISC, 0);
-    this.pm1Status = 0;
-    this.pm1Enable = 0;
-    this.pm1Control = 0;
-    this.overflowTick = 0;
+    this.pm1.reset();
     this.updateSci();
     this.updatePmIo();
   }
 
-  /** The PM timer's count now (all 24 bits; the register shows the low 24). */
-  private ticks(): number {
-    return Math.floor(this.clock.nowNs() * (PM_TIMER_HZ / 1e9));
-  }
-
-  private status(): number {
-    if (this.ticks() >= this.overflowTick) this.pm1Status |= PM1_TMR_STS;
-    return this.pm1Status;
-  }
-
-  private definePmRegisters(): void {
-    // QEMU's acpi-evt and acpi-cnt take 1- and 2-byte accesses, handled as 2; acpi-tmr only 4.
-    const pm1 = { implMin: 2, maxAccess: 2 } as const;
-    this.pmIo.map(
-      new Region(
-        "acpi-evt",
-        4,
-        {
-          read: (offset) => (offset === 0 ? this.status() : offset === 2 ? this.pm1Enable : 0),
-          write: (offset, _size, value) => {
-            if (offset === 0) {
-              // Writing 1 clears a status bit; clearing TMR_STS arms the next bit-23 change.
-              if (this.status() & value & PM1_TMR_STS) this.overflowTick = nextBit23Change(this.ticks());
-              this.pm1Status &= ~value;
-            } else if (offset === 2) this.pm1Enable = value;
-            this.updateSci();
-          },
-        },
-        { ...pm1, owner: "PIIX4_PM" },
-      ),
-      0,
-    );
-    // QEMU 7.2's PM1 control ignores the offset: a byte access at +5 reads and writes the low byte.
-    this.pmIo.map(
-      new Region(
-        "acpi-cnt",
-        2,
-        {
-          read: () => this.pm1Control,
-          write: (_offset, _size, value) => void (this.pm1Control = value & ~PM1_CNT_SLP_EN & 0xffff),
-        },
-        { ...pm1, owner: "PIIX4_PM" },
-      ),
-      4,
-    );
-    this.pmIo.map(
-      new Region(
-        "acpi-tmr",
-        4,
-        {
-          read: (_offset, size) => (size === 4 ? this.ticks() & PM_TIMER_MASK : 0),
-          write: () => {},
-        },
-        { owner: "PIIX4_PM" },
-      ),
-      8,
-    );
-  }
-
   /** QEMU's pm_update_sci, without GPE and the timer-overflow wake-up. */
   private updateSci(): void {
-    const level = (this.status() & this.pm1Enable & PM1_SCI_ENABLES) !== 0;
+    const level = this.pm1.sciLevel;
     if (level === this.sci) return;
     this.sci = level;
     this.events.emit("irq", { line: SCI_IRQ, level });
@@ -200,9 +108,4 @@ export class Piix4Pm extends PciDevice {
       newAddress: base,
     });
   }
-}
-
-/** The first tick after `tick` at which bit 23 of the count changes (the count is beyond 32 bits). */
-function nextBit23Change(tick: number): number {
-  return (Math.floor(tick / 0x800000) + 1) * 0x800000;
 }

@@ -7,6 +7,7 @@ import "../devices/index.js";
 import "../machines/index.js";
 
 export { i440fxBoard } from "../machines/pc.js";
+export { q35Board } from "../machines/q35.js";
 
 export { MachbusError, isMachbusError, type MachbusErrorCode } from "./errors.js";
 export type * from "./events.js";
@@ -18,6 +19,8 @@ export { Bar, BAR_UNMAPPED, type BarKind, type BarSpec } from "./pci/bar.js";
 export { PciFunction } from "./pci/function.js";
 export { PciDevice, pciCommonProperties, type DeviceProps, type PciIdentity } from "./pci/device.js";
 export { PciBridgeDevice } from "./pci/bridge.js";
+export * as pcie from "./pci/pcie.js";
+export * as pcieExtcaps from "./pci/pcie-extcaps.js";
 export { PciBus } from "./pci/bus.js";
 export { PciHost } from "./pci/host.js";
 export { Msi, type MsiOptions } from "./pci/msi.js";
@@ -57,6 +60,7 @@ export {
   PCI_HOST,
   SLOT_ALLOCATOR,
   MACHINE,
+  PLUG_BUS,
   CLOCK,
   MAC_ADDRESSES,
   type Clock,
