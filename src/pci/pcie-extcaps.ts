@@ -85,13 +85,29 @@ export function aerInit(device: PciDevice, cap: PcieCapability, options: { offse
   return at;
 }
 
-/** QEMU's pcie_aer_root_init: a root port's error command enables and status bits. */
-export function aerRootInit(device: PciDevice, aer: number): void {
+/**
+ * QEMU's pcie_aer_root_init: a root port's error command enables and status bits; and its
+ * pcie_aer_root_write_config, which runs after every config write of the port (register this
+ * after the slot): without MSI or MSI-X (`messageSignalled`) it sets the port's INTx to whether
+ * an enabled root error is pending, so any write drops an INTx a slot event raised, as on QEMU.
+ * Errors are not injected here, so none is ever pending and no AER message is sent.
+ */
+export function aerRootInit(device: PciDevice, aer: number, messageSignalled: () => boolean): void {
   const s = device.config;
   setLe(s.wmask, aer + PCI_ERR_ROOT_COMMAND, PCI_ERR_ROOT_CMD_EN_MASK, 4);
   setLe(s.w1cmask, aer + PCI_ERR_ROOT_STATUS, PCI_ERR_ROOT_STATUS_REPORT_MASK, 4);
   // The interrupt message number changes by device-specific means: not checked on load.
   setLe(s.cmask, aer + PCI_ERR_ROOT_STATUS, ~PCI_ERR_ROOT_IRQ >>> 0, 4);
+  device.function.onConfigWrite(0, s.size, () => {
+    if (messageSignalled() || device.function.interruptPin === 0) return;
+    const pending = aerStatusToCommand(s.get32(aer + PCI_ERR_ROOT_STATUS));
+    device.function.setIrq((s.get32(aer + PCI_ERR_ROOT_COMMAND) & pending) !== 0);
+  });
+}
+
+/** QEMU's pcie_aer_status_to_cmd: the command enable bit for each kind of error received. */
+function aerStatusToCommand(status: number): number {
+  return (status & 0x01 ? 0x1 : 0) | (status & 0x20 ? 0x2 : 0) | (status & 0x40 ? 0x4 : 0);
 }
 
 export function aerRootReset(device: PciDevice, aer: number): void {
@@ -123,9 +139,12 @@ export function ariInit(device: PciDevice, offset: number, nextFunction: number)
   return at;
 }
 
-/** QEMU's pcie_dev_ser_num_init: a 64-bit device serial number. */
-export function serialNumberInit(device: PciDevice, offset: number, serial: bigint): number {
-  const at = device.extendedCapabilities.add(PCI_EXT_CAP_ID_DSN, 1, PCI_EXT_CAP_DSN_SIZEOF, offset);
+/**
+ * QEMU's pcie_dev_ser_num_init: a 64-bit device serial number. `allowOverlap` as QEMU places it
+ * regardless of other capabilities (e1000e's sits inside its AER capability).
+ */
+export function serialNumberInit(device: PciDevice, offset: number, serial: bigint, { allowOverlap = false } = {}): number {
+  const at = device.extendedCapabilities.add(PCI_EXT_CAP_ID_DSN, 1, PCI_EXT_CAP_DSN_SIZEOF, offset, { allowOverlap });
   device.config.set32(at + 4, Number(serial & 0xffffffffn));
   device.config.set32(at + 8, Number((serial >> 32n) & 0xffffffffn));
   return at;

@@ -268,6 +268,17 @@ export class PcieCapability {
   }
 
   /**
+   * QEMU's pci_default_read_config for downstream ports: every read of link status first syncs
+   * it with the device below (`secondary()`, null before the port is plugged).
+   */
+  syncLinkOnRead(secondary: () => PciBus | null): void {
+    this.device.function.onConfigRead(this.offset + PCI_EXP_LNKSTA, 2, () => {
+      const bus = secondary();
+      if (bus) this.syncBridgeLink(bus);
+    });
+  }
+
+  /**
    * QEMU's pcie_sync_bridge_lnk: a port's negotiated speed and width follow the device below it
    * (capped at what the port supports); without one, the port's own capabilities.
    */
@@ -337,6 +348,8 @@ export interface PcieSlotOptions {
 export class PcieSlot {
   /** QEMU's hpev_notified: whether an enabled event is being signalled. */
   private notified = false;
+  /** Slot control and status as the last guest write found them (QEMU's pcie_cap_slot_get before the write). */
+  private before = { control: 0, status: 0 };
   private readonly s: ConfigSpace;
   private readonly at: number;
 
@@ -375,6 +388,9 @@ export class PcieSlot {
       2,
     );
     orLe(s.w1cmask, at + PCI_EXP_SLTSTA, PCI_EXP_HP_EV_SUPPORTED, 2);
+    // QEMU's rp_write_config: the slot sees every write to the port's config space.
+    cap.device.function.onConfigWrite(0, s.size, (addr, value, len) => this.written(addr, value, len));
+    this.remember();
   }
 
   get control(): number {
@@ -387,6 +403,11 @@ export class PcieSlot {
 
   private set status(v: number) {
     this.s.set16(this.at + PCI_EXP_SLTSTA, v);
+    this.remember();
+  }
+
+  private remember(): void {
+    this.before = { control: this.control, status: this.status };
   }
 
   get hotplugCapable(): boolean {
@@ -417,7 +438,7 @@ export class PcieSlot {
       ctl |= populated ? PCI_EXP_SLTCTL_PIC_ON : PCI_EXP_SLTCTL_PIC_OFF;
     }
     this.s.set16(at, ctl);
-    this.status = this.status & ~(PCI_EXP_SLTSTA_EIS | PCI_EXP_SLTSTA_CC | PCI_EXP_SLTSTA_PDC | PCI_EXP_SLTSTA_ABP);
+    this.status = this.status & ~(PCI_EXP_SLTSTA_EIS | PCI_EXP_SLTSTA_CC | PCI_EXP_SLTSTA_PDC | PCI_EXP_SLTSTA_ABP); // remembers both
     this.updatePower();
     this.updateEventStatus();
   }
@@ -426,6 +447,7 @@ export class PcieSlot {
   enablePower(): void {
     if (!this.powerController) return;
     this.s.set16(this.at + PCI_EXP_SLTCTL, this.control & ~PCI_EXP_SLTCTL_PCC);
+    this.remember();
   }
 
   /** QEMU's pcie_cap_update_power: the secondary bus is powered unless the power controller is off. */
@@ -434,18 +456,11 @@ export class PcieSlot {
   }
 
   /**
-   * The slot registers before a guest write, for `written` (QEMU's pcie_cap_slot_get): call it
-   * from the port's config-write path before the bytes change.
-   */
-  snapshot(): { control: number; status: number } {
-    return { control: this.control, status: this.status };
-  }
-
-  /**
    * QEMU's pcie_cap_slot_write_config, after the masked bytes were written. Like QEMU it tests
    * the written value as the access carried it, whatever register the access started at.
    */
-  written(old: { control: number; status: number }, addr: number, value: number, len: number): void {
+  private written(addr: number, value: number, len: number): void {
+    const old = this.before;
     const at = this.at;
     let sltsta = this.status;
     if (overlaps(addr, len, at + PCI_EXP_SLTSTA, 2)) {
@@ -456,10 +471,13 @@ export class PcieSlot {
       }
       this.clearEvent();
     }
-    if (!overlaps(addr, len, at + PCI_EXP_SLTCTL, 2)) return;
+    if (!overlaps(addr, len, at + PCI_EXP_SLTCTL, 2)) {
+      this.remember();
+      return;
+    }
     const val = value;
     if (this.control & PCI_EXP_SLTCTL_EIC) {
-      this.s.set16(at + PCI_EXP_SLTCTL, this.control & ~PCI_EXP_SLTCTL_EIC);
+      this.s.set16(at + PCI_EXP_SLTCTL, this.control & ~PCI_EXP_SLTCTL_EIC); // reads back 0
       sltsta ^= PCI_EXP_SLTSTA_EIS;
       this.status = sltsta;
     }
@@ -477,6 +495,7 @@ export class PcieSlot {
     this.notify();
     // Commands complete at once, so every write to slot control completes one.
     this.event(PCI_EXP_HP_EV_CCI);
+    this.remember();
   }
 
   /** A device arrived below the port (QEMU's pcie_cap_slot_plug_cb); `hotplugged`: at run time, not at creation. */
@@ -526,6 +545,7 @@ export class PcieSlot {
 
   /** After a snapshot load (QEMU's pcie_cap_slot_post_load). */
   stateLoaded(): void {
+    this.remember();
     this.updateEventStatus();
     this.updatePower();
   }
