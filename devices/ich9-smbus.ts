@@ -5,6 +5,7 @@ import { pciDriver } from "../src/machine/drivers.js";
 import { DEVICE_PROPS } from "../src/machine/tokens.js";
 import type { Bar } from "../src/pci/bar.js";
 import { PciDevice, type DeviceProps } from "../src/pci/device.js";
+import { fixedLayoutCheck } from "../src/state/state-part.js";
 
 const ICH9_SMB_SMB_BASE_BAR = 4;
 const SMBUS_IO_SIZE = 64; // QEMU's pm_smbus block
@@ -35,6 +36,13 @@ export class Ich9Smbus extends PciDevice {
     super({ vendorId: 0x8086, deviceId: 0x2930, revision: 0x02, classCode: 0x0c05, interruptPin: 1 }, props);
     this.bar = this.defineBar(ICH9_SMB_SMB_BASE_BAR, { kind: "io", size: SMBUS_IO_SIZE, name: "ich9-smbus" });
     this.function.onConfigWrite(ICH9_SMB_HOSTC, 1, () => this.hostConfigWritten());
+    this.function.stateParts.push({
+      name: "smbus",
+      version: 1,
+      save: () => this.registers.bytes.slice(),
+      check: fixedLayoutCheck("smbus", SMBUS_IO_SIZE, "the SMBus host registers"),
+      load: (bytes) => this.registers.bytes.set(bytes),
+    });
   }
 
   protected override resetRegisters(): void {

@@ -97,8 +97,19 @@ export class Mch extends PciDevice {
     this.update();
   }
 
+  /**
+   * QEMU's mch_post_load, except for F_SMBASE: QEMU runs its update with the destination's fresh
+   * write mask and so drops a negotiated or locked SMBASE; here the mask follows the loaded byte
+   * (0: never asked, IN_RAM: asked, LCK: locked), so a snapshot brings the register back.
+   */
   override stateLoaded(): void {
-    this.update();
+    const s = this.config;
+    const smbase = s.get8(MCH_F_SMBASE);
+    if (this.smbaseSmram) s.wmask[MCH_F_SMBASE] = smbase & MCH_F_SMBASE_LCK ? 0 : smbase ? MCH_F_SMBASE_LCK : 0xff;
+    this.updatePciexbar();
+    this.updateSmram();
+    this.updateExtTseg();
+    if (smbase & MCH_F_SMBASE_LCK || !smbase) this.updateSmbase();
   }
 
   override unplugging(): void {
