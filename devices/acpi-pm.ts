@@ -1,4 +1,6 @@
-import { Region, type AddressSpace } from "../src/memory/address-space.js";
+import type { EventEmitter } from "eventemitter3";
+import type { MachineEvents } from "../src/events.js";
+import { AddressSpace, Region } from "../src/memory/address-space.js";
 import type { Clock } from "../src/machine/tokens.js";
 import { fixedLayoutCheck, type StatePart } from "../src/state/state-part.js";
 
@@ -128,6 +130,44 @@ export class AcpiPm1 {
   private readStatus(): number {
     if (this.ticks() >= this.overflowTick) this.status |= PM1_TMR_STS;
     return this.status;
+  }
+}
+
+/**
+ * A power-management register block the guest moves through config space (PIIX4's and ICH9's
+ * PMBASE): its own address space, shown as a window in the I/O space where the guest put it,
+ * with `region-mapped` / `region-unmapped` events for embedders that route ports themselves.
+ */
+export class PmIoBlock {
+  readonly space: AddressSpace;
+  /** Where it decodes now, or null. */
+  base: number | null = null;
+
+  constructor(
+    readonly name: string,
+    readonly size: number,
+    private readonly io: AddressSpace,
+    private readonly events: EventEmitter<MachineEvents>,
+    private readonly owner: () => string,
+  ) {
+    this.space = new AddressSpace(name, size);
+  }
+
+  moveTo(base: number | null): void {
+    const old = this.base;
+    if (base === old) return;
+    const owner = this.owner();
+    if (old !== null) this.io.unmapWindow(this.space, old);
+    if (base !== null) this.io.mapWindow(this.space, base, this.size, { targetBase: 0, priority: 0, owner });
+    this.base = base;
+    this.events.emit(base === null ? "region-unmapped" : "region-mapped", {
+      device: owner,
+      region: this.name,
+      space: "io",
+      size: this.size,
+      oldAddress: old,
+      newAddress: base,
+    });
   }
 }
 

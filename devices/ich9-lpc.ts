@@ -1,14 +1,14 @@
 import { inject } from "tsyringe";
 import type { EventEmitter } from "eventemitter3";
 import type { MachineEvents } from "../src/events.js";
-import { AddressSpace, Region } from "../src/memory/address-space.js";
+import { Region, type AddressSpace } from "../src/memory/address-space.js";
 import { pciDriver } from "../src/machine/drivers.js";
 import { prop, types } from "../src/machine/properties.js";
 import { CLOCK, DEVICE_PROPS, EVENTS, IO_SPACE, MEMORY_SPACE, type Clock } from "../src/machine/tokens.js";
 import { PCI_NUM_PINS, PCI_SLOT_MAX } from "../src/pci/constants.js";
 import { PciDevice, type DeviceProps } from "../src/pci/device.js";
 import { fixedLayoutCheck } from "../src/state/state-part.js";
-import { AcpiPm1 } from "./acpi-pm.js";
+import { AcpiPm1, PmIoBlock } from "./acpi-pm.js";
 
 // LPC config registers (QEMU's include/hw/i386/ich9.h).
 const ICH9_LPC_PMBASE = 0x40;
@@ -117,8 +117,7 @@ export class Ich9Lpc extends PciDevice {
   private readonly irr: Uint8Array[] = Array.from({ length: PCI_SLOT_MAX }, () => new Uint8Array(PCI_NUM_PINS));
   private readonly rcrb: Region;
   private rcrbBase: number | null = null;
-  private readonly pmIo = new AddressSpace("ich9-pm", ICH9_PMIO_SIZE);
-  private pmBase: number | null = null;
+  private readonly pmIo: PmIoBlock;
   private readonly pm1: AcpiPm1;
   private readonly gpe = new Uint8Array(ICH9_PMIO_GPE0_LEN);
   private smiEnable = 0;
@@ -173,9 +172,10 @@ export class Ich9Lpc extends PciDevice {
       },
       { owner: "ICH9-LPC" },
     );
+    this.pmIo = new PmIoBlock("ich9-pm", ICH9_PMIO_SIZE, io, events, () => this.id ?? this.driver);
     this.pm1 = new AcpiPm1(clock, "ICH9-LPC", () => this.updateIrqs());
-    this.pm1.mapInto(this.pmIo);
-    this.pmIo.map(
+    this.pm1.mapInto(this.pmIo.space);
+    this.pmIo.space.map(
       new Region(
         "acpi-gpe0",
         ICH9_PMIO_GPE0_LEN,
@@ -192,7 +192,7 @@ export class Ich9Lpc extends PciDevice {
       ),
       ICH9_PMIO_GPE0_STS,
     );
-    this.pmIo.map(
+    this.pmIo.space.map(
       new Region(
         "acpi-smi",
         8,
@@ -288,7 +288,7 @@ export class Ich9Lpc extends PciDevice {
   override unplugging(): void {
     this.io.unmap(this.rcr);
     this.io.unmap(this.apm);
-    this.mapPmIo(null);
+    this.pmIo.moveTo(null);
     this.mapRcrb(null);
   }
 
@@ -359,27 +359,10 @@ export class Ich9Lpc extends PciDevice {
     const s = this.config;
     const ctrl = s.get8(ICH9_LPC_ACPI_CTRL);
     const base = ctrl & ICH9_LPC_ACPI_CTRL_ACPI_EN ? s.get32(ICH9_LPC_PMBASE) & ICH9_LPC_PMBASE_MASK : 0;
-    this.mapPmIo(base === 0 ? null : base);
+    this.pmIo.moveTo(base === 0 ? null : base);
     const gsi = SCI_GSI[ctrl & 7]!;
     if (gsi >= 0) this.sciGsi = gsi;
     this.updateIrqs();
-  }
-
-  private mapPmIo(base: number | null): void {
-    const old = this.pmBase;
-    if (base === old) return;
-    const owner = this.id ?? this.driver;
-    if (old !== null) this.io.unmapWindow(this.pmIo, old);
-    if (base !== null) this.io.mapWindow(this.pmIo, base, ICH9_PMIO_SIZE, { targetBase: 0, priority: 0, owner });
-    this.pmBase = base;
-    this.events.emit(base === null ? "region-unmapped" : "region-mapped", {
-      device: owner,
-      region: "ich9-pm",
-      space: "io",
-      size: ICH9_PMIO_SIZE,
-      oldAddress: old,
-      newAddress: base,
-    });
   }
 
   /** QEMU's ich9_lpc_rcba_update: the chipset configuration registers at RCBA while its enable bit is set. */

@@ -1,11 +1,11 @@
 import { inject } from "tsyringe";
 import type { EventEmitter } from "eventemitter3";
 import type { MachineEvents } from "../src/events.js";
-import { AddressSpace } from "../src/memory/address-space.js";
+import type { AddressSpace } from "../src/memory/address-space.js";
 import { pciDriver } from "../src/machine/drivers.js";
 import { CLOCK, DEVICE_PROPS, EVENTS, IO_SPACE, type Clock } from "../src/machine/tokens.js";
 import { PciDevice, type DeviceProps } from "../src/pci/device.js";
-import { AcpiPm1 } from "./acpi-pm.js";
+import { AcpiPm1, PmIoBlock } from "./acpi-pm.js";
 
 const PIIX4_PMBASE = 0x40;
 const PIIX4_PMREGMISC = 0x80; // bit 0: the PM I/O block decodes at PMBASE
@@ -31,15 +31,14 @@ const SCI_IRQ = 9; // the pc board wires the SCI to ISA IRQ 9
   hotpluggable: false,
 })
 export class Piix4Pm extends PciDevice {
-  private readonly pmIo = new AddressSpace("piix4-pm", PM_IO_SIZE);
-  /** Where the ACPI block decodes now, or null while 0x80 bit 0 is clear. */
-  private pmBase: number | null = null;
+  /** The ACPI block; it decodes while 0x80 bit 0 is set. */
+  private readonly pmIo: PmIoBlock;
   private readonly pm1: AcpiPm1;
   private sci = false;
 
   constructor(
     @inject(DEVICE_PROPS) props: DeviceProps,
-    @inject(IO_SPACE) private readonly io: AddressSpace,
+    @inject(IO_SPACE) io: AddressSpace,
     @inject(EVENTS) private readonly events: EventEmitter<MachineEvents>,
     @inject(CLOCK) clock: Clock,
   ) {
@@ -51,8 +50,9 @@ export class Piix4Pm extends PciDevice {
     c.set8(0x90, (SMB_IO_BASE & 0xff) | 1);
     c.set8(0x91, SMB_IO_BASE >> 8);
     c.set8(0xd2, 0x09); // SMBus host enabled, interrupt select
+    this.pmIo = new PmIoBlock("piix4-pm", PM_IO_SIZE, io, events, () => this.id ?? this.driver);
     this.pm1 = new AcpiPm1(clock, "PIIX4_PM", () => this.updateSci());
-    this.pm1.mapInto(this.pmIo);
+    this.pm1.mapInto(this.pmIo.space);
     this.function.onConfigWrite(PIIX4_PMBASE, 4, () => this.updatePmIo());
     this.function.onConfigWrite(PIIX4_PMREGMISC, 1, () => this.updatePmIo());
     this.function.stateParts.push(this.pm1.statePart());
@@ -65,7 +65,7 @@ export class Piix4Pm extends PciDevice {
   }
 
   override unplugging(): void {
-    this.mapPmIo(null);
+    this.pmIo.moveTo(null);
   }
 
   protected override resetRegisters(): void {
@@ -89,23 +89,6 @@ export class Piix4Pm extends PciDevice {
   /** QEMU's pm_io_space_update: PMBASE bits 15:6, enabled by 0x80 bit 0. */
   private updatePmIo(): void {
     const c = this.config;
-    this.mapPmIo(c.get8(PIIX4_PMREGMISC) & 1 ? c.get32(PIIX4_PMBASE) & 0xffc0 : null);
-  }
-
-  private mapPmIo(base: number | null): void {
-    const old = this.pmBase;
-    if (base === old) return;
-    const owner = this.id ?? this.driver;
-    if (old !== null) this.io.unmapWindow(this.pmIo, old);
-    if (base !== null) this.io.mapWindow(this.pmIo, base, PM_IO_SIZE, { targetBase: 0, priority: 0, owner });
-    this.pmBase = base;
-    this.events.emit(base === null ? "region-unmapped" : "region-mapped", {
-      device: owner,
-      region: "piix4-pm",
-      space: "io",
-      size: PM_IO_SIZE,
-      oldAddress: old,
-      newAddress: base,
-    });
+    this.pmIo.moveTo(c.get8(PIIX4_PMREGMISC) & 1 ? c.get32(PIIX4_PMBASE) & 0xffc0 : null);
   }
 }

@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
 import { Machine } from "../../src/index.js";
 
 /** test/fixtures/qemu, where regenerate.mjs writes what real QEMU 7.2 showed. */
@@ -258,4 +259,21 @@ export function mmcfgDuring(steps: readonly TranscriptStep[]): ({ base: number; 
     if (next !== undefined) out[i] = next;
   }
   return out;
+}
+
+interface ProtocolResult {
+  present: string[];
+  absentSample: Record<string, unknown>;
+  functions: { bdf: string; reset: readonly (string | null)[]; writeOnes: readonly (string | null)[] }[];
+}
+
+/** A replayed config protocol equals the fixture's: present functions, absent samples, every function's dwords. */
+export function expectSameConfig(got: ProtocolResult, want: ProtocolResult): void {
+  expect(got.present).toEqual(want.present);
+  expect(got.absentSample).toEqual(want.absentSample);
+  for (const w of want.functions) {
+    const g = got.functions.find((f) => f.bdf === w.bdf)!;
+    expect({ bdf: w.bdf, reset: g.reset }).toEqual({ bdf: w.bdf, reset: w.reset });
+    expect({ bdf: w.bdf, writeOnes: g.writeOnes }).toEqual({ bdf: w.bdf, writeOnes: w.writeOnes });
+  }
 }
