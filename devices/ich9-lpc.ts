@@ -292,6 +292,22 @@ export class Ich9Lpc extends PciDevice {
     this.mapRcrb(null);
   }
 
+  /**
+   * The fw_cfg files of ICH9's SMI feature negotiation (QEMU's ich9_lpc_pm_init), when it offers
+   * any feature (x-smi-broadcast, x-smi-cpu-hotplug, x-smi-cpu-hotunplug). features-ok reads 1:
+   * selecting it validates the (empty) request, as on QEMU.
+   */
+  fwCfgFiles(): [string, Uint8Array][] {
+    const p = this.props as DeviceProps<typeof properties>;
+    const features = (p["x-smi-broadcast"] ? 1 : 0) | (p["x-smi-cpu-hotplug"] ? 2 : 0) | (p["x-smi-cpu-hotunplug"] ? 4 : 0);
+    if (!features) return [];
+    return [
+      ["etc/smi/supported-features", Uint8Array.of(features, 0, 0, 0, 0, 0, 0, 0)],
+      ["etc/smi/requested-features", new Uint8Array(8)],
+      ["etc/smi/features-ok", Uint8Array.of(1)],
+    ];
+  }
+
   /** The PIRQ link (0-7 = A-H) that pin `pin` (0 = INTA) of a device in `slot` of the root bus drives. */
   pirqOf(slot: number, pin: number): number {
     return this.irr[slot]![pin]!;

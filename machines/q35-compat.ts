@@ -3,13 +3,15 @@
  * over the next newer type. `pc_q35_X_Y_machine_options()` in hw/i386/pc_q35.c applies the same
  * arrays as the i440FX types (`hw_compat_X_Y[]`, then `pc_compat_X_Y[]`), so every delta is the
  * pc-i440fx one of its version (machines/pc-compat.ts), with one twist: pc-q35-4.0.1 (the
- * 4.0-stable default) applies the 4.0 arrays, and pc-q35-4.0 adds nothing over 4.0.1.
+ * 4.0-stable default) applies the 4.0 arrays, and pc-q35-4.0 adds nothing over 4.0.1. The same
+ * functions set the machine-class fields of pc-compat.ts for q35 too (enforce_amd_1tb_hole off
+ * in 7.0, legacy_fw_cfg_order in 2.5), so those deltas come along.
  *
  * Checked against the installed QEMU 7.2: for every pc-q35 type, `info qtree` shows the same
  * property values as on the pc-i440fx type of its version for e1000e, virtio-net-pci, e1000,
  * virtio-blk-pci, virtio-balloon-pci and pci-bridge (test/fixtures/qemu/q35/compat-check.json).
  */
-import type { CompatProperty } from "../src/machine/machine-type.js";
+import type { CompatProperty, MachineClassFields } from "../src/machine/machine-type.js";
 import { PC_VERSIONS } from "./pc-compat.js";
 
 export interface Q35Version {
@@ -17,6 +19,8 @@ export interface Q35Version {
   readonly version: string;
   readonly description: string;
   readonly compat: readonly CompatProperty[];
+  /** Machine-class fields this version changes (the same as the pc-i440fx type of its version). */
+  readonly classFields?: Partial<MachineClassFields>;
   /** Machine-option differences that are not properties, for the docs. */
   readonly notes?: readonly string[];
 }
@@ -41,7 +45,7 @@ const NOTES: Record<string, readonly string[]> = {
   "2.10": ["auto_enable_numa_with_memhp=false"],
   "2.7": ["max_cpus=255"],
   "2.6": ["legacy_cpu_hotplug; fw_cfg without DMA (fwcfg_dma_enabled=false)"],
-  "2.5": ["save_tsc_khz=false; legacy_fw_cfg_order"],
+  "2.5": ["save_tsc_khz=false"],
   "2.4": ['hw_version "2.4.0"; broken_reserved_end'],
 };
 
@@ -54,5 +58,11 @@ export const Q35_VERSIONS: readonly Q35Version[] = [
   const pc = arrays ? PC_VERSIONS.find((v) => v.version === arrays) : undefined;
   if (arrays && !pc) throw new Error(`pc-q35-${version}: no pc-i440fx-${arrays} compat list`);
   const notes = NOTES[version];
-  return { version, description: Q35_DESCRIPTION, compat: pc?.compat ?? [], ...(notes ? { notes } : {}) };
+  return {
+    version,
+    description: Q35_DESCRIPTION,
+    compat: pc?.compat ?? [],
+    ...(pc?.classFields ? { classFields: pc.classFields } : {}),
+    ...(notes ? { notes } : {}),
+  };
 });

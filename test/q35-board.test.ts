@@ -3,8 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { Machine, MachbusError, machineTypes, type IrqEvent } from "../src/index.js";
-import { registeredDrivers } from "../src/machine/drivers.js";
+import { Machine, MachbusError, builtinDrivers, builtinMachineTypes, type IrqEvent } from "../src/index.js";
 import { parseDeviceSpec } from "../src/machine/device-spec.js";
 import { deviceHelp } from "../src/monitor/device-help.js";
 import { formatQtree } from "../src/monitor/info-qtree.js";
@@ -48,9 +47,9 @@ function qemuPciTree(qtree: string): string[] {
 
 describe("q35 machine types", () => {
   it("q35 is an alias of pc-q35-7.2; every pc-q35 type QEMU 7.2 lists exists, 4.0.1 included", () => {
-    expect(machineTypes.resolve("q35").name).toBe("pc-q35-7.2");
+    expect(builtinMachineTypes.resolve("q35").name).toBe("pc-q35-7.2");
     const qemu = [...readQ35Text("machines-help.txt").matchAll(/^(pc-q35-\S+)/gm)].map((m) => m[1]!);
-    const ours = machineTypes
+    const ours = builtinMachineTypes
       .list()
       .filter((t) => t.name.startsWith("pc-q35-"))
       .map((t) => t.name);
@@ -65,7 +64,10 @@ describe("q35 machine types", () => {
     };
     for (const [q35, { i440fx, sameDeviceProperties }] of Object.entries(check.versions)) {
       expect({ q35, sameDeviceProperties }).toEqual({ q35, sameDeviceProperties: true });
-      expect({ q35, chain: machineTypes.resolve(q35).compatChain }).toEqual({ q35, chain: machineTypes.resolve(i440fx).compatChain });
+      expect({ q35, chain: builtinMachineTypes.resolve(q35).compatChain }).toEqual({
+        q35,
+        chain: builtinMachineTypes.resolve(i440fx).compatChain,
+      });
     }
   });
 
@@ -102,7 +104,7 @@ describe("q35 info qtree and -device help against QEMU 7.2", () => {
           .map((l) => /^ {2}([^=]+)=<(.+?)>(?: +- .*?(?:\(default: (\S+)\))?)?$/.exec(l)!)
           .map((m) => [m[1], m[2], m[3] ?? null])
           .filter(([n]) => !(NOT_MODELLED[driver] ?? []).includes(n!));
-      expect(facts(deviceHelp(`${driver},help`)!)).toEqual(facts(readQ35Text(`device-help/${driver}.txt`)));
+      expect(facts(deviceHelp(`${driver},help`, builtinDrivers)!)).toEqual(facts(readQ35Text(`device-help/${driver}.txt`)));
     });
   }
 });
@@ -118,7 +120,7 @@ describe("q35 board errors against QEMU 7.2 (q35/errors.json)", () => {
   const cases = (JSON.parse(readQ35Text("errors.json")) as { cases: ErrorCase[] }).cases;
   const devicesOf = (c: ErrorCase) => c.args.flatMap((a, i) => (c.args[i - 1] === "-device" ? [a] : []));
   const machineOf = (c: ErrorCase) => c.args[c.args.indexOf("-M") + 1]!;
-  const known = (c: ErrorCase) => devicesOf(c).every((d) => registeredDrivers().has(parseDeviceSpec(d).driver));
+  const known = (c: ErrorCase) => devicesOf(c).every((d) => builtinDrivers.has(parseDeviceSpec(d).driver));
 
   for (const c of cases.filter(known)) {
     if (c.accepted) {
@@ -144,7 +146,7 @@ describe("q35 board errors against QEMU 7.2 (q35/errors.json)", () => {
 
   it("the cases left for the PCI Express device models are the ones naming them", () => {
     const left = cases.filter((c) => !known(c)).flatMap((c) => devicesOf(c).map((d) => parseDeviceSpec(d).driver));
-    expect([...new Set(left)].filter((d) => !registeredDrivers().has(d)).sort()).toEqual([
+    expect([...new Set(left)].filter((d) => !builtinDrivers.has(d)).sort()).toEqual([
       "e1000e",
       "ioh3420",
       "pcie-pci-bridge",

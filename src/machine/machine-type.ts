@@ -1,4 +1,5 @@
 import { MachbusError } from "../errors.js";
+import type { DeviceClass } from "./drivers.js";
 import type { PropertySchema } from "./properties.js";
 import type { Machine } from "./machine.js";
 
@@ -9,13 +10,55 @@ export interface CompatProperty {
   readonly value: string;
 }
 
+/**
+ * What a machine type decides beyond device properties: QEMU's MachineClass / PCMachineClass
+ * fields that change what firmware is told. Each version states only what it changes, as a
+ * delta over the next newer type (like its compat properties).
+ */
+export interface MachineClassFields {
+  /** has_acpi_build: QEMU builds the ACPI tables, so fw_cfg lists etc/table-loader (SeaBIOS then moves the PM base to 0x600). */
+  readonly acpiBuild: boolean;
+  /** gigabyte_align: RAM that must be split ends at 3 GiB below 4 GiB, not at max-ram-below-4g. */
+  readonly gigabyteAlign: boolean;
+  /** enforce_amd_1tb_hole: the e820 table reserves AMD's HyperTransport hole (QEMU's qemu64 CPU is an AMD one). */
+  readonly amd1tbHole: boolean;
+  /** legacy_fw_cfg_order: fw_cfg files in QEMU's fixed order instead of by name, and no bios-geometry. */
+  readonly legacyFwCfgOrder: boolean;
+}
+
+/** QEMU 7.2's values (pc_machine_class_init); versioned types override some. */
+export const MACHINE_CLASS_DEFAULTS: MachineClassFields = {
+  acpiBuild: true,
+  gigabyteAlign: true,
+  amd1tbHole: true,
+  legacyFwCfgOrder: false,
+};
+
+/** Where the board puts guest RAM in physical memory. */
+export interface RamLayout {
+  readonly size: number;
+  /** RAM from address 0 up (QEMU's below_4g_mem_size). */
+  readonly below4g: number;
+  /** RAM from 4 GiB up (above_4g_mem_size). */
+  readonly above4g: number;
+}
+
 /** A board: the chipset and the fixed wiring a machine type builds before any user device. */
 export interface Board {
   readonly name: string;
   /** Machine options the board understands (`--machine pc,ecam=0xb0000000`). */
   readonly properties: PropertySchema;
+  /**
+   * The device models of the board's own chips (what `build` plugs): a machine knows them
+   * whatever driver catalogue it is given.
+   */
+  readonly drivers?: readonly DeviceClass[];
   /** Sets up interrupt routing and plugs the onboard devices into a fresh machine. */
   build(machine: Machine, options: Record<string, unknown>): void;
+  /** How much of `ramSize` lies below 4 GiB (the rest goes above); without it, all of it. */
+  ramBelow4g?(ramSize: number, options: Record<string, unknown>, machineClass: MachineClassFields): number;
+  /** RTC CMOS bytes (index, value) the board's firmware reads for this layout, for hosts whose RTC holds the CMOS. */
+  cmosBytes?(layout: RamLayout): ReadonlyMap<number, number>;
 }
 
 export interface MachineTypeDefinition {
@@ -29,6 +72,8 @@ export interface MachineTypeDefinition {
   readonly newer?: string;
   /** Compat properties this version adds on top of `newer`'s. */
   readonly compat?: readonly CompatProperty[];
+  /** Machine-class fields this version changes from `newer`'s. */
+  readonly classFields?: Partial<MachineClassFields>;
   readonly isDefault?: boolean;
 }
 
@@ -37,23 +82,44 @@ export interface MachineType extends MachineTypeDefinition {
   readonly aliases: readonly string[];
   /** Effective compat properties, newest delta first (later entries override earlier ones). */
   readonly compatChain: readonly CompatProperty[];
+  /** Effective machine-class fields: the defaults, then each delta from the newest to this type's. */
+  readonly machineClass: MachineClassFields;
 }
 
-/** Versioned machine types, as QEMU's `-M help` lists them. */
+/**
+ * Versioned machine types, as QEMU's `-M help` lists them: an immutable value. `builtinMachineTypes`
+ * (machines/index.ts) holds machbus's own; `with` makes a registry with more, and a machine is
+ * given one with `Machine.create({ machineTypes })`. No registry affects another.
+ */
 export class MachineTypeRegistry {
   private readonly types = new Map<string, MachineTypeDefinition>();
-  /** Families ("pc-qemu-", "pc-q35-") in the order their first type was registered. */
+  /** Families ("pc-qemu-", "pc-q35-") in the order their first type was given. */
   private readonly families: string[] = [];
 
-  register(def: MachineTypeDefinition): void {
-    for (const name of [def.name, ...(def.aliases ?? [])]) {
-      const clash = this.find(name);
-      if (clash && clash.name !== def.name) {
-        throw new MachbusError("machine-type-invalid", `machine type name '${name}' is already used by ${clash.name}`);
+  /** Throws if two definitions claim a name or an alias, or more than one is the default. */
+  constructor(definitions: Iterable<MachineTypeDefinition> = []) {
+    for (const def of definitions) {
+      for (const name of [def.name, ...(def.aliases ?? [])]) {
+        const clash = this.find(name);
+        if (clash && clash !== def) {
+          throw new MachbusError("machine-type-invalid", `machine type name '${name}' is already used by ${clash.name}`);
+        }
       }
+      this.types.set(def.name, def);
+      if (!this.families.includes(family(def.name))) this.families.push(family(def.name));
     }
-    this.types.set(def.name, def);
-    if (!this.families.includes(family(def.name))) this.families.push(family(def.name));
+    const defaults = [...this.types.values()].filter((d) => d.isDefault);
+    if (defaults.length > 1) {
+      throw new MachbusError(
+        "machine-type-invalid",
+        `machine types ${defaults.map((d) => d.name).join(" and ")} are each marked as the default; at most one may be`,
+      );
+    }
+  }
+
+  /** A new registry: this one's types and `definitions`. */
+  with(...definitions: MachineTypeDefinition[]): MachineTypeRegistry {
+    return new MachineTypeRegistry([...this.types.values(), ...definitions]);
   }
 
   /** Looks a type up by name or alias; throws listing the valid names. */
@@ -72,18 +138,17 @@ export class MachineTypeRegistry {
     return this.complete(def);
   }
 
-  /** All types: families in registration order, newest first within each (the order `machbus machines` prints). */
+  /** All types: families in the order given, newest first within each (the order `machbus machines` prints). */
   list(): MachineType[] {
     const rank = (d: MachineTypeDefinition): number => this.families.indexOf(family(d.name));
     return [...this.types.values()].sort((a, b) => rank(a) - rank(b) || compareVersions(a, b)).map((d) => this.complete(d));
   }
 
+  /** The type a machine gets when none is named. */
   default(): MachineType {
-    const defs = [...this.types.values()].filter((d) => d.isDefault);
-    if (defs.length !== 1) {
-      throw new MachbusError("machine-type-invalid", `expected exactly one default machine type, found ${defs.length}`);
-    }
-    return this.complete(defs[0]!);
+    const def = [...this.types.values()].find((d) => d.isDefault);
+    if (!def) throw new MachbusError("unknown-machine", "no machine type is marked as the default: name one");
+    return this.complete(def);
   }
 
   private find(name: string): MachineTypeDefinition | undefined {
@@ -94,10 +159,17 @@ export class MachineTypeRegistry {
   }
 
   private complete(def: MachineTypeDefinition): MachineType {
-    return { ...def, aliases: def.aliases ?? [], compatChain: this.chain(def, new Set()) };
+    const lineage = this.lineage(def, new Set());
+    return {
+      ...def,
+      aliases: def.aliases ?? [],
+      compatChain: lineage.flatMap((d) => d.compat ?? []),
+      machineClass: Object.assign({}, MACHINE_CLASS_DEFAULTS, ...lineage.map((d) => d.classFields ?? {})) as MachineClassFields,
+    };
   }
 
-  private chain(def: MachineTypeDefinition, seen: Set<string>): CompatProperty[] {
+  /** The type's `newer` chain, newest first, ending with the type itself. */
+  private lineage(def: MachineTypeDefinition, seen: Set<string>): MachineTypeDefinition[] {
     if (seen.has(def.name)) {
       throw new MachbusError("machine-type-invalid", `machine type ${def.name}: its 'newer' chain loops`);
     }
@@ -106,7 +178,7 @@ export class MachineTypeRegistry {
     if (def.newer && !newer) {
       throw new MachbusError("machine-type-invalid", `machine type ${def.name}: newer type '${def.newer}' is not registered`);
     }
-    return [...(newer ? this.chain(newer, seen) : []), ...(def.compat ?? [])];
+    return [...(newer ? this.lineage(newer, seen) : []), def];
   }
 }
 
@@ -130,6 +202,3 @@ function versionOf(name: string): number[] {
   const m = /([\d.]+)$/.exec(name);
   return m ? m[1]!.split(".").map(Number) : [];
 }
-
-/** The process-wide registry; machine-type modules (machines/*.ts) register into it on import. */
-export const machineTypes = new MachineTypeRegistry();
