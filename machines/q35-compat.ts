@@ -11,19 +11,7 @@
  * property values as on the pc-i440fx type of its version for e1000e, virtio-net-pci, e1000,
  * virtio-blk-pci, virtio-balloon-pci and pci-bridge (test/fixtures/qemu/q35/compat-check.json).
  */
-import type { CompatProperty, MachineClassFields } from "../src/machine/machine-type.js";
-import { PC_VERSIONS } from "./pc-compat.js";
-
-export interface Q35Version {
-  /** "7.1" … "4.0.1", "4.0", … "2.4" */
-  readonly version: string;
-  readonly description: string;
-  readonly compat: readonly CompatProperty[];
-  /** Machine-class fields this version changes (the same as the pc-i440fx type of its version). */
-  readonly classFields?: Partial<MachineClassFields>;
-  /** Machine-option differences that are not properties, for the docs. */
-  readonly notes?: readonly string[];
-}
+import { PC_VERSIONS, type PcVersion } from "./pc-compat.js";
 
 export const Q35_DESCRIPTION = "Standard PC (Q35 + ICH9, 2009)";
 
@@ -49,8 +37,8 @@ const NOTES: Record<string, readonly string[]> = {
   "2.4": ['hw_version "2.4.0"; broken_reserved_end'],
 };
 
-/** Newest first: 7.1, 7.0, …, 4.1, 4.0.1, 4.0, 3.1, …, 2.4. (7.2 itself adds nothing.) */
-export const Q35_VERSIONS: readonly Q35Version[] = [
+/** Newest first: 7.1, 7.0, …, 4.1, 4.0.1, 4.0, 3.1, …, 2.4. (7.2 itself adds nothing.) Same shape as the pc versions. */
+export const Q35_VERSIONS: readonly PcVersion[] = [
   ...["7.1", "7.0", "6.2", "6.1", "6.0", "5.2", "5.1", "5.0", "4.2", "4.1", "4.0.1", "4.0", "3.1", "3.0"],
   ...["2.12", "2.11", "2.10", "2.9", "2.8", "2.7", "2.6", "2.5", "2.4"],
 ].map((version) => {
