@@ -47,12 +47,16 @@ export class PciBus {
   slotReservedMask = 0;
   /** The board's rules per slot; slots without one are ordinary. */
   readonly slotRules = new Map<number, SlotRule>();
+  /** Whether the bus takes hotplug at all (QEMU: a hotplug handler; q35's pcie.0 has none). */
+  hotpluggable = true;
   /** Slots whose devices can be added and removed at run time (all by default). */
   hotplugSlots = 0xffffffff;
   /** First devfn automatic placement considers (QEMU's devfn_min). */
   devfnMin = 0;
   /** Root bus only: the next automatic bus number for "pci.N" names (QEMU's automatic_ids; the root is pci.0). */
   nextAutomaticId = 1;
+  /** Whether this is a PCI Express bus (QEMU's TYPE_PCIE_BUS: "type PCIE" in info qtree). */
+  express = false;
   /** Whether config cycles may reach offsets 0x100-0xfff here (a PCI Express hierarchy). */
   allowsExtendedConfig = false;
 
@@ -184,6 +188,9 @@ export class PciBus {
         `PCI: slot ${slot} function ${func} not available for ${name}, reserved for ${rule.driver} (${rule.reason})`,
       );
     }
+    if (fn.hotplugged && !this.hotpluggable) {
+      throw new MachbusError("not-hotpluggable", `Bus '${this.name}' does not support hotplugging`);
+    }
     if (fn.hotplugged && !this.isHotplugSlot(slot)) {
       throw new MachbusError("not-hotpluggable", `PCI: slot ${slot} of bus ${this.name} does not support hotplug`);
     }
@@ -247,6 +254,19 @@ export class PciBus {
     this.root.onRoutingChange?.(this);
   }
 
+  /**
+   * QEMU's pci_set_power (a PCIe slot's power controller): an unpowered function decodes no BAR
+   * and config cycles do not reach it; powering it off resets it.
+   */
+  setPower(fn: PciFunction, on: boolean): void {
+    if (fn.powered === on || this.functions[fn.devfn] !== fn) return;
+    fn.powered = on;
+    this.updateVisible(fn.devfn);
+    this.root.onRoutingChange?.(this);
+    fn.updateMappings();
+    if (!on) fn.owner.reset();
+  }
+
   /** Present functions in devfn order. */
   *[Symbol.iterator](): IterableIterator<PciFunction> {
     for (const fn of this.functions) if (fn) yield fn;
@@ -280,7 +300,10 @@ export class PciBus {
   private updateVisible(devfn: number): void {
     const slot = devfn & ~7;
     const hasF0 = this.functions[slot] !== undefined;
-    for (let f = 0; f < 8; f++) this.visible[slot + f] = f === 0 || hasF0 ? this.functions[slot + f] : undefined;
+    for (let f = 0; f < 8; f++) {
+      const fn = this.functions[slot + f];
+      this.visible[slot + f] = (f === 0 || hasF0) && fn?.powered ? fn : undefined;
+    }
   }
 
   /** All buses below and including this one, depth first. */

@@ -94,6 +94,8 @@ export class PciHost {
   private readonly arena: ConfigArena;
   readonly addressRegion: Region;
   readonly dataRegion: Region;
+  /** What an ECAM window decodes (bus, devfn, register from the offset): boards map a Region of their size over it. */
+  readonly ecam: RegionOps;
   readonly ecamRegion: Region;
 
   constructor(readonly root: PciBus) {
@@ -102,7 +104,8 @@ export class PciHost {
     root.onRoutingChange = (bus) => (bus ? this.refreshBus(bus) : this.rebuildRoutes());
     this.addressRegion = new Region("pci-conf-idx", 4, new ConfigAddressPort(this.state));
     this.dataRegion = new Region("pci-conf-data", 4, new ConfigDataPort(this.state, this.arena, root));
-    this.ecamRegion = new Region("pcie-mmcfg-mmio", ECAM_SIZE, new EcamWindow(root));
+    this.ecam = new EcamWindow(root);
+    this.ecamRegion = new Region("pcie-mmcfg-mmio", ECAM_SIZE, this.ecam);
   }
 
   /** The CONFIG_ADDRESS latch as an unsigned value. */
