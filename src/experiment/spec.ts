@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { builtinDrivers } from "../../devices/index.js";
+import { builtinMachineTypes } from "../../machines/index.js";
 import { MachbusError, isMachbusError } from "../errors.js";
 import { parseDeviceSpec } from "../machine/device-spec.js";
 import { driverInfo } from "../machine/drivers.js";
@@ -261,10 +262,7 @@ function probe(bare: Machine, spec: string, options: { machine?: string; memory?
 export function resolveExperiment(spec: ExperimentSpec): Experiment {
   const memory = spec.memory ?? null;
   const options = { memory: memory ?? undefined };
-  const machines = (spec.machines ?? [undefined]).map((name) => {
-    const type = Machine.create({ ...options, machine: name }).type.name;
-    return name === undefined ? type : [type, ...name.split(",").slice(1)].join(",");
-  });
+  const machines = (spec.machines ?? [builtinMachineTypes.default().name]).map(canonicalMachine);
   const policies = spec.policies.map((allocator) => Machine.create({ ...options, machine: machines[0], allocator }).allocatorSpec);
   const w = spec.workload;
   const live = LIVE_WORKLOADS.has(w.type);
@@ -299,6 +297,12 @@ export function resolveExperiment(spec: ExperimentSpec): Experiment {
     metrics,
     drivers,
   };
+}
+
+/** A machine type as --machine takes it, with its canonical type name (aliases resolved, board options kept). */
+export function canonicalMachine(text: string): string {
+  const [head = "", ...options] = text.split(",");
+  return [builtinMachineTypes.resolve(head).name, ...options].join(",");
 }
 
 function toRange(value: number | Range | undefined, fallback: number | Range): Range {

@@ -6,7 +6,7 @@ import { Machine, type MachineOptions } from "../machine/machine.js";
 import { parseCommandLine } from "./command-line.js";
 import { addressOf, deviceAddresses, movedDevices } from "./metrics.js";
 import type { Rng } from "./rng.js";
-import type { Workload } from "./spec.js";
+import { canonicalMachine, type Workload } from "./spec.js";
 
 /**
  * The workload generators. Each drives the real engine (Machine.create, addDevice, removeDevice)
@@ -27,7 +27,7 @@ export interface RunContext {
 export interface WorkloadResult {
   /** The machine at the end, or null when it was refused as a whole (a replayed line). */
   readonly machine: Machine | null;
-  /** The machine type when a replayed line named its own. */
+  /** The machine type a replayed line named (resolved when the machine was built). */
   readonly machineType?: string;
   /** Operations tried: devices asked for at creation plus hotplug operations. */
   readonly ops: number;
@@ -245,18 +245,22 @@ function replay(ctx: RunContext, line: string): WorkloadResult {
     globals: cl.globals,
     drives: cl.drives,
   };
-  const machineType = cl.machine ?? undefined;
   try {
-    return {
-      machine: Machine.create(options),
-      machineType,
-      ops: cl.devices.length,
-      devices: cl.devices.length,
-      refused: 0,
-      firstError: null,
-    };
+    const machine = Machine.create(options);
+    const machineType = cl.machine === null ? undefined : machine.type.name;
+    return { machine, machineType, ops: cl.devices.length, devices: cl.devices.length, refused: 0, firstError: null };
   } catch (e) {
     if (!isMachbusError(e)) throw e;
+    const machineType = cl.machine === null ? undefined : knownMachine(cl.machine);
     return { machine: null, machineType, ops: cl.devices.length, devices: 0, refused: 1, firstError: e.describe() };
+  }
+}
+
+/** The canonical name of a line's -M when there is such a type, else the line's text. */
+function knownMachine(text: string): string {
+  try {
+    return canonicalMachine(text);
+  } catch {
+    return text;
   }
 }
