@@ -120,6 +120,25 @@ describe("machbus experiment", () => {
     );
   });
 
+  it("replay reads its command lines from a file beside the spec; a bad line is named by its file and line", () => {
+    const replay = file("replay.yaml", "experiment: 1\npolicies: [qemu, explicit-first]\nworkload: { type: replay, file: lines.txt }\n");
+    file("lines.txt", "# two machines\n-device e1000 -device rtl8139,addr=2\n\n-M pc-i440fx-2.0 -device virtio-net-pci\n");
+    const rows = machbus(["experiment", replay, "--progress", "none"])
+      .stdout.trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows.map((r) => [r.policy, r.command, r.machine, r.refused])).toEqual([
+      ["qemu", 0, "pc-qemu-7.2", 1],
+      ["qemu", 1, "pc-qemu-2.0", 0],
+      ["explicit-first", 0, "pc-qemu-7.2", 0],
+      ["explicit-first", 1, "pc-qemu-2.0", 0],
+    ]);
+    file("lines.txt", "-device e1000\n\n-device e1000 --cpu max\n");
+    expect(machbus(["experiment", replay]).stderr).toMatch(
+      /^machbus: .*lines\.txt:3: unknown option '--cpu' \(a replayed command line takes .*\)\n$/,
+    );
+  });
+
   it("an unreachable Redis is one line naming the URL, after a bounded wait", () => {
     const t0 = Date.now();
     const r = machbus(["experiment", spec, "--queue", "redis://127.0.0.1:1", "--queue-timeout", "1.5", "-o", file("unreached.jsonl")]);

@@ -73,6 +73,12 @@ describe("experiment specs", () => {
     );
   });
 
+  it("the study of docs/experiments.md is a valid spec: 3,000 churn runs", () => {
+    const text = readFileSync(new URL("../docs/experiments/address-stability.yaml", import.meta.url), "utf8");
+    const e = resolveExperiment(parseExperimentSpec(text, "address-stability.yaml"));
+    expect([runCount(e), e.workload.type, e.policies]).toEqual([3000, "churn", ["qemu", "append-only", "explicit-first"]]);
+  });
+
   it("the published JSON Schema is the one specs are checked with", () => {
     const published = JSON.parse(readFileSync(new URL("../docs/experiment.schema.json", import.meta.url), "utf8"));
     expect(published).toEqual(experimentJsonSchema());

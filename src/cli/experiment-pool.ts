@@ -18,11 +18,13 @@ export async function requirePackage<T>(name: string, who: string): Promise<T> {
     return (await import(name)) as T;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND") throw e;
+    // The package itself, or one it imports (vega-lite imports vega).
+    const missing = /Cannot find package '([^']+)'/.exec((e as Error).message)?.[1] ?? name;
     const pkg = require("machbus/package.json") as { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> };
-    const version = pkg.dependencies?.[name] ?? pkg.optionalDependencies?.[name];
+    const version = pkg.dependencies?.[missing] ?? pkg.optionalDependencies?.[missing];
     throw new MachbusError(
       "package-missing",
-      `${who} needs the npm package ${name}, which is not installed (npm install ${name}${version ? `@${version}` : ""})`,
+      `${who} needs the npm package ${missing}, which is not installed (npm install ${missing}${version ? `@${version}` : ""})`,
     );
   }
 }

@@ -36,7 +36,7 @@ export function registerPlotCommands(program: Command): void {
     .option("--by <field>", "one series (colour) per value of FIELD, e.g. policy")
     .option("--aggregate <how>", `how the runs at one x become one point: ${AGGREGATES.join(", ")}`, "mean")
     .option("--mark <mark>", `${MARKS.join(", ")} (default: line for a numeric x, bar otherwise, point for --aggregate none)`)
-    .option("--bin", "bin a numeric x (about 20 bins)")
+    .option("--bin [bins]", "bin a numeric x into about BINS bins (default 10)")
     .option("--title <text>", "chart title")
     .option("-o, --output <file>", "write the SVG to FILE (default: standard output)")
     .option("--vega-lite", "print the Vega-Lite spec (JSON) instead of rendering it")
@@ -68,7 +68,7 @@ export function registerPlotCommands(program: Command): void {
           by: opts.by,
           aggregate: opts.aggregate as Aggregate,
           mark: opts.mark as Mark | undefined,
-          bin: opts.bin,
+          bin: typeof opts.bin === "string" ? binCount(opts.bin) : opts.bin,
           title: opts.title,
           file,
         });
@@ -99,6 +99,12 @@ export function registerPlotCommands(program: Command): void {
         opts.format === "json" ? JSON.stringify(groups, null, 2) + "\n" : formatSummary(groups, opts.format as "text" | "markdown"),
       );
     });
+}
+
+function binCount(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 2) throw new MachbusError("file-invalid", `--bin ${text}: expected a whole number of bins >= 2`);
+  return n;
 }
 
 function list(text: string): string[] {

@@ -21,8 +21,8 @@ export interface ChartOptions {
   readonly aggregate?: Aggregate;
   /** Default: line for a numeric x, bar for a categorical one, point when not aggregated. */
   readonly mark?: Mark;
-  /** Bins a numeric x (about 20 bins). */
-  readonly bin?: boolean;
+  /** Bins a numeric x into about this many bins (true: 10). */
+  readonly bin?: boolean | number;
   readonly title?: string;
   /** Where the rows came from, for errors. */
   readonly file?: string;
@@ -45,7 +45,7 @@ export function chartSpec(rows: readonly ExperimentRow[], options: ChartOptions)
   const mark = options.mark ?? (aggregate === "none" ? "point" : xNumeric ? "line" : "bar");
   const yTitle = aggregate === "none" ? options.y : aggregate === "count" ? "runs" : `${aggregate} of ${options.y}`;
   const x: Record<string, unknown> = { field: options.x, type: xNumeric ? "quantitative" : "nominal", title: options.x };
-  if (options.bin && xNumeric) x.bin = { maxbins: 20 };
+  if (options.bin && xNumeric) x.bin = { maxbins: options.bin === true ? 10 : options.bin };
   if (!xNumeric) x.sort = null;
   const y: Record<string, unknown> = { field: options.y, type: "quantitative", title: yTitle };
   if (aggregate !== "none") y.aggregate = aggregate;

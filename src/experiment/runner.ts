@@ -64,6 +64,7 @@ export function runOne(e: Experiment, run: number): ExperimentRow {
     workload: e.workload.type,
     [replay ? "command" : "seed"]: key.seed,
     ops: r.ops,
+    ...(r.hotplugOps === undefined ? {} : { hotplugOps: r.hotplugOps }),
     devices: r.devices,
   };
   if (r.saturatedBy) row.saturatedBy = r.saturatedBy;

@@ -4,7 +4,7 @@ import { freeSlots } from "../machine/allocator.js";
 import { parseDeviceSpec } from "../machine/device-spec.js";
 import { Machine, type MachineOptions } from "../machine/machine.js";
 import { parseCommandLine } from "./command-line.js";
-import { addressOf, deviceAddresses, movedDevices } from "./metrics.js";
+import { addressOf, deviceAddresses, movedDevices, round } from "./metrics.js";
 import type { Rng } from "./rng.js";
 import { canonicalMachine, type Workload } from "./spec.js";
 
@@ -31,6 +31,8 @@ export interface WorkloadResult {
   readonly machineType?: string;
   /** Operations tried: devices asked for at creation plus hotplug operations. */
   readonly ops: number;
+  /** churn, growth: the hotplug operations among them (device_add, device_del). */
+  readonly hotplugOps?: number;
   /** Devices of the workload present at the end. */
   readonly devices: number;
   readonly refused: number;
@@ -47,6 +49,8 @@ export interface LiveFigures {
   readonly moved: number;
   /** Devices a restart from the machine's command line would put elsewhere; null when the restart is refused. */
   readonly restartMoved: number | null;
+  /** restartMoved per hotplug operation (0 without any). */
+  readonly restartMovedPerOp: number | null;
   readonly restartRefused: 0 | 1;
   /** device_add of an automatically placed device into a slot a removed device had held. */
   readonly slotReuse: number;
@@ -183,8 +187,8 @@ function churn(ctx: RunContext, w: Extract<Workload, { type: "churn" }>): Worklo
     }
     if (before) moved += movedDevices(before, deviceAddresses(machine, before.keys()));
   }
-  const live = { moved, slotReuse, ...restart(ctx, machine, present) };
-  return { machine, ops: wanted.length + operations, devices: present.length, ...tally, live };
+  const live = { moved, ...restart(ctx, machine, present, operations), slotReuse };
+  return { machine, ops: wanted.length + operations, hotplugOps: operations, devices: present.length, ...tally, live };
 }
 
 function growth(ctx: RunContext, w: Extract<Workload, { type: "growth" }>): WorkloadResult {
@@ -218,21 +222,27 @@ function growth(ctx: RunContext, w: Extract<Workload, { type: "growth" }>): Work
       break;
     }
   }
-  const live = { moved, slotReuse: 0, ...restart(ctx, machine, present) };
-  return { machine, ops, devices: present.length, ...tally, live, saturatedBy };
+  const live = { moved, ...restart(ctx, machine, present, ops), slotReuse: 0 };
+  return { machine, ops, hotplugOps: ops, devices: present.length, ...tally, live, saturatedBy };
 }
 
 /** The machine restarted from its command line (its devices in order, addr= only where given): what moves, or whether it is refused. */
-function restart(ctx: RunContext, live: Machine, present: readonly Entry[]): Pick<LiveFigures, "restartMoved" | "restartRefused"> {
+function restart(
+  ctx: RunContext,
+  live: Machine,
+  present: readonly Entry[],
+  operations: number,
+): Pick<LiveFigures, "restartMoved" | "restartMovedPerOp" | "restartRefused"> {
   let again: Machine;
   try {
     again = Machine.create({ ...ctx.options, devices: present.map((e) => e.spec) });
   } catch (e) {
     if (!isMachbusError(e)) throw e;
-    return { restartMoved: null, restartRefused: 1 };
+    return { restartMoved: null, restartMovedPerOp: null, restartRefused: 1 };
   }
   const ids = present.map((e) => e.id);
-  return { restartMoved: movedDevices(deviceAddresses(live, ids), deviceAddresses(again, ids)), restartRefused: 0 };
+  const moved = movedDevices(deviceAddresses(live, ids), deviceAddresses(again, ids));
+  return { restartMoved: moved, restartMovedPerOp: operations ? round(moved / operations) : 0, restartRefused: 0 };
 }
 
 function replay(ctx: RunContext, line: string): WorkloadResult {
