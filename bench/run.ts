@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Machine } from "../src/index.js";
 import { bundleSize, packageEntries } from "./bundle.js";
 import { benchConfigReadIsolated, type ConfigReadResult } from "./config-read.js";
+import { benchExperiment } from "./experiment.js";
 import { benchFirmware } from "./firmware.js";
 import { fullPcSpecs, numberBridges, tenThousandFunctionSpecs, thousandFunctionSpecs } from "./machines.js";
 import { median } from "./stats.js";
@@ -138,6 +139,18 @@ async function main(): Promise<void> {
     );
   }
   results.bundle = { engineMinKiB: bundles.machbus!.minKiB, engineGzipKiB: bundles.machbus!.gzipKiB, entries: bundles };
+
+  try {
+    const x = await benchExperiment();
+    console.log(
+      `experiment (churn, ${x.runs} runs of docs/experiments.md's study): ${x.runsPerSecPerCore} runs/s on 1 worker thread, 2 threads ${x.scaling2}x that`,
+    );
+    results.experiment = { runsPerSecPerCore: x.runsPerSecPerCore, scaling2: x.scaling2, runs: x.runs };
+  } catch (e) {
+    // The runner's pool is a package (piscina): without it this figure says so and the rest goes on.
+    if ((e as { code?: string }).code !== "package-missing") throw e;
+    console.log(`experiment figures skipped: ${(e as Error).message}`);
+  }
 
   const firmware = await benchFirmware();
   console.log(`SeaBIOS on v86 over machbus (-m 64, e1000): end of PCI init after ${firmware.toFixed(0)} ms of wall time (median of 5)`);

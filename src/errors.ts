@@ -34,6 +34,10 @@ export type MachbusErrorCode =
   | "unknown-allocator"
   | "allocator-invalid"
   | "layout-exhausted"
+  // experiments and the job queue they run on
+  | "experiment-invalid"
+  | "queue-unreachable"
+  | "package-missing"
   // monitor
   | "monitor-syntax"
   | "monitor-unknown-command"

@@ -38,7 +38,14 @@ const SAMPLES = samples();
 describe("code samples in the README and docs/", () => {
   it("there are samples for every entry point the README's table names", () => {
     const imported = new Set(SAMPLES.flatMap((s) => [...s.code.matchAll(/from "(machbus[^"]*)"/g)].map((m) => m[1])));
-    expect([...imported].sort()).toEqual(["machbus", "machbus/config", "machbus/migration", "machbus/monitor", "machbus/tokens"]);
+    expect([...imported].sort()).toEqual([
+      "machbus",
+      "machbus/config",
+      "machbus/experiment",
+      "machbus/migration",
+      "machbus/monitor",
+      "machbus/tokens",
+    ]);
   });
 
   it("type-check against the built package, imported by its name, and the runnable ones run without an error", () => {

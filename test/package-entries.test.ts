@@ -43,6 +43,13 @@ const PROGRAMS: Record<string, { source: string; prints: string }> = {
       console.log(copy.configRead(0, 2 << 3, 4, 2), differences[0]);`,
     prints: "3 machine type: pc-qemu-7.2 on the source, pc-qemu-2.0 on the destination",
   },
+  "machbus/experiment": {
+    source: `import { checkExperimentSpec, resolveExperiment, runExperiment, summarize } from "machbus/experiment";
+      const spec = { experiment: 1, policies: ["qemu", "append-only"], seeds: 2, workload: { type: "churn", initial: 3, operations: 4 } };
+      const rows = [...runExperiment(resolveExperiment(checkExperimentSpec(spec)))];
+      console.log(rows.length, rows[0].moved, summarize(rows, ["policy"]).map((g) => g.group.policy + ":" + g.runs).join(" "));`,
+    prints: "4 0 qemu:2 append-only:2",
+  },
   "machbus/monitor": {
     source: `import { Monitor, formatInfoPci } from "machbus/monitor";
       const { Machine } = await import("machbus");

@@ -9,12 +9,15 @@ import { queryPciJson } from "../pci/query-pci.js";
 import { formatSlotReport, slotReport } from "../machine/slots.js";
 import { normalizeArgv } from "./argv.js";
 import { boot, type BootCliOptions } from "./boot.js";
+import { registerExperimentCommands } from "./experiment.js";
 import { registerLayoutCommand } from "./layout.js";
+import { registerPlotCommands } from "./plot.js";
 import { registerRunCommand } from "./run.js";
 import { serve, type ServeCliOptions } from "./serve.js";
 import { addMachineOptions, buildMachine, readUserBytes, readUserFile, writeUserFile, type MachineCliOptions } from "./machine-options.js";
 import { dumpMachineConfig, formatMachineConfig, machineConfigJsonSchema, parseMachineConfig } from "../state/machine-config.js";
 import { compareMachineConfigs } from "../state/migration.js";
+import { experimentJsonSchema } from "../experiment/spec.js";
 
 const program = new Command();
 program
@@ -69,6 +72,8 @@ addMachineOptions(program.command("slots"))
 
 registerLayoutCommand(program);
 registerRunCommand(program);
+registerExperimentCommands(program);
+registerPlotCommands(program);
 
 addMachineOptions(program.command("dump-config"))
   .description("the machine's guest-visible configuration as a complete, reloadable file (YAML; --json)")
@@ -84,8 +89,9 @@ addMachineOptions(program.command("dump-config"))
 program
   .command("schema")
   .description("print the JSON Schema of machine-definition files (docs/machine-config.schema.json)")
-  .action(() => {
-    process.stdout.write(JSON.stringify(machineConfigJsonSchema(), null, 2) + "\n");
+  .option("--experiment", "the JSON Schema of experiment specs instead (docs/experiment.schema.json)")
+  .action((opts: { experiment?: boolean }) => {
+    process.stdout.write(JSON.stringify(opts.experiment ? experimentJsonSchema() : machineConfigJsonSchema(), null, 2) + "\n");
   });
 
 program

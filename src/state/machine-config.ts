@@ -106,7 +106,8 @@ export function parseHostConfig(text: string, file: string): HostConfig {
   return parseWith(hostConfigSchema, text, file);
 }
 
-function parseWith<T>(schema: z.ZodType<T>, text: string, file: string): T {
+/** Parses YAML (or JSON) text and checks it against `schema`; errors name file, line and field (experiment specs use it too). */
+export function parseWith<T>(schema: z.ZodType<T>, text: string, file: string): T {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
@@ -125,7 +126,8 @@ export function checkMachineConfig(value: unknown, file: string): MachineConfig 
   return validateWith(machineConfigSchema, value, file, () => "");
 }
 
-function validateWith<T>(schema: z.ZodType<T>, value: unknown, file: string, lineOf: (path: PropertyKey[]) => string): T {
+/** Checks a parsed value against `schema`; `lineOf` finds the line of a field. */
+export function validateWith<T>(schema: z.ZodType<T>, value: unknown, file: string, lineOf: (path: PropertyKey[]) => string): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
@@ -140,6 +142,10 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === "unrecognized_keys")
     return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `'${k}'`).join(", ")}`;
   if (issue.code === "invalid_value" && "values" in issue) return `must be ${issue.values.map((v) => JSON.stringify(v)).join(" or ")}`;
+  // A value no alternative takes by type (zod names the matching one's problem itself).
+  if (issue.code === "invalid_union" && issue.errors.length && issue.errors.every((b) => b[0]?.code === "invalid_type")) {
+    return `expected ${issue.errors.map((b) => (b[0] as z.core.$ZodIssueInvalidType).expected).join(" or ")}`;
+  }
   return issue.message;
 }
 

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests use as real clients: pciutils (lspci -F reads our
-# dumps), seabios (firmware run on v86 over our bus) and chromium (the web app's browser test
-# drives it with playwright-core; no browser download). Skips apt when they are already there.
+# dumps), seabios (firmware run on v86 over our bus), chromium (the web app's browser test
+# drives it with playwright-core; no browser download) and redis-server (the experiment queue's
+# BullMQ runs on it). Skips apt when they are already there.
 set -euo pipefail
 need=()
 command -v lspci >/dev/null 2>&1 || need+=(pciutils)
 [ -f /usr/share/seabios/bios.bin ] || need+=(seabios)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "machbus tests need: ${need[*]} (install them with your package manager)" >&2

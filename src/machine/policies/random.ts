@@ -2,6 +2,7 @@ import { inject } from "tsyringe";
 import { allocationPolicy, type PolicyParams } from "../allocation-policy.js";
 import { freeSlots, noSlotError, type SlotAllocator, type SlotRequest } from "../allocator.js";
 import { prop, types } from "../properties.js";
+import { mulberry32 } from "../prng.js";
 import { ALLOCATOR_PARAMS } from "../tokens.js";
 
 const policyParams = {
@@ -12,23 +13,15 @@ const policyParams = {
 @allocationPolicy({ name: "random", description: "a random free slot, reproducible from its seed (random,seed=N)", params: policyParams })
 export class RandomPolicy implements SlotAllocator {
   readonly name = "random";
-  private state: number;
+  private readonly next: () => number;
 
   constructor(@inject(ALLOCATOR_PARAMS) params: PolicyParams<typeof policyParams>) {
-    this.state = params.seed >>> 0;
+    this.next = mulberry32(params.seed);
   }
 
   allocate({ bus, driver }: SlotRequest): number {
     const free = freeSlots(bus, driver);
     if (free.length === 0) throw noSlotError(driver);
     return free[Math.floor(this.next() * free.length)]! << 3;
-  }
-
-  /** mulberry32: small, fast, and the same sequence on every engine. */
-  private next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
   }
 }
