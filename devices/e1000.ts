@@ -4,6 +4,7 @@ import { formatMac, nicProperties, type MacAddresses } from "../src/machine/mac-
 import { bootindexProperty, prop, types } from "../src/machine/properties.js";
 import { DEVICE_PROPS, MAC_ADDRESSES } from "../src/machine/tokens.js";
 import { PCI_CACHE_LINE_SIZE } from "../src/pci/constants.js";
+import type { RegionOps } from "../src/memory/address-space.js";
 import { PciDevice, type DeviceProps } from "../src/pci/device.js";
 
 const properties = {
@@ -18,6 +19,8 @@ const properties = {
 
 const MMIO_SIZE = 0x20000;
 const IO_SIZE = 0x40;
+/** BAR 1: QEMU's e1000-io reads 0 and ignores writes (one handler for every NIC). */
+const IO_PORTS = { read: (): number => 0, write: (): void => {} };
 
 // Register offsets in BAR 0 (Intel 8254x Software Developer's Manual, section 13).
 const CTRL = 0x0000;
@@ -210,14 +213,15 @@ const PHY_REGISTERS: ReadonlyArray<readonly [number, number, number]> = [
   romfile: "efi-e1000.rom",
   parents: ["e1000-base"],
 })
-export class E1000 extends PciDevice {
-  /** Slotted registers (see SLOT); use reg() and setReg(). */
-  private readonly regs = new Uint32Array(SLOTS);
+export class E1000 extends PciDevice implements RegionOps {
+  // Register file, PHY, EEPROM and its shift state are made on first use (a machine of ten
+  // thousand NICs the guest never touches then holds none of them): see the getters below.
+  private regsStore: Uint32Array | null = null;
   private pbm: Uint32Array | null = null;
   private readonly flags: number;
-  private readonly phy = new Uint16Array(32);
-  private readonly eeprom = new Uint16Array(64);
-  private readonly eecd = { valIn: 0, bitnumIn: 0, bitnumOut: 0, reading: false, old: 0 };
+  private phyStore: Uint16Array | null = null;
+  private eepromStore: Uint16Array | null = null;
+  private eecdStore: { valIn: number; bitnumIn: number; bitnumOut: number; reading: boolean; old: number } | null = null;
   private mac: number[] = [];
 
   constructor(
@@ -232,10 +236,10 @@ export class E1000 extends PciDevice {
       kind: "mem32",
       size: MMIO_SIZE,
       name: "e1000-mmio",
-      ops: { read: (offset) => this.readRegister(offset >> 2), write: (offset, _size, value) => this.writeRegister(offset >> 2, value) },
+      ops: this,
       regionOptions: { implMin: 4, implMax: 4, owner: "e1000" },
     });
-    this.defineBar(1, { kind: "io", size: IO_SIZE, name: "e1000-io", ops: { read: () => 0, write: () => {} } });
+    this.defineBar(1, { kind: "io", size: IO_SIZE, name: "e1000-io", ops: IO_PORTS });
     this.function.stateParts.push({
       name: "e1000",
       version: 1,
@@ -250,19 +254,58 @@ export class E1000 extends PciDevice {
     return formatMac(this.mac);
   }
 
-  /** QEMU picks the default MAC and fills the EEPROM at realize. */
+  /** QEMU picks the default MAC at realize (the EEPROM holding it is filled on first use). */
   override plugged(): void {
     this.mac = this.macs.claimFor(this.settings);
-    this.eeprom.set(EEPROM_TEMPLATE);
-    for (let i = 0; i < 3; i++) this.eeprom[i] = this.mac[2 * i]! | (this.mac[2 * i + 1]! << 8);
-    this.eeprom[11] = this.eeprom[13] = 0x100e;
+  }
+
+  /** Slotted registers (see SLOT), as reset leaves them until first used; use reg() and setReg(). */
+  private get regs(): Uint32Array {
+    if (this.regsStore) return this.regsStore;
+    const regs = new Uint32Array(SLOTS);
+    for (const [offset, value] of RESET_VALUES) regs[SLOT[offset >> 2]!] = value;
+    const m = this.mac;
+    regs[SLOT[RA >> 2]!] = (m[0]! | (m[1]! << 8) | (m[2]! << 16) | (m[3]! << 24)) >>> 0;
+    regs[SLOT[(RA >> 2) + 1]!] = (m[4]! | (m[5]! << 8) | RAH_AV) >>> 0;
+    if (this.settings["init-vet"]) regs[SLOT[VET >> 2]!] = ETH_P_VLAN;
+    return (this.regsStore = regs);
+  }
+
+  /** PHY registers, as reset leaves them until first used. */
+  private get phy(): Uint16Array {
+    if (this.phyStore) return this.phyStore;
+    const phy = new Uint16Array(32);
+    for (const [reg, value] of PHY_REGISTERS) phy[reg] = value;
+    return (this.phyStore = phy);
+  }
+
+  /** QEMU's EEPROM contents at realize: the template with the MAC and device id, and its checksum. */
+  private get eeprom(): Uint16Array {
+    if (this.eepromStore) return this.eepromStore;
+    const eeprom = Uint16Array.from(EEPROM_TEMPLATE);
+    for (let i = 0; i < 3; i++) eeprom[i] = this.mac[2 * i]! | (this.mac[2 * i + 1]! << 8);
+    eeprom[11] = eeprom[13] = 0x100e;
     let sum = 0;
-    for (let i = 0; i < EEPROM_CHECKSUM_WORD; i++) sum += this.eeprom[i]!;
-    this.eeprom[EEPROM_CHECKSUM_WORD] = (EEPROM_SUM - sum) & 0xffff;
+    for (let i = 0; i < EEPROM_CHECKSUM_WORD; i++) sum += eeprom[i]!;
+    eeprom[EEPROM_CHECKSUM_WORD] = (EEPROM_SUM - sum) & 0xffff;
+    return (this.eepromStore = eeprom);
+  }
+
+  /** The EEPROM interface's shift state (it survives a reset, as in QEMU). */
+  private get eecd(): { valIn: number; bitnumIn: number; bitnumOut: number; reading: boolean; old: number } {
+    return (this.eecdStore ??= { valIn: 0, bitnumIn: 0, bitnumOut: 0, reading: false, old: 0 });
   }
 
   override unplugging(): void {
     this.macs.release(this.mac);
+  }
+
+  /** BAR 0's handler (the NIC is its own, so a machine of many NICs makes no handler objects): the register at offset >> 2. */
+  read(offset: number): number {
+    return this.readRegister(offset >> 2);
+  }
+  write(offset: number, _size: number, value: number): void {
+    this.writeRegister(offset >> 2, value);
   }
 
   /** Register `index` (offset >> 2). */
@@ -282,16 +325,11 @@ export class E1000 extends PciDevice {
     if (slot >= 0) this.regs[slot] = value;
   }
 
+  /** Back to the reset values: the register file and PHY are made again, holding them, on first use. */
   protected override resetRegisters(): void {
-    this.regs.fill(0);
+    this.regsStore = null;
     this.pbm = null;
-    for (const [offset, value] of RESET_VALUES) this.setReg(offset >> 2, value);
-    const m = this.mac;
-    this.setReg(RA >> 2, (m[0]! | (m[1]! << 8) | (m[2]! << 16) | (m[3]! << 24)) >>> 0);
-    this.setReg((RA >> 2) + 1, (m[4]! | (m[5]! << 8) | RAH_AV) >>> 0);
-    if (this.settings["init-vet"]) this.setReg(VET >> 2, ETH_P_VLAN);
-    this.phy.fill(0);
-    for (const [reg, value] of PHY_REGISTERS) this.phy[reg] = value;
+    this.phyStore = null;
     // The EEPROM interface's shift state survives a reset, as in QEMU.
   }
 

@@ -233,7 +233,7 @@ export class Machine {
 
   /** The bus called `name`: "pci.0" for the root, a bridge's id for its secondary bus. */
   findBus(name: string): PciBus {
-    const bus = this.buses().find((b) => b.name === name);
+    const bus = this.rootBus.busNamed(name);
     if (!bus)
       throw new MachbusError(
         "unknown-bus",
@@ -263,7 +263,7 @@ export class Machine {
    * numbers, BAR mappings (with their events), INTx counts, then each device's own derivations.
    */
   stateLoaded(): void {
-    this.rootBus.invalidateRouting();
+    this.rootBus.routing!.invalidate();
     for (const bus of this.buses()) {
       for (const fn of bus) {
         fn.updateIrqStatus();
@@ -367,7 +367,7 @@ export class Machine {
       bus.unplug(fn);
       throw e;
     }
-    if (hotplug) device.reset();
+    if (hotplug) device.hotplugReset();
     this.placed.push({ device, info, props, onboard: this.buildingBoard });
     if (hotplug) this.events.emit("device-added", { id: device.id, driver: info.name, bdf: fn.bdf });
     return device;
@@ -376,8 +376,9 @@ export class Machine {
   /** Property values in QEMU's order: driver default, machine compat, -global, then the device spec. */
   private resolveProps(info: DriverInfo, spec: DeviceSpec): Record<string, unknown> & { id: string | null } {
     const schema = info.properties;
-    const values: Record<string, unknown> = {};
-    for (const [name, def] of Object.entries(schema)) values[name] = def.default;
+    // A copy of one prebuilt object per driver: every device's props share its shape (a few
+    // hundred bytes each, not a dictionary of thousands).
+    const values: Record<string, unknown> = { ...defaultsOf(info) };
     // Compat entries may name properties a model does not have (QEMU marks those optional).
     for (const c of this.type.compatChain) {
       const def = info.types.includes(c.driver) ? schema[c.property] : undefined;
@@ -406,6 +407,21 @@ export class Machine {
     values.id = spec.id;
     return values as Record<string, unknown> & { id: string | null };
   }
+}
+
+const driverDefaults = new WeakMap<DriverInfo, Readonly<Record<string, unknown>>>();
+
+/** Each property's default, in schema order, then the qdev id. */
+function defaultsOf(info: DriverInfo): Readonly<Record<string, unknown>> {
+  let defaults = driverDefaults.get(info);
+  if (!defaults) {
+    const values: Record<string, unknown> = {};
+    for (const [name, def] of Object.entries(info.properties)) values[name] = def.default;
+    // Present from the start, so that setting it adds no property (a copy's shape never changes).
+    values.id = null;
+    driverDefaults.set(info, (defaults = values));
+  }
+  return defaults;
 }
 
 function unknownProperty(info: DriverInfo, name: string, context?: string): MachbusError {

@@ -47,6 +47,7 @@ export class Capabilities {
   add(id: number, size: number, offset?: number): number {
     const where = offset === undefined ? this.findSpace(id, size) : this.checkPlacement(id, size, offset);
     const s = this.space;
+    s.ownMasks();
     s.config[where + PCI_CAP_LIST_ID] = id;
     s.config[where + PCI_CAP_LIST_NEXT] = s.config[PCI_CAPABILITY_LIST]!;
     s.config[PCI_CAPABILITY_LIST] = where;
@@ -78,7 +79,15 @@ export class Capabilities {
    */
   relocateToLoadedList(): number[] {
     const s = this.space;
-    const templates = this.layout.map((cap) => ({
+    const loaded = this.list();
+    // The usual case: the stream's list is the device's own, so every mask is already right.
+    if (loaded.length === this.layout.length && loaded.every((c) => this.layout.some((l) => l.id === c.id && l.offset === c.offset))) {
+      return [];
+    }
+    s.ownMasks();
+    // In list order (newest first, as add links them), so the k-th loaded capability of an id
+    // takes the masks of the device's k-th of that id in the same order.
+    const templates = [...this.layout].reverse().map((cap) => ({
       cap,
       wmask: s.wmask.slice(cap.offset, cap.offset + cap.size),
       w1cmask: s.w1cmask.slice(cap.offset, cap.offset + cap.size),
@@ -92,15 +101,15 @@ export class Capabilities {
     }
     const unsupported: number[] = [];
     const seen = new Map<number, number>();
-    for (const loaded of this.list()) {
-      const k = seen.get(loaded.id) ?? 0;
-      seen.set(loaded.id, k + 1);
-      const t = templates.filter((x) => x.cap.id === loaded.id)[k];
-      if (!t || loaded.offset + t.cap.size > PCI_CONFIG_SPACE_SIZE) {
-        unsupported.push(loaded.id);
+    for (const cap of loaded) {
+      const k = seen.get(cap.id) ?? 0;
+      seen.set(cap.id, k + 1);
+      const t = templates.filter((x) => x.cap.id === cap.id)[k];
+      if (!t || cap.offset + t.cap.size > PCI_CONFIG_SPACE_SIZE) {
+        unsupported.push(cap.id);
         continue;
       }
-      const at = loaded.offset;
+      const at = cap.offset;
       s.used.fill(0xff, at, Math.min(alignUp4(at + t.cap.size), PCI_CONFIG_SPACE_SIZE));
       s.wmask.set(t.wmask, at);
       s.w1cmask.set(t.w1cmask, at);
@@ -119,6 +128,7 @@ export class Capabilities {
     if (!found) return 0;
     const s = this.space;
     const { offset, previous } = found;
+    s.ownMasks();
     s.config[previous] = s.config[offset + PCI_CAP_LIST_NEXT]!;
     s.wmask.fill(0xff, offset, offset + size);
     s.w1cmask.fill(0, offset, offset + size);
@@ -151,6 +161,7 @@ export class Capabilities {
    */
   reserve(offset: number, size: number): void {
     this.checkBounds(0, size, offset);
+    this.space.ownMasks();
     this.space.used.fill(0xff, offset, Math.min(alignUp4(offset + size), PCI_CONFIG_SPACE_SIZE));
   }
 
@@ -277,6 +288,7 @@ export class ExtendedCapabilities {
     const entries = this.list();
     const where = offset ?? (entries.length === 0 ? EXT_CAP_START : this.findSpace(id, size));
     this.checkPlacement(id, size, where, entries.length === 0);
+    s.ownMasks();
     if (entries.length > 0) {
       const last = entries[entries.length - 1]!.offset;
       setLe(s.config, last, (getLe(s.config, last, 4) & 0x000fffff) | (where << 20), 4);
@@ -295,6 +307,7 @@ export class ExtendedCapabilities {
     let previous = -1;
     for (const cap of this) {
       if (cap.id === id) {
+        s.ownMasks();
         const header = getLe(s.config, cap.offset, 4);
         if (previous < 0) setLe(s.config, cap.offset, header & 0xfff00000, 4);
         else setLe(s.config, previous, (getLe(s.config, previous, 4) & 0x000fffff) | (header & 0xfff00000), 4);
