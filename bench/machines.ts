@@ -50,3 +50,44 @@ export function thousandFunctionSpecs(): string[] {
   }
   return specs;
 }
+
+/** Root slots the pc chipset leaves free (0 is the host bridge, 1 PIIX3). */
+const ROOT_FREE_SLOTS = 30;
+/** Level-1 buses keep their first slots for level-2 bridges; the rest hold devices. */
+const LEVEL2_PER_LEVEL1 = 4;
+
+/**
+ * A machine of `targetFunctions` device functions (exactly, bridges not counted): 8-function
+ * multifunction e1000s filling every slot of buses two bridges deep. Each bridge on the root
+ * bus leads to a bus whose first 4 slots hold bridges and whose other 28 hold devices; each of
+ * those 4 bridges leads to a bus of 32 devices. Bridges are added only as the count needs them,
+ * so N and 2N functions give machines of the same shape (the bench builds both).
+ */
+export function functionMachineSpecs(targetFunctions: number): string[] {
+  const level1Slots = 32 - LEVEL2_PER_LEVEL1;
+  const perLevel1 = 8 * (level1Slots + LEVEL2_PER_LEVEL1 * 32);
+  if (targetFunctions > ROOT_FREE_SLOTS * perLevel1) throw new Error(`at most ${ROOT_FREE_SLOTS * perLevel1} functions fit`);
+  const specs: string[] = [];
+  let left = targetFunctions;
+  let chassis = 1;
+  const fillBus = (bus: string, firstSlot: number): void => {
+    for (let slot = firstSlot; slot < 32 && left > 0; slot++) {
+      const count = Math.min(8, left);
+      for (let fn = 0; fn < count; fn++) {
+        specs.push(`e1000,bus=${bus},addr=${slot.toString(16)}.${fn}${fn === 0 && count > 1 ? ",multifunction=on" : ""}`);
+      }
+      left -= count;
+    }
+  };
+  for (let b = 0; left > 0; b++) {
+    const level1 = `l1b${b}`;
+    specs.push(`pci-bridge,id=${level1},chassis_nr=${chassis++}`);
+    for (let s = 0; s < LEVEL2_PER_LEVEL1 && left > 0; s++) {
+      const level2 = `l2b${b}s${s}`;
+      specs.push(`pci-bridge,id=${level2},chassis_nr=${chassis++},bus=${level1},addr=${s.toString(16)}`);
+      fillBus(level2, 0);
+    }
+    fillBus(level1, LEVEL2_PER_LEVEL1);
+  }
+  return specs;
+}

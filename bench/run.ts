@@ -1,8 +1,10 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Machine } from "../src/index.js";
+import { benchBarRemap } from "./bar-remap.js";
+import { benchBuildIsolated, memoryOf } from "./build.js";
 import { benchConfigReadIsolated, type ConfigReadResult } from "./config-read.js";
 import { benchFirmware } from "./firmware.js";
-import { fullPcSpecs, thousandFunctionSpecs } from "./machines.js";
+import { catalogueMachine, fullPcSpecs, thousandFunctionSpecs } from "./machines.js";
 import { median } from "./stats.js";
 
 /**
@@ -34,24 +36,6 @@ function time(runs: number, fn: () => void): number {
   return median(times);
 }
 
-/** Bytes that what `make` returns keeps alive, on the JS heap and in ArrayBuffers (node --expose-gc, as `npm run bench` runs it). */
-async function memoryOf(make: () => unknown): Promise<{ heap: number; buffers: number }> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) throw new Error("run with node --expose-gc (npm run bench does)");
-  // V8 frees ArrayBuffer memory after a collection, in the background: let it finish.
-  const settle = async (): Promise<NodeJS.MemoryUsage> => {
-    gc();
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    gc();
-    return process.memoryUsage();
-  };
-  const before = await settle();
-  const kept = [make()];
-  const after = await settle();
-  kept.length = 0;
-  return { heap: after.heapUsed - before.heapUsed, buffers: after.arrayBuffers - before.arrayBuffers };
-}
-
 async function main(): Promise<void> {
   const results: Record<string, unknown> = {};
 
@@ -66,6 +50,32 @@ async function main(): Promise<void> {
     `config read, every catalogue device (${all.functions} functions): full path ${fmt(all.opsPerSec)}/s, raw ${fmt(all.rawOpsPerSec)}/s, ratio ${all.ratio.toFixed(3)}`,
   );
   results.configReadCatalogue = configReadFigures(all);
+
+  const remap = benchBarRemap(catalogueMachine());
+  console.log(
+    `BAR remap (every catalogue device): a config write moving ${remap.bar}, then one access through it: median ${remap.medianUs.toFixed(1)} us, p90 ${remap.p90Us.toFixed(1)} us (${remap.samples} samples)`,
+  );
+  results.barRemap = {
+    bar: remap.bar,
+    medianUs: Number(remap.medianUs.toFixed(2)),
+    p90Us: Number(remap.p90Us.toFixed(2)),
+    samples: remap.samples,
+  };
+
+  const built = await benchBuildIsolated(10_000);
+  console.log(
+    `build ${fmt(built.functions)} functions (8-function e1000s behind bridges behind bridges): ${built.ms.toFixed(0)} ms; ${fmt(2 * built.functions)}: ${built.doubleMs.toFixed(0)} ms (x${built.ratio.toFixed(2)}); each function adds ${fmt(built.heapPerFunction)} bytes of heap and ${fmt(built.buffersPerFunction)} of buffers (${fmt(built.heapPerFunctionOverall)} and ${fmt(built.buffersPerFunctionOverall)} per function with the board)`,
+  );
+  results.build10k = {
+    functions: built.functions,
+    ms: ms(built.ms),
+    doubleFunctionsMs: ms(built.doubleMs),
+    ratio: Number(built.ratio.toFixed(3)),
+    heapBytesPerFunction: Math.round(built.heapPerFunction),
+    buffersBytesPerFunction: Math.round(built.buffersPerFunction),
+    heapBytesPerFunctionOverall: Math.round(built.heapPerFunctionOverall),
+    buffersBytesPerFunctionOverall: Math.round(built.buffersPerFunctionOverall),
+  };
 
   const specs = fullPcSpecs();
   const build = time(7, () => Machine.create({ devices: specs }));

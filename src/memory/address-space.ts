@@ -111,18 +111,28 @@ export interface OverlapReport {
 }
 
 const SIZE_MASK = [0, 0xff, 0xffff, 0xffffff, 0xffffffff];
-/** One address's entry point in a dispatch table: it knows its region's handler and its offset there. */
+/** One address's entry points in a dispatch table: they know the region's handler and the offset there. */
 type PortReader = (size: number, addr: number) => number;
 type PortWriter = (size: number, value: number, addr: number) => void;
+
+/** A table space's per-address slot: the table of slots never changes, only what a slot holds. */
+class PortEntry {
+  constructor(
+    public read: PortReader,
+    public write: PortWriter,
+  ) {}
+}
 const ALL_ONES = new Region("unassigned", 1, { read: () => 0xffffffff, write: () => {} });
 /** Where nothing is mapped: offset = address (QEMU's unassigned region starts at 0), never taken whole. */
 const UNASSIGNED = new FlatRange(0, Number.MAX_SAFE_INTEGER, ALL_ONES, 0);
 /** An empty range: the search cache's value before any hit. */
 const NO_RANGE = new FlatRange(0, 0, ALL_ONES, 0);
 const NO_STARTS = new Float64Array(0);
-/** Search spaces have no entry points (never called). */
-const NO_READER: PortReader = () => 0xffffffff;
-const NO_WRITER: PortWriter = () => {};
+/** Search spaces' unused slow slot. */
+const NO_PORT = new PortEntry(
+  () => 0xffffffff,
+  () => {},
+);
 
 function pow2floor(n: number): number {
   return n >= 4 ? 4 : n >= 2 ? 2 : 1;
@@ -155,19 +165,20 @@ export class AddressSpace {
   /** Addresses below it dispatch through the tables (0 for search spaces). */
   private readonly tableSize: number;
   /**
-   * Table spaces: per address, an entry point that calls the serving region's handler at the
-   * right offset when the access is one the region takes whole, else the general path. A hot
-   * port's entry point is a constant to the optimizer, which inlines the handler behind it.
+   * Table spaces: per address, a slot holding entry points that call the serving region's
+   * handler at the right offset when the access is one the region takes whole, else the general
+   * path. The table is frozen: a port's slot is a constant to the optimizer, which then checks
+   * the slot's entry point and inlines the handler behind it; a remap rewrites the slots of the
+   * addresses it changes, nothing else.
    */
-  private readonly readers: PortReader[];
-  private readonly writers: PortWriter[];
-  private readonly slowReader: PortReader;
-  private readonly slowWriter: PortWriter;
+  private readonly ports: readonly PortEntry[];
+  /** Where a fractional address lands: the general path (all ones, writes dropped). */
+  private readonly slowPort: PortEntry;
   private overlapListener: ((report: OverlapReport) => void) | null = null;
 
   /**
-   * `dispatchTables` (for spaces of at most 64 KiB the CPU accesses directly) trades two
-   * pointers per address for dispatch through one table load.
+   * `dispatchTables` (for spaces of at most 64 KiB the CPU accesses directly) trades a slot
+   * object per address (about 50 bytes) for dispatch through one load.
    */
   constructor(
     readonly name: string,
@@ -176,14 +187,15 @@ export class AddressSpace {
   ) {
     const table = options.dispatchTables === true && size <= 0x10000;
     this.tableSize = table ? size : 0;
-    this.slowReader = table ? (size, addr) => this.readSlow(addr, size) : NO_READER;
-    this.slowWriter = table ? (size, value, addr) => this.writeSlow(addr, size, value) : NO_WRITER;
-    this.readers = [];
-    this.writers = [];
-    for (let a = 0; a < this.tableSize; a++) {
-      this.readers.push(this.slowReader);
-      this.writers.push(this.slowWriter);
-    }
+    this.slowPort = table
+      ? new PortEntry(
+          (size, addr) => this.readSlow(addr, size),
+          (size, value, addr) => this.writeSlow(addr, size, value),
+        )
+      : NO_PORT;
+    const ports: PortEntry[] = [];
+    for (let a = 0; a < this.tableSize; a++) ports.push(new PortEntry(this.slowPort.read, this.slowPort.write));
+    this.ports = Object.freeze(ports);
   }
 
   /** Called when a mapping lands on top of another one of the same priority. */
@@ -259,7 +271,7 @@ export class AddressSpace {
 
   /** A guest read of `size` (1, 2 or 4) bytes; unsigned result. */
   read(addr: number, size: number): number {
-    const v = (addr >= 0 && addr < this.tableSize ? (this.readers[addr] ?? this.slowReader)(size, addr) : this.searchRead(addr, size)) | 0; // `??`: a fractional address
+    const v = (addr >= 0 && addr < this.tableSize ? (this.ports[addr] ?? this.slowPort).read(size, addr) : this.searchRead(addr, size)) | 0;
     // One exit, so the optimizer keeps the value an integer on every path.
     return size === 4 ? v >>> 0 : v & SIZE_MASK[size]!;
   }
@@ -267,7 +279,7 @@ export class AddressSpace {
   /** A guest write of the low `size` (1, 2 or 4) bytes of `value`. */
   write(addr: number, size: number, value: number): void {
     const v = size === 4 ? value >>> 0 : value & SIZE_MASK[size]!;
-    if (addr >= 0 && addr < this.tableSize) (this.writers[addr] ?? this.slowWriter)(size, v, addr);
+    if (addr >= 0 && addr < this.tableSize) (this.ports[addr] ?? this.slowPort).write(size, v, addr);
     else this.searchWrite(addr, size, v);
   }
 
@@ -367,9 +379,11 @@ export class AddressSpace {
 
   /** Rewrites the dispatch tables for [from, to). */
   private patch(from: number, to: number): void {
-    const { readers, writers, slowReader, slowWriter } = this;
-    readers.fill(slowReader, from, to);
-    writers.fill(slowWriter, from, to);
+    const { ports, slowPort } = this;
+    for (let a = from; a < to; a++) {
+      ports[a]!.read = slowPort.read;
+      ports[a]!.write = slowPort.write;
+    }
     for (const r of this.flatten(from, to)) {
       const ops = r.ops;
       // Bound, so that a hot port's handler and its state are constants to the optimizer.
@@ -380,8 +394,8 @@ export class AddressSpace {
         // Constant in the closures below, so the optimizer folds the size test away.
         const sizes = wholeSizes(r, off);
         if (sizes === 0) continue;
-        readers[a] = (size, addr) => ((sizes & size) !== 0 ? readFn(off, size) : this.readSlow(addr, size));
-        writers[a] = (size, value, addr) => {
+        ports[a]!.read = (size, addr) => ((sizes & size) !== 0 ? readFn(off, size) : this.readSlow(addr, size));
+        ports[a]!.write = (size, value, addr) => {
           if ((sizes & size) !== 0) writeFn(off, size, value);
           else this.writeSlow(addr, size, value);
         };
