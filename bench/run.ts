@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Machine } from "../src/index.js";
 import { benchBarRemap } from "./bar-remap.js";
 import { benchBuildIsolated, memoryOf } from "./build.js";
+import { bundleSize, packageEntries } from "./bundle.js";
 import { benchConfigReadIsolated, type ConfigReadResult } from "./config-read.js";
 import { benchFirmware } from "./firmware.js";
 import { catalogueMachine, fullPcSpecs, thousandFunctionSpecs } from "./machines.js";
@@ -15,6 +16,7 @@ const RESULTS = new URL("../../bench/results.json", import.meta.url);
 
 const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
 const ms = (n: number): number => Number(n.toFixed(2));
+const kib1 = (bytes: number): number => Number((bytes / 1024).toFixed(1));
 
 function configReadFigures(r: ConfigReadResult) {
   return {
@@ -108,6 +110,16 @@ async function main(): Promise<void> {
     heapKiB: kib(memory.heap),
     buffersKiB: kib(memory.buffers),
   };
+
+  const bundles: Record<string, { minKiB: number; gzipKiB: number; packages: readonly string[] }> = {};
+  for (const entry of packageEntries()) {
+    const b = await bundleSize(entry);
+    bundles[entry] = { minKiB: kib1(b.minifiedBytes), gzipKiB: kib1(b.gzipBytes), packages: b.packages };
+    console.log(
+      `browser bundle of ${entry} (esbuild, minified): ${kib1(b.minifiedBytes)} KiB, gzipped ${kib1(b.gzipBytes)} KiB; packages: ${b.packages.join(", ") || "none"}`,
+    );
+  }
+  results.bundle = { engineMinKiB: bundles.machbus!.minKiB, engineGzipKiB: bundles.machbus!.gzipKiB, entries: bundles };
 
   const firmware = await benchFirmware();
   console.log(`SeaBIOS on v86 over machbus (-m 64, e1000): end of PCI init after ${firmware.toFixed(0)} ms of wall time (median of 5)`);

@@ -1,17 +1,41 @@
-/** The device catalogue: importing this module registers every built-in driver. */
-export * from "./chipset.js";
-export { PciBridge } from "./pci-bridge.js";
-export { VirtioNetPci } from "./virtio-net-pci.js";
-export { VirtioBlkPci } from "./virtio-blk-pci.js";
-export { VirtioSerialPci } from "./virtio-serial-pci.js";
-export { VirtioBalloonPci } from "./virtio-balloon-pci.js";
-export { StdVga } from "./vga.js";
-export { CirrusVga } from "./cirrus-vga.js";
-export { Lsi53c895a } from "./lsi53c895a.js";
-export { IntelHda } from "./intel-hda.js";
-export { FwCfgIo } from "./fw-cfg.js";
-export { IsaDebugcon } from "./isa-debugcon.js";
-export { E1000 } from "./e1000.js";
-export { Rtl8139 } from "./rtl8139.js";
-export { Ne2kPci } from "./ne2k-pci.js";
-export { Piix3UsbUhci } from "./piix3-usb-uhci.js";
+/** machbus's own device models, and `builtinDrivers`: the catalogue a machine gets by default. */
+import { DriverCatalogue } from "../src/machine/drivers.js";
+import { I440fx, Piix3, Piix3Ide, Piix4Pm } from "./chipset.js";
+import { PciBridge } from "./pci-bridge.js";
+import { VirtioNetPci } from "./virtio-net-pci.js";
+import { VirtioBlkPci } from "./virtio-blk-pci.js";
+import { VirtioSerialPci } from "./virtio-serial-pci.js";
+import { VirtioBalloonPci } from "./virtio-balloon-pci.js";
+import { StdVga } from "./vga.js";
+import { CirrusVga } from "./cirrus-vga.js";
+import { Lsi53c895a } from "./lsi53c895a.js";
+import { IntelHda } from "./intel-hda.js";
+import { FwCfgIo } from "./fw-cfg.js";
+import { IsaDebugcon } from "./isa-debugcon.js";
+import { E1000 } from "./e1000.js";
+import { Rtl8139 } from "./rtl8139.js";
+import { Ne2kPci } from "./ne2k-pci.js";
+import { Piix3UsbUhci } from "./piix3-usb-uhci.js";
+
+/** Every built-in device model: the pc chipset, fw_cfg, and every model a user can add. */
+export const builtinDrivers = new DriverCatalogue([
+  I440fx,
+  Piix3,
+  Piix3Ide,
+  Piix4Pm,
+  FwCfgIo,
+  PciBridge,
+  VirtioNetPci,
+  VirtioBlkPci,
+  VirtioSerialPci,
+  VirtioBalloonPci,
+  StdVga,
+  CirrusVga,
+  Lsi53c895a,
+  IntelHda,
+  IsaDebugcon,
+  E1000,
+  Rtl8139,
+  Ne2kPci,
+  Piix3UsbUhci,
+]);

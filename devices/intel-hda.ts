@@ -18,6 +18,8 @@ const MMIO_SIZE = 0x4000;
 /** The registers occupy 0x2000 bytes and repeat once above (QEMU's intel-hda-alias). */
 const REGISTERS_SIZE = 0x2000;
 const STREAMS = 8;
+/** QEMU's per-stream DMA buffer, which each stream's FIFOS register reports. */
+const HDA_BUFFER_SIZE = 256;
 
 const GCTL_RESET = 0x01;
 const INT_GLOBAL = 1 << 31;
@@ -133,7 +135,7 @@ export class IntelHda extends PciDevice {
       r(base + 0x04, 4, { field: `sd${n}lpib` });
       r(base + 0x08, 4, { field: `sd${n}cbl`, wmask: 0xffffffff });
       r(base + 0x0c, 2, { field: `sd${n}lvi`, wmask: 0x00ff });
-      r(base + 0x10, 2); // FIFOS
+      r(base + 0x10, 2, { reset: HDA_BUFFER_SIZE }); // FIFOS
       r(base + 0x12, 2, { field: `sd${n}fmt`, wmask: 0x7f7f });
       r(base + 0x18, 4, { field: `sd${n}bdlpl`, wmask: 0xffffff80 });
       r(base + 0x1c, 4, { field: `sd${n}bdlpu`, wmask: 0xffffffff });

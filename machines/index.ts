@@ -1,2 +1,7 @@
-/** Machine types: importing this module registers every built-in type. */
+/** machbus's own machine types, and `builtinMachineTypes`: the registry a machine gets by default. */
+import { MachineTypeRegistry } from "../src/machine/machine-type.js";
+import { pcMachineTypes } from "./pc.js";
+
 export { i440fxBoard } from "./pc.js";
+
+export const builtinMachineTypes = new MachineTypeRegistry(pcMachineTypes);

@@ -29,6 +29,8 @@ export interface PcVersion {
   readonly compat: readonly CompatProperty[];
   /** Other machine-option differences (not properties), for the docs. */
   readonly notes?: readonly string[];
+  /** QEMU's gigabyte_align, where it changes (older types inherit it): false from pc-i440fx-1.7 down. */
+  readonly gigabyteAlign?: boolean;
 }
 
 const I440FX = "Standard PC (i440FX + PIIX, 1996)";
@@ -533,6 +535,7 @@ export const PC_VERSIONS: readonly PcVersion[] = [
   {
     version: "1.7",
     description: I440FX,
+    gigabyteAlign: false,
     compat: [
       { driver: "qemu32-x86_64-cpu", property: "model-id", value: "QEMU Virtual CPU version 1.7.0" },
       { driver: "qemu64-x86_64-cpu", property: "model-id", value: "QEMU Virtual CPU version 1.7.0" },

@@ -15,6 +15,7 @@ export type MachbusErrorCode =
   // device specs, properties, drivers
   | "spec-syntax"
   | "unknown-driver"
+  | "driver-invalid"
   | "unknown-property"
   | "bad-property-value"
   | "duplicate-id"
@@ -29,11 +30,16 @@ export type MachbusErrorCode =
   | "unknown-bus"
   | "unknown-device"
   | "not-hotpluggable"
+  // allocation policies and address-space layout
+  | "unknown-allocator"
+  | "allocator-invalid"
+  | "layout-exhausted"
   // monitor
   | "monitor-syntax"
   | "monitor-unknown-command"
   // files and state
   | "file-invalid"
+  | "script-failed"
   | "state-invalid"
   | "migration-refused"
   // firmware runs on an embedded CPU

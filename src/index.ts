@@ -1,12 +1,13 @@
 /**
- * machbus: a machine-bus simulator. Importing the package registers the built-in machine types
- * and device drivers; `Machine.create()` builds a machine.
+ * machbus, the engine (`import ... from "machbus"`): machines, the PCI model, device-model
+ * building blocks, the built-in device catalogue and machine types. Browser-safe, and free of the
+ * machine-file parser: files are `machbus/config`, migration `machbus/migration`, the HMP monitor
+ * `machbus/monitor`, DI tokens also `machbus/tokens` (package.json "exports").
  */
 import "reflect-metadata";
-import "../devices/index.js";
-import "../machines/index.js";
 
-export { i440fxBoard } from "../machines/pc.js";
+export { builtinDrivers } from "../devices/index.js";
+export { builtinMachineTypes, i440fxBoard } from "../machines/index.js";
 
 export { MachbusError, isMachbusError, type MachbusErrorCode } from "./errors.js";
 export type * from "./events.js";
@@ -26,7 +27,6 @@ export { MacAddresses, formatMac } from "./machine/mac-addresses.js";
 export * as pci from "./pci/constants.js";
 export { Machine, type MachineOptions, type PlacedDevice } from "./machine/machine.js";
 export {
-  machineTypes,
   MachineTypeRegistry,
   type Board,
   type MachineType,
@@ -34,18 +34,59 @@ export {
   type CompatProperty,
 } from "./machine/machine-type.js";
 export {
+  DriverCatalogue,
   pciDriver,
   isaDriver,
-  registerDriver,
-  registeredDrivers,
+  driverInfo,
+  type DeviceClass,
+  type DriverCategory,
   type DriverClass,
   type DriverInfo,
+  type DriverOptions,
+  type IsaDriverOptions,
   type MachineDevice,
 } from "./machine/drivers.js";
+export { parseDriveOption, type HostConfig, type HostDrive, type HostNetdev } from "./machine/host-config.js";
 export { IsaDevice, type IsaDeviceProps } from "./isa/device.js";
 export { prop, types, type PropertyDef, type PropertySchema, type PropertyType, type PropsOf } from "./machine/properties.js";
 export { parseDeviceSpec, formatDeviceSpec, type DeviceSpec } from "./machine/device-spec.js";
-export { FirstFitAllocator, type SlotAllocator, type SlotRequest } from "./machine/allocator.js";
+export {
+  FirstFitAllocator,
+  freeSlots,
+  noSlotError,
+  slotFree,
+  type Placement,
+  type PlacementPlan,
+  type PlannedDevice,
+  type SlotAllocator,
+  type SlotRequest,
+} from "./machine/allocator.js";
+export {
+  allocationPolicy,
+  PolicyCatalogue,
+  parsePolicySpec,
+  formatPolicySpec,
+  DEFAULT_POLICY,
+  type PolicyClass,
+  type PolicyClassLike,
+  type PolicyInfo,
+  type PolicyOptions,
+  type PolicyParams,
+  type PolicySpec,
+} from "./machine/allocation-policy.js";
+export * from "./machine/policies/index.js";
+export { linkLoad, rootLink } from "./machine/policies/irq-balance.js";
+export {
+  planBarLayout,
+  assignBarLayout,
+  LayoutError,
+  type BarLayout,
+  type BarAssignment,
+  type BridgeWindowAssignment,
+  type LayoutFailure,
+  type WindowUsage,
+} from "./layout/bar-layout.js";
+export { formatBarLayout, formatWindows } from "./layout/format-layout.js";
 export * as tokens from "./machine/tokens.js";
 export {
   DEVICE_PROPS,
@@ -56,11 +97,15 @@ export {
   ROOT_BUS,
   PCI_HOST,
   SLOT_ALLOCATOR,
+  ALLOCATOR_PARAMS,
   MACHINE,
   CLOCK,
   MAC_ADDRESSES,
   type Clock,
 } from "./machine/tokens.js";
+export { queryPci, queryPciJson, type PciBusInfo, type PciDeviceInfo, type PciBridgeInfo, type PciRegionInfo } from "./pci/query-pci.js";
+export { lspciDump, type DumpDepth } from "./pci/lspci-dump.js";
+export { slotReport, formatSlotReport, type BusSlots, type SlotInfo, type SlotReport } from "./machine/slots.js";
 export { attachToV86, type V86AttachOptions, type V86Attachment, type UnroutableBar } from "./embed/v86-adapter.js";
 /** tsyringe's parameter decorator, re-exported so device models need only `machbus` (which loads reflect-metadata first). */
 export { inject } from "tsyringe";

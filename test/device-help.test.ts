@@ -63,7 +63,7 @@ describe("-device help", () => {
     const lines = sections.flatMap((s) => s.trimEnd().split("\n").slice(1));
     for (const line of lines) expect(line).toMatch(/^name "[^"]+", bus (PCI|ISA)(, desc "[^"]+")?$/);
     const listed = lines.map((l) => /^name "([^"]+)"/.exec(l)![1]!);
-    expect(listed.sort()).toEqual(Machine.create().driverNames());
+    expect(listed.sort()).toEqual(Machine.create().drivers.names());
     // Exactly QEMU's lines for these two; for e1000 QEMU also prints `alias "e1000-82540em"` (machbus has no aliases).
     expect(r.stdout).toContain('name "pci-bridge", bus PCI, desc "Standard PCI Bridge"\n');
     expect(r.stdout).toContain('name "intel-hda", bus PCI, desc "Intel HD Audio Controller (ich6)"\n');

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { Machine, MachbusError } from "../src/index.js";
 import { lspciDump } from "../src/pci/lspci-dump.js";
 import {
@@ -10,6 +11,7 @@ import {
   parseMachineConfig,
   type MachineConfig,
 } from "../src/state/machine-config.js";
+import { machbus } from "./support/cli.js";
 import { BarTestDevice } from "./support/test-devices.js";
 
 const drivers = [BarTestDevice];
@@ -167,5 +169,42 @@ describe("machine config dump and reload", () => {
     expect(bad("machbus: 1\nmachine: { type: pc }\ndevices:\n  - { driver: test-bars, properties: { msi: maybe } }\n")).toBe(
       "m.yaml: devices[0] (test-bars): Property 'test-bars.msi' doesn't take value 'maybe' (expected on or off)",
     );
+  });
+});
+
+describe("dumps under YAML 1.1 readers (PyYAML, Ruby's Psych)", () => {
+  const NICS = ["e1000", "rtl8139", "ne2k_pci", "virtio-net-pci", "pci-bridge,id=on,chassis_nr=1", "e1000,bus=on,id=no"];
+
+  it("dump-config's MACs (52:54:00:12:34:56 is a base-60 integer in YAML 1.1), ids and bus names read back as the strings they are", () => {
+    const r = machbus(["dump-config", ...NICS.flatMap((d) => ["--device", d])]);
+    expect(r.stderr).toBe("");
+    const as11 = parse(r.stdout, { version: "1.1" }) as MachineConfig;
+    expect(as11).toEqual(dumpMachineConfig(Machine.create({ devices: NICS })));
+    expect(as11.devices!.map((d) => d.properties!.mac).filter((mac) => mac !== undefined)).toEqual([
+      "52:54:00:12:34:56",
+      "52:54:00:12:34:57",
+      "52:54:00:12:34:58",
+      "52:54:00:12:34:59",
+      "52:54:00:12:34:5a",
+    ]);
+    expect(as11.devices!.slice(-2).map((d) => [d.id, d.bus])).toEqual([
+      ["on", "pci.0"],
+      ["no", "on"],
+    ]);
+  });
+
+  it("every scalar YAML 1.1 would take for a number, boolean, null, date or merge key is written quoted, as key and as value", () => {
+    const tricky = ["on", "off", "yes", "No", "y", "N", "TRUE", "~", "null", "0x1f", "0b101", "017", "0o17", "1_000", "-1", "+1"];
+    tricky.push("1:20", "1:20.5", "52:54:00:12:34:56", "2001-12-14", "2001-12-14t21:59:43.10-05:00", ".inf", ".NaN", "1e3", ".5");
+    tricky.push("=", "<<", "e1000");
+    const config: MachineConfig = {
+      machbus: 1,
+      machine: { type: "pc", options: Object.fromEntries(tricky.map((v) => [v, v])) },
+      globals: tricky,
+    };
+    const text = formatMachineConfig(config);
+    expect(parse(text, { version: "1.1" })).toEqual(config);
+    expect(parse(text)).toEqual(config);
+    expect(text).toContain('"52:54:00:12:34:56": "52:54:00:12:34:56"');
   });
 });

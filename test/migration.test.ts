@@ -7,6 +7,7 @@ import { lspciDump } from "../src/pci/lspci-dump.js";
 import { dumpMachineConfig, formatMachineConfig, parseMachineConfig } from "../src/state/machine-config.js";
 import { compareMachineConfigs, migrationStream, receiveMigration } from "../src/state/migration.js";
 import { machbus } from "./support/cli.js";
+import { BarTestDevice } from "./support/test-devices.js";
 
 const yaml = (text: string) => parseMachineConfig(text, "inline.yaml");
 
@@ -102,5 +103,16 @@ describe("migration stream", () => {
     const text = new TextDecoder().decode(stream);
     expect(text).toContain(JSON.stringify(dumpMachineConfig(src, { withHost: false })));
     expect(formatMachineConfig(dumpMachineConfig(src, { withHost: false }))).not.toContain("/src.img");
+  });
+
+  it("a machine with a device model of the user's own migrates to a destination given the same catalogue, and only there", () => {
+    const src = Machine.create({ devices: ["test-bars,id=t,addr=5"], drivers: [BarTestDevice] });
+    src.configWrite(0, 5 << 3, 0x10, 4, 0xc001);
+    const stream = migrationStream(src);
+    const dst = receiveMigration(stream, { drivers: [BarTestDevice], expect: dumpMachineConfig(src) });
+    expect(lspciDump(dst, 4)).toBe(lspciDump(src, 4));
+    expect(() => receiveMigration(stream)).toThrow(
+      "can't comply with the source machine: migration stream: devices[0] (test-bars,id=t): 'test-bars' is not a valid device model name",
+    );
   });
 });

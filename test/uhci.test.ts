@@ -2,104 +2,66 @@ import { describe, expect, it } from "vitest";
 import { Machine } from "../src/index.js";
 import { formatQtree } from "../src/monitor/info-qtree.js";
 import "../devices/piix3-usb-uhci.js";
-import { readText } from "./support/qemu-fixtures.js";
+import { configDword, readText } from "./support/qemu-fixtures.js";
+import { labelled, labelledOne, replayMatchesQemu, scans } from "./support/register-fixtures.js";
 
-// Facts measured on qemu-system-x86_64 7.2 (qtest on a -S machine, BAR 4 at 0xc000).
+// Register facts come from QEMU 7.2 through the scenarios of test/fixtures/qemu/registers
+// (regenerate-registers.mjs, BAR 4 at 0xc000): a test replays one on machbus and compares every read.
 
 const SLOT2 = 2 << 3;
-const IO = 0xc000;
-
-function uhci(): Machine {
-  const m = Machine.create({ devices: ["piix3-usb-uhci"] });
-  m.configWrite(0, SLOT2, 0x20, 4, IO);
-  m.configWrite(0, SLOT2, 0x04, 2, 0x0005);
-  return m;
-}
-
-/** All 32 ports read 16 bits at a time. */
-const words = (m: Machine) =>
-  Array.from({ length: 16 }, (_, i) =>
-    m
-      .ioRead(IO + 2 * i, 2)
-      .toString(16)
-      .padStart(4, "0"),
-  ).join(" ");
+const QEMU_72 = "piix3-usb-uhci@pc-i440fx-7.2";
+/** USBCMD, USBSTS, USBINTR, FRNUM, FLBASEADD (2 words), SOFMOD, PORTSC1, PORTSC2 in a scan of the 16 words. */
+const [USBSTS, FRNUM, SOFMOD, PORTSC1, PORTSC2] = [1, 3, 6, 8, 9];
+const USBSTS_HALTED = 0x20;
 
 describe("piix3-usb-uhci", () => {
-  it("BAR 4 reads back 0xffffffe1 after all ones (32 ports); INTD; release number 0x10 at 0x60, USB clock 1 at 0x6a", () => {
+  it("BAR 4 is 32 ports; INTD; release number 0x10 at 0x60, USB clock 1 at 0x6a, as on QEMU", () => {
     const m = Machine.create({ devices: ["piix3-usb-uhci"] });
-    expect(m.configRead(0, SLOT2, 0x3c) >>> 8).toBe(0x04);
-    expect([m.configRead(0, SLOT2, 0x60), m.configRead(0, SLOT2, 0x68)]).toEqual([0x10, 0x00010000]);
+    for (const off of [0x3c, 0x60, 0x68]) expect(m.configRead(0, SLOT2, off)).toBe(configDword(QEMU_72, "reset", off));
+    expect([(configDword(QEMU_72, "reset", 0x3c) >>> 8) & 0xff, configDword(QEMU_72, "reset", 0x60) & 0xff]).toEqual([4, 0x10]);
+    expect((configDword(QEMU_72, "reset", 0x68) >>> 16) & 0xff).toBe(1);
     m.configWrite(0, SLOT2, 0x20, 4, 0xffffffff);
-    expect(m.configRead(0, SLOT2, 0x20)).toBe(0xffffffe1);
+    const mask = configDword(QEMU_72, "writeOnes", 0x20);
+    expect(m.configRead(0, SLOT2, 0x20)).toBe(mask);
+    expect([mask & 1, (~(mask & ~3) + 1) >>> 0]).toEqual([1, 32]);
   });
 
   it("after reset the registers read as on QEMU by byte, word and dword: halted, SOF timing 64, two ports with bit 7 set", () => {
-    const m = uhci();
-    const bytes = Array.from({ length: 32 }, (_, i) =>
-      m
-        .ioRead(IO + i, 1)
-        .toString(16)
-        .padStart(2, "0"),
-    ).join(" ");
-    const dwords = Array.from({ length: 8 }, (_, i) =>
-      m
-        .ioRead(IO + 4 * i, 4)
-        .toString(16)
-        .padStart(8, "0"),
-    ).join(" ");
-    // A byte access reads the 16-bit register at its own offset; odd offsets name no register (0xff7f).
-    expect(bytes).toBe("00 7f 20 7f 00 7f 00 7f 00 7f 00 7f 40 7f 7f 7f 80 80 80 80 7f 7f 7f 7f 7f 7f 7f 7f 7f 7f 7f 7f");
-    expect(words(m)).toBe("0000 0020 0000 0000 0000 0000 0040 ff7f 0080 0080 ff7f ff7f ff7f ff7f ff7f ff7f");
-    expect(dwords).toBe("00200000 00000000 00000000 ff7f0040 00800080 ff7fff7f ff7fff7f ff7fff7f");
+    const [, words] = scans(replayMatchesQemu("uhci-reset").qemu);
+    // a byte access reads the 16-bit register at its own offset; odd offsets name no register
+    expect([words![USBSTS], words![SOFMOD], words![PORTSC1]! & 0x80, words![PORTSC2]! & 0x80]).toEqual([USBSTS_HALTED, 64, 0x80, 0x80]);
   });
 
   it("writes land as on QEMU: frame list base keeps 4 KiB alignment, PORTSC cannot be enabled without a device", () => {
-    const m = uhci();
-    m.ioWrite(IO + 0x06, 2, 0x1234);
-    m.ioWrite(IO + 0x08, 2, 0xffff);
-    m.ioWrite(IO + 0x0a, 2, 0xabcd);
-    m.ioWrite(IO + 0x0c, 2, 0x01ff);
-    m.ioWrite(IO + 0x04, 2, 0x000f);
-    m.ioWrite(IO + 0x10, 2, 0xffff);
-    m.ioWrite(IO + 0x12, 2, 0x0204);
-    expect(words(m)).toBe("0000 0020 000f 0234 f000 abcd 00ff ff7f fec0 0280 ff7f ff7f ff7f ff7f ff7f ff7f");
-    m.ioWrite(IO + 0x11, 1, 0x42); // a byte write at an odd offset writes PORTSC1 with that byte
-    m.ioWrite(IO + 0x08, 4, 0x12345678);
-    expect(words(m)).toBe("0000 0020 000f 0234 5000 1234 00ff ff7f 00c0 0280 ff7f ff7f ff7f ff7f ff7f ff7f");
+    const [before, after] = scans(replayMatchesQemu("uhci-writes").qemu);
+    expect(before![4]! & 0xfff).toBe(0); // FLBASEADD low word: 4 KiB aligned
+    expect(before![PORTSC1]! & 0x4).toBe(0); // port enable
+    expect(after![5]).toBe(0x1234); // a dword write at 0x08 fills both FLBASEADD words
   });
 
   it("Run/Stop clears the halted bit and stopping sets it; FRNUM is writable only while halted", () => {
-    const m = uhci();
-    m.ioWrite(IO, 2, 0x00c1);
-    m.ioWrite(IO + 0x06, 2, 0x0005);
-    m.ioWrite(IO + 0x02, 2, 0xffff);
-    expect([m.ioRead(IO, 2), m.ioRead(IO + 2, 2), m.ioRead(IO + 6, 2)]).toEqual([0x00c1, 0x0000, 0x0000]);
-    m.ioWrite(IO, 2, 0);
-    m.ioWrite(IO + 0x06, 2, 0x0805);
-    expect([m.ioRead(IO, 2), m.ioRead(IO + 2, 2), m.ioRead(IO + 6, 2)]).toEqual([0x0000, 0x0020, 0x0005]);
+    const { qemu } = replayMatchesQemu("uhci-run-stop");
+    const [cmd, sts, frnum] = labelled(qemu, "running") as [number, number, number];
+    const [cmdHalted, stsHalted, frnumHalted] = labelled(qemu, "halted") as [number, number, number];
+    expect([cmd, sts & USBSTS_HALTED, frnum]).toEqual([0x00c1, 0, 0]);
+    expect([cmdHalted, stsHalted & USBSTS_HALTED, frnumHalted]).toEqual([0, USBSTS_HALTED, 0x0805 & 0x7ff]);
   });
 
   it("HCRESET and GRESET restore the reset values (not FRNUM) and the USB clock byte in config space", () => {
-    for (const reset of [0x0002, 0x0004]) {
-      const m = uhci();
-      m.ioWrite(IO + 0x06, 2, 0x0234);
-      m.ioWrite(IO + 0x08, 4, 0x12345678);
-      m.ioWrite(IO + 0x04, 2, 0x000f);
-      m.ioWrite(IO + 0x10, 2, 0xffff);
-      m.configWrite(0, SLOT2, 0x68, 4, 0);
-      m.ioWrite(IO, 2, reset);
-      expect(words(m)).toBe("0000 0020 0000 0234 0000 0000 0040 ff7f 0080 0080 ff7f ff7f ff7f ff7f ff7f ff7f");
-      expect(m.configRead(0, SLOT2, 0x68)).toBe(0x00010000);
+    const [, reset] = scans(replayMatchesQemu("uhci-reset").qemu);
+    for (const name of ["uhci-hcreset", "uhci-greset"]) {
+      const { qemu } = replayMatchesQemu(name);
+      const [words] = scans(qemu);
+      expect(words!.map((w, i) => (i === FRNUM ? reset![i] : w))).toEqual(reset);
+      expect(words![FRNUM]).toBe(0x0234);
+      expect(labelledOne(qemu, "USB clock")).toBe(configDword(QEMU_72, "reset", 0x68));
     }
   });
 
   it("a system reset restores the USB clock byte QEMU's reset sets", () => {
-    const m = uhci();
-    m.configWrite(0, SLOT2, 0x68, 4, 0xffffffff);
-    expect(m.configRead(0, SLOT2, 0x68)).toBe(0xffffffff);
-    m.reset();
-    expect(m.configRead(0, SLOT2, 0x68)).toBe(0x0001ffff);
+    const { qemu } = replayMatchesQemu("uhci-system-reset");
+    expect(labelledOne(qemu, "written")).toBe(0xffffffff);
+    expect((labelledOne(qemu, "after reset") >>> 16) & 0xff).toBe(1);
   });
 
   it("info qtree lists its properties as QEMU does, on pc-i440fx-7.2 and 1.4", () => {
@@ -116,12 +78,6 @@ describe("piix3-usb-uhci", () => {
   });
 
   it("a snapshot brings back the registers", () => {
-    const src = uhci();
-    src.ioWrite(IO + 0x08, 4, 0x12345678);
-    src.ioWrite(IO + 0x12, 2, 0x0200);
-    src.ioWrite(IO, 2, 0x0001);
-    const dst = Machine.create({ devices: ["piix3-usb-uhci"] });
-    dst.load(src.save());
-    expect(words(dst)).toBe("0001 0000 0000 0000 5000 1234 0040 ff7f 0080 0280 ff7f ff7f ff7f ff7f ff7f ff7f");
+    replayMatchesQemu("uhci-snapshot");
   });
 });

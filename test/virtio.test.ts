@@ -6,7 +6,11 @@ import { VirtioBlkPci } from "../devices/virtio-blk-pci.js";
 import { VirtioNetPci } from "../devices/virtio-net-pci.js";
 import { VirtioSerialPci } from "../devices/virtio-serial-pci.js";
 import type { VirtioPciDevice } from "../devices/virtio-pci.js";
-import { probeBar } from "./support/config-cycles.js";
+import { labelled, labelledOne, loadRegisterFixture, readValues, replayMatchesQemu, type Step } from "./support/register-fixtures.js";
+
+// Register facts come from QEMU 7.2 through the scenarios of test/fixtures/qemu/registers
+// (regenerate-registers.mjs): a test replays one on machbus and compares every read. Tests that
+// drive a device from the host side (notifyQueue, a snapshot refused) are machbus-only.
 
 const DEVFN = 2 << 3;
 const IO = 0xc000;
@@ -48,54 +52,53 @@ function capabilities(cfg: ReturnType<typeof machine>["cfg"]): [number, number, 
   return out;
 }
 
-function barSize(m: Machine, off: number): number {
-  const mask = probeBar(m, DEVFN, off);
-  if (mask === 0) return 0;
-  return (~(mask & (mask & 1 ? ~3 : ~0xf)) + 1) >>> 0;
-}
-
-const bytes = (m: Machine, base: number, n: number, io = true) =>
-  Array.from({ length: n }, (_, i) => (io ? m.ioRead(base + i, 1) : m.memRead(base + i, 1)));
+const [VENDOR, MSIX_ID] = [0x09, 0x11];
+const [COMMON, NOTIFY, ISR, DEVICE, PCI_CFG] = [1, 2, 3, 4, 5];
+/** A scenario's capability list as (id, virtio cfg_type or -1), from its "cap" header reads. */
+const capList = (steps: Step[]): [number, number][] => labelled(steps, "cap").map((h) => [h & 0xff, (h & 0xff) === VENDOR ? h >>> 24 : -1]);
+/** The size a BAR's write-ones read-back stands for (0: no BAR). */
+const sizeOfMask = (mask: number): number => (mask === 0 ? 0 : (~(mask & (mask & 1 ? ~3 : ~0xf)) + 1) >>> 0);
+const bit = (n: number) => 2 ** n;
+const has = (features: number, n: number) => Math.floor(features / bit(n)) % 2 === 1;
+const DEFAULT_MAC = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+const VIRTIO_NO_VECTOR = 0xffff;
 
 describe("virtio-pci transport", () => {
   it("virtio-net on pc has MSI-X and the modern capabilities in QEMU's order: common, ISR, device, notify, PCI cfg, then MSI-X at the head", () => {
-    const { m, cfg } = machine("virtio-net-pci");
-    expect(cfg.read(0x00)).toBe(0x10001af4);
-    expect(cfg.read(0x2c)).toBe(0x00011af4);
-    expect(capabilities(cfg)).toEqual([
-      [0x98, 0x11, -1],
-      [0x84, 0x09, 5],
-      [0x70, 0x09, 2],
-      [0x60, 0x09, 4],
-      [0x50, 0x09, 3],
-      [0x40, 0x09, 1],
+    const { qemu } = replayMatchesQemu("virtio-net-capabilities");
+    expect([labelledOne(qemu, "ids"), labelledOne(qemu, "subsystem")]).toEqual([0x10001af4, 0x00011af4]); // transitional id, subsystem = net
+    expect(capList(qemu)).toEqual([
+      [MSIX_ID, -1],
+      [VENDOR, PCI_CFG],
+      [VENDOR, NOTIFY],
+      [VENDOR, DEVICE],
+      [VENDOR, ISR],
+      [VENDOR, COMMON],
     ]);
-    // notify: BAR 4 at 0x3000, 4 KiB, queue notify addresses 4 bytes apart
-    expect([0x70, 0x74, 0x78, 0x7c, 0x80].map((o) => cfg.read(o))).toEqual([0x02146009, 4, 0x3000, 0x1000, 4]);
-    expect([barSize(m, 0x10), barSize(m, 0x14), barSize(m, 0x20)]).toEqual([0x20, 0x1000, 0x4000]);
+    expect(labelled(qemu, "notify capability")[1]! & 0xff).toBe(4); // in BAR 4, the modern BAR
+    expect(["mask 0x10", "mask 0x14", "mask 0x20"].map((l) => labelledOne(qemu, l) & 1)).toEqual([1, 0, 0]);
   });
 
   it("with vectors=0 there is no MSI-X capability and no BAR 1, and the legacy header is 20 bytes", () => {
-    const { cfg, m } = machine("virtio-net-pci,vectors=0");
-    expect(capabilities(cfg).map(([, id]) => id)).not.toContain(0x11);
-    expect(barSize(m, 0x14)).toBe(0);
-    expect(bytes(m, IO + 20, 6)).toEqual([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
+    const { qemu } = replayMatchesQemu("virtio-net-vectors-0");
+    expect(capList(qemu).map(([id]) => id)).not.toContain(MSIX_ID);
+    expect(labelledOne(qemu, "mask 0x14")).toBe(0);
+    expect(labelled(qemu, "mac")).toEqual(DEFAULT_MAC);
   });
 
   it("disable-modern=on gives a legacy-only device: 0x1000 id, no vendor capabilities, no BAR 4", () => {
-    const { m, cfg } = machine("virtio-net-pci,disable-modern=on");
-    expect(cfg.read(0x00)).toBe(0x10001af4);
-    expect(cfg.read(0x08)).toBe(0x02000000);
-    expect(capabilities(cfg)).toEqual([[0x40, 0x11, -1]]);
-    expect(barSize(m, 0x20)).toBe(0);
+    const { qemu } = replayMatchesQemu("virtio-net-disable-modern");
+    expect(labelledOne(qemu, "ids") >>> 16).toBe(0x1000);
+    expect(labelledOne(qemu, "class/revision") & 0xff).toBe(0);
+    expect(capList(qemu)).toEqual([[MSIX_ID, -1]]);
+    expect(labelledOne(qemu, "mask 0x20")).toBe(0);
   });
 
   it("disable-legacy=on gives a modern-only device: 0x1041, revision 1, QEMU's default subsystem, no I/O BAR", () => {
-    const { m, cfg } = machine("virtio-net-pci,disable-legacy=on");
-    expect(cfg.read(0x00)).toBe(0x10411af4);
-    expect(cfg.read(0x08)).toBe(0x02000001);
-    expect(cfg.read(0x2c)).toBe(0x11001af4);
-    expect(barSize(m, 0x10)).toBe(0);
+    const { qemu } = replayMatchesQemu("virtio-net-disable-legacy");
+    expect([labelledOne(qemu, "ids") >>> 16, labelledOne(qemu, "class/revision") & 0xff]).toEqual([0x1041, 1]);
+    expect(labelledOne(qemu, "subsystem")).not.toBe(labelledOne(loadRegisterFixture("virtio-net-capabilities").steps, "subsystem"));
+    expect(labelledOne(qemu, "mask 0x10")).toBe(0);
   });
 
   it("refuses to have neither interface, in QEMU's words", () => {
@@ -105,45 +108,63 @@ describe("virtio-pci transport", () => {
   });
 
   it("modern-pio-notify adds an I/O BAR 2 of 4 bytes and a second notify capability before the PCI cfg one", () => {
-    const { m, cfg } = machine("virtio-net-pci,modern-pio-notify=on");
-    expect(capabilities(cfg).slice(0, 3)).toEqual([
-      [0xac, 0x11, -1],
-      [0x98, 0x09, 5],
-      [0x84, 0x09, 2],
+    const { qemu } = replayMatchesQemu("virtio-net-modern-pio-notify");
+    expect(capList(qemu).slice(0, 4)).toEqual([
+      [MSIX_ID, -1],
+      [VENDOR, PCI_CFG],
+      [VENDOR, NOTIFY],
+      [VENDOR, NOTIFY],
     ]);
-    expect([0x88, 0x8c, 0x90, 0x94].map((o) => cfg.read(o))).toEqual([2, 0, 4, 0]);
-    expect(barSize(m, 0x18)).toBe(4);
+    const [barByte, offset, length] = labelled(qemu, "pio notify capability");
+    expect([barByte! & 0xff, offset, length]).toEqual([2, 0, 4]);
+    const mask = labelledOne(qemu, "mask 0x18");
+    expect([mask & 1, sizeOfMask(mask)]).toEqual([1, 4]);
   });
 
   it("the legacy header reads the MAC through the I/O BAR, after 20 bytes, or 24 while MSI-X is enabled", () => {
-    const { m, cfg } = machine("virtio-net-pci");
-    expect(m.ioRead(IO, 4)).toBe(0x79bf8064); // host features on pc-i440fx-7.2, no netdev
-    expect(bytes(m, IO + 20, 8)).toEqual([0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x01, 0x00]);
-    expect(m.ioRead(IO + 28, 4)).toBe(0xffffffff); // past the 8 config bytes
-    cfg.write(0x98 + 3, 0x80, 1);
-    expect(m.ioRead(IO + 20, 2)).toBe(0xffff); // config vector: none
-    expect(m.ioRead(IO + 24, 4)).toBe(0x12005452);
+    const { qemu } = replayMatchesQemu("virtio-net-legacy-header");
+    const config = labelled(qemu, "config");
+    expect(config.slice(0, 6)).toEqual(DEFAULT_MAC);
+    expect(labelledOne(qemu, "past the config")).toBe(0xffffffff); // past the 8 config bytes
+    expect(labelledOne(qemu, "config vector")).toBe(VIRTIO_NO_VECTOR);
+    expect(labelledOne(qemu, "config with MSI-X")).toBe((config[0]! | (config[1]! << 8) | (config[2]! << 16) | (config[3]! << 24)) >>> 0);
   });
 
   it("the modern common configuration shows the features without the legacy-only ones, and the queues", () => {
-    const { m } = machine("virtio-net-pci");
-    m.memWrite(MODERN, 4, 0);
-    expect(m.memRead(MODERN + 4, 4)).toBe(0x30bf8024);
-    m.memWrite(MODERN, 4, 1);
-    expect(m.memRead(MODERN + 4, 4)).toBe(0x00000101); // VERSION_1, RING_RESET
-    expect(m.memRead(MODERN + 0x12, 2)).toBe(3);
-    const sizes = [0, 1, 2].map((q) => (m.memWrite(MODERN + 0x16, 2, q), m.memRead(MODERN + 0x18, 2)));
-    expect(sizes).toEqual([256, 256, 64]);
-    expect(bytes(m, MODERN + 0x2000, 9, false)).toEqual([0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x01, 0x00, 0xff]);
+    const { qemu } = replayMatchesQemu("virtio-net-common-config");
+    const legacy = labelledOne(loadRegisterFixture("virtio-net-legacy-header").steps, "host features");
+    const modern = labelledOne(qemu, "device features 0-31");
+    const [NOTIFY_ON_EMPTY, ANY_LAYOUT, VERSION_1] = [24, 27, 32];
+    expect([
+      (modern & ~legacy) >>> 0,
+      has(legacy, NOTIFY_ON_EMPTY),
+      has(modern, NOTIFY_ON_EMPTY),
+      has(legacy, ANY_LAYOUT),
+      has(modern, ANY_LAYOUT),
+    ]).toEqual([0, true, false, true, false]);
+    expect(has(labelledOne(qemu, "device features 32-63") * bit(32), VERSION_1)).toBe(true);
+    expect(labelledOne(qemu, "num_queues")).toBe(3); // receive, transmit, control
+    expect(labelled(qemu, "device config").slice(0, 6)).toEqual(DEFAULT_MAC);
   });
 
   it("a register answers only at its own offset: a dword read of msix_config returns it alone", () => {
-    const { m } = machine("virtio-net-pci");
-    expect(m.memRead(MODERN + 0x10, 4)).toBe(0x0000ffff);
-    expect(m.ioRead(IO + 1, 1)).toBe(0xff); // inside host features
-    expect(m.ioRead(IO + 16, 4)).toBe(0xffffffff); // queue notify is write-only
+    const { qemu } = replayMatchesQemu("virtio-net-register-width");
+    // msix_config alone; a byte inside host features; queue notify is write-only
+    expect(readValues(qemu).slice(-3)).toEqual([VIRTIO_NO_VECTOR, 0xff, 0xffffffff]);
   });
 
+  it("the MSI-X table in BAR 1 reads as QEMU's: every vector masked, dword accesses only, the enable bit in Message Control", () => {
+    const { qemu } = replayMatchesQemu("virtio-net-msix-table");
+    expect(labelled(qemu, "vector 0")[3]).toBe(1);
+    expect(labelled(qemu, "vector control")).toEqual([1, 1]);
+    expect(["data", "data, word read", "vector control, byte read", "data after a byte write"].map((l) => labelledOne(qemu, l))).toEqual([
+      0x4062, 0, 0, 0x4062,
+    ]);
+    expect(labelledOne(qemu, "MSI-X header enabled") >>> 31).toBe(1);
+  });
+
+  // machbus-only from here to the next QEMU scenario: notifyQueue() is the host side of a queue,
+  // which a paused QEMU has no command for.
   it("MSI-X notify through the virtio transport: the queue's vector carries the table entry's message", () => {
     const { m, cfg, dev, msis } = machine("virtio-net-pci");
     m.memWrite(MSIX + 16 + 0, 4, 0xfee00000);
@@ -160,17 +181,12 @@ describe("virtio-pci transport", () => {
   });
 
   it("a vector the device does not have reads back as none (0xffff)", () => {
-    const { m, cfg } = machine("virtio-net-pci");
-    cfg.write(0x98 + 3, 0x80, 1);
-    m.ioWrite(IO + 20, 2, 3);
-    expect(m.ioRead(IO + 20, 2)).toBe(3);
-    m.ioWrite(IO + 20, 2, 4);
-    expect(m.ioRead(IO + 20, 2)).toBe(0xffff);
-    m.memWrite(MODERN + 0x10, 4, 0x10002); // the whole dword counts: vector 0x10002
-    expect(m.memRead(MODERN + 0x10, 2)).toBe(0xffff);
+    const { qemu } = replayMatchesQemu("virtio-net-vector-range");
+    // 4 vectors (0-3): one per queue plus config; the whole dword counts in the modern register
+    expect(["vector 3", "vector 4", "vector 0x10002"].map((l) => labelledOne(qemu, l))).toEqual([3, VIRTIO_NO_VECTOR, VIRTIO_NO_VECTOR]);
   });
 
-  it("without MSI-X a queue interrupt raises INTx until the guest reads the ISR", () => {
+  it("without MSI-X a queue interrupt raises INTx until the guest reads the ISR (machbus-only: notifyQueue)", () => {
     const { m, cfg, dev } = machine("virtio-net-pci,vectors=0");
     const levels: boolean[] = [];
     m.events.on("intx", (e) => levels.push(e.level));
@@ -183,62 +199,33 @@ describe("virtio-pci transport", () => {
   });
 
   it("a config change interrupts only a driver that set DRIVER_OK, with ISR bits 0 and 1", () => {
-    const { m, dev } = machine("virtio-net-pci,vectors=0");
-    dev.notifyConfig();
-    expect(m.ioRead(IO + 19, 1)).toBe(0);
-    m.ioWrite(IO + 18, 1, 0x07);
-    dev.notifyConfig();
-    expect(m.ioRead(IO + 19, 1)).toBe(3);
-    expect(m.memRead(MODERN + 0x15, 1)).toBe(1); // config generation
+    // QEMU's config change is a link change (set_link); machbus's host side calls notifyConfig().
+    const notify = (m: Machine) => (m.findDevice("dev") as VirtioPciDevice).notifyConfig();
+    const { qemu } = replayMatchesQemu("virtio-net-config-interrupt", { hmp: { "set_link dev off": notify, "set_link dev on": notify } });
+    expect(["ISR before DRIVER_OK", "ISR after DRIVER_OK", "config generation"].map((l) => labelledOne(qemu, l))).toEqual([0, 3, 1]);
   });
 
   it("writing status 0 resets the device: features, queue addresses, vectors; ACKNOWLEDGE|DRIVER turns bus mastering on", () => {
-    const { m, cfg } = machine("virtio-net-pci");
-    cfg.write(0x04, 0x0003, 2);
-    m.ioWrite(IO + 18, 1, 0x03);
-    expect(cfg.read(0x04) & 0x7).toBe(0x7);
-    m.ioWrite(IO + 4, 4, 0x00010020);
-    expect(m.ioRead(IO + 4, 4)).toBe(0x00010020);
-    m.ioWrite(IO + 8, 4, 0x1234);
-    expect(m.ioRead(IO + 8, 4)).toBe(0x1234);
-    m.ioWrite(IO + 18, 1, 0);
-    expect([m.ioRead(IO + 4, 4), m.ioRead(IO + 8, 4), m.ioRead(IO + 18, 1)]).toEqual([0, 0, 0]);
+    const { qemu } = replayMatchesQemu("virtio-net-status-reset");
+    expect(labelledOne(qemu, "command") & 0x7).toBe(0x7);
+    expect([labelledOne(qemu, "guest features"), labelledOne(qemu, "queue address")]).toEqual([0x00010020, 0x1234]);
+    expect(["guest features after reset", "queue address after reset", "status after reset"].map((l) => labelledOne(qemu, l))).toEqual([
+      0, 0, 0,
+    ]);
   });
 
   it("the PCI cfg access capability reaches the device configuration through config cycles", () => {
-    const { cfg } = machine("virtio-net-pci");
-    cfg.write(0x84 + 4, 4, 1);
-    cfg.write(0x84 + 8, 0x2000);
-    cfg.write(0x84 + 12, 4);
-    expect(cfg.read(0x84 + 16)).toBe(0x12005452);
-    cfg.write(0x84 + 8, 0x14); // device_status, one byte
-    cfg.write(0x84 + 12, 1);
-    cfg.write(0x84 + 16, 0x01, 1);
-    expect(cfg.read(0x84 + 16) & 0xff).toBe(1);
+    const { qemu } = replayMatchesQemu("virtio-net-pci-cfg-access");
+    const [b0, b1, b2, b3] = DEFAULT_MAC;
+    expect(labelledOne(qemu, "window: device config")).toBe((b0! | (b1! << 8) | (b2! << 16) | (b3! << 24)) >>> 0);
+    expect(labelledOne(qemu, "window: device_status") & 0xff).toBe(1);
   });
 
   it("the PCI cfg window reads live only while its length is 1, 2 or 4, and a snapshot keeps it so", () => {
-    const { m, cfg } = machine("virtio-net-pci");
-    const DATA = 0x84 + 16;
-    cfg.write(0x84 + 8, 0x00); // device_feature_select
-    m.memWrite(MODERN, 4, 1);
-    expect(cfg.read(DATA)).toBe(0); // no length yet: the capability's own bytes
-    cfg.write(0x84 + 12, 4);
-    expect(cfg.read(DATA)).toBe(1);
-    m.memWrite(MODERN, 4, 0);
-    expect(cfg.read(DATA)).toBe(0);
-    cfg.write(0x84 + 12, 3); // not an access size: QEMU leaves the bytes alone
-    m.memWrite(MODERN, 4, 1);
-    expect(cfg.read(DATA)).toBe(0);
-
-    cfg.write(0x84 + 12, 4);
-    const stream = m.save();
-    const copy = machine("virtio-net-pci");
-    copy.m.load(stream);
-    copy.m.memWrite(MODERN, 4, 0);
-    expect(copy.cfg.read(DATA)).toBe(0);
-    copy.m.memWrite(MODERN, 4, 1);
-    expect(copy.cfg.read(DATA)).toBe(1);
+    const { qemu } = replayMatchesQemu("virtio-net-pci-cfg-window");
+    // device_feature_select through the window: 1, then 0; with length 0 or 3 the capability's own bytes (0)
+    expect(["length 0", "length 4, select 1", "length 4, select 0", "length 3"].map((l) => labelledOne(qemu, l))).toEqual([0, 1, 0, 0]);
+    expect(["after the snapshot, select 0", "after the snapshot, select 1"].map((l) => labelledOne(qemu, l))).toEqual([0, 1]);
   });
 
   it("a snapshot of an MSI-X virtio-net does not load into one with vectors=0, nor the reverse, nor at another slot", () => {
@@ -257,43 +244,42 @@ describe("virtio-pci transport", () => {
   });
 
   it("clearing bus mastering takes DRIVER_OK away", () => {
-    const { m, cfg } = machine("virtio-net-pci");
-    m.ioWrite(IO + 18, 1, 0x07);
-    cfg.write(0x04, 0x0003, 2);
-    expect(m.ioRead(IO + 18, 1)).toBe(0x03);
+    const { qemu } = replayMatchesQemu("virtio-net-bus-master-clear");
+    expect(labelledOne(qemu, "status")).toBe(0x07 & ~0x04);
   });
 });
 
 describe("virtio devices as QEMU 7.2 shows them", () => {
   it("pc-i440fx-1.4 virtio-net: legacy only, 3 vectors, no CTRL_GUEST_OFFLOADS, GUEST_ANNOUNCE or ANY_LAYOUT, the 128 KiB pxe ROM", () => {
-    const { m, cfg } = machine("virtio-net-pci", "pc-i440fx-1.4");
-    expect(capabilities(cfg)).toEqual([[0x40, 0x11, -1]]);
-    expect(cfg.read(0x40)).toBe(0x00020011);
-    expect(m.ioRead(IO, 4)).toBe(0x719f8060);
-    expect(barSize(m, 0x20)).toBe(0);
-    cfg.write(0x30, 0xfffff800);
-    expect(cfg.read(0x30)).toBe(0xfffe0000);
+    const { qemu } = replayMatchesQemu("virtio-net@pc-i440fx-1.4");
+    expect(capList(qemu)).toEqual([[MSIX_ID, -1]]);
+    expect(((labelledOne(qemu, "MSI-X header") >>> 16) & 0x7ff) + 1).toBe(3);
+    const [CTRL_GUEST_OFFLOADS, GUEST_ANNOUNCE, ANY_LAYOUT] = [2, 21, 27];
+    const now = labelledOne(loadRegisterFixture("virtio-net-legacy-header").steps, "host features");
+    const old = labelledOne(qemu, "host features");
+    expect([CTRL_GUEST_OFFLOADS, GUEST_ANNOUNCE, ANY_LAYOUT].map((f) => [has(now, f), has(old, f)])).toEqual([
+      [true, false],
+      [true, false],
+      [true, false],
+    ]);
+    expect(labelledOne(qemu, "mask 0x20")).toBe(0);
+    expect(sizeOfMask(labelledOne(qemu, "ROM BAR"))).toBe(128 * 1024);
   });
 
   it("virtio-blk: capacity, geometry, seg_max, block size, write cache and limits from the drive and the properties", () => {
-    const { m } = machine("virtio-blk-pci,drive=disk0");
-    expect(m.ioRead(IO, 4)).toBe(0x79006e54);
-    const v = new DataView(Uint8Array.from(bytes(m, MODERN + 0x2000, 61, false)).buffer);
-    expect(v.getBigUint64(0, true)).toBe(2048n); // 1 MiB in sectors
-    expect([v.getUint32(12, true), v.getUint16(16, true), v.getUint8(18), v.getUint8(19), v.getUint32(20, true)]).toEqual([
-      254, 2, 16, 63, 512,
-    ]);
-    expect([v.getUint8(32), v.getUint16(34, true), v.getUint32(36, true), v.getUint32(48, true), v.getUint8(56)]).toEqual([
-      1, 1, 0x3fffff, 0x3fffff, 1,
-    ]);
+    const { qemu } = replayMatchesQemu("virtio-blk-config");
+    const v = new DataView(Uint8Array.from(labelled(qemu, "config")).buffer);
+    expect(v.getBigUint64(0, true)).toBe(BigInt((1024 * 1024) / 512)); // the 1 MiB drive in sectors
+    expect([v.getUint32(12, true), v.getUint32(20, true)]).toEqual([256 - 2, 512]); // seg_max: queue-size - 2; blk_size
     expect(v.getUint32(57, true)).toBe(0xffffffff); // the config ends at 57 bytes
   });
 
   it("virtio-blk on pc-i440fx-1.4: 128-entry queue, no discard or write-zeroes, SCSI offered to the legacy driver", () => {
-    const { m } = machine("virtio-blk-pci,drive=disk0", "pc-i440fx-1.4");
-    expect(m.ioRead(IO, 4)).toBe(0x71000ed4);
-    expect(m.ioRead(IO + 12, 2)).toBe(128);
-    expect(barSize(m, 0x10)).toBe(64);
+    const { qemu } = replayMatchesQemu("virtio-blk@pc-i440fx-1.4");
+    const [SCSI, DISCARD, WRITE_ZEROES] = [7, 13, 14];
+    const features = labelledOne(qemu, "host features");
+    expect([has(features, SCSI), has(features, DISCARD), has(features, WRITE_ZEROES)]).toEqual([true, false, false]);
+    expect(labelledOne(qemu, "queue size")).toBe(128);
   });
 
   it("virtio-blk needs a drive, in QEMU's words", () => {
@@ -309,33 +295,42 @@ describe("virtio devices as QEMU 7.2 shows them", () => {
   });
 
   it("virtio-blk on a read-only drive offers VIRTIO_BLK_F_RO", () => {
-    expect(machine("virtio-blk-pci,drive=ro").m.ioRead(IO, 4)).toBe(0x79006e74);
+    const RO = 5;
+    const ro = labelledOne(replayMatchesQemu("virtio-blk-readonly").qemu, "host features");
+    const rw = labelledOne(loadRegisterFixture("virtio-blk-config").steps, "host features");
+    expect([has(ro, RO), has(rw, RO), (ro & ~bit(RO)) >>> 0]).toEqual([true, false, rw]);
   });
 
   it("virtio-blk with 4 KiB blocks and a bigger drive: blk_size, topology, capacity still in 512-byte sectors", () => {
-    const { m } = machine("virtio-blk-pci,drive=d,drive-size=1G,logical_block_size=4096,physical_block_size=4096,num-queues=2");
-    const v = new DataView(Uint8Array.from(bytes(m, MODERN + 0x2000, 36, false)).buffer);
-    expect(v.getBigUint64(0, true)).toBe(2097152n);
-    expect([v.getUint16(16, true), v.getUint8(18), v.getUint8(19)]).toEqual([2080, 16, 56]); // 63 sectors rounded down to whole 4 KiB blocks
-    expect([v.getUint32(20, true), v.getUint8(24), v.getUint16(34, true)]).toEqual([4096, 0, 2]);
-    expect(m.memRead(MODERN + 0x12, 2)).toBe(2);
+    const { qemu } = replayMatchesQemu("virtio-blk-4k-blocks");
+    const v = new DataView(Uint8Array.from(labelled(qemu, "config")).buffer);
+    expect(v.getBigUint64(0, true)).toBe(BigInt(2 ** 30 / 512));
+    expect(v.getUint8(19) % 8).toBe(0); // sectors per track: whole 4 KiB blocks
+    expect([v.getUint32(20, true), v.getUint8(24), labelledOne(qemu, "num_queues")]).toEqual([4096, 0, 2]);
   });
 
   it("virtio-serial: 64 queues and max_nr_ports 31; pc-i440fx-1.4 has 32 vectors and no emergency write", () => {
-    const now = machine("virtio-serial-pci");
-    expect(now.m.memRead(MODERN + 0x12, 2)).toBe(64);
-    expect(bytes(now.m, IO + 20, 13)).toEqual([0, 0, 0, 0, 31, 0, 0, 0, 0, 0, 0, 0, 0xff]);
-    const old = machine("virtio-serial-pci", "pc-i440fx-1.4");
-    expect(old.cfg.read(0x40)).toBe(0x001f0011);
-    expect(old.m.ioRead(IO, 4)).toBe(0x71000002);
-    expect(bytes(old.m, IO + 20, 9)).toEqual([0, 0, 0, 0, 31, 0, 0, 0, 0xff]);
+    const { qemu: now } = replayMatchesQemu("virtio-serial-config");
+    expect(labelledOne(now, "num_queues")).toBe(64);
+    const nowConfig = labelled(now, "config");
+    expect(new DataView(Uint8Array.from(nowConfig).buffer).getUint32(4, true)).toBe(31);
+    const { qemu: old } = replayMatchesQemu("virtio-serial@pc-i440fx-1.4");
+    const EMERG_WRITE = 2;
+    expect(((labelledOne(old, "MSI-X header") >>> 16) & 0x7ff) + 1).toBe(32);
+    expect([has(labelledOne(now, "host features"), EMERG_WRITE), has(labelledOne(old, "host features"), EMERG_WRITE)]).toEqual([
+      true,
+      false,
+    ]);
+    // without emergency write the config ends after max_nr_ports
+    expect([nowConfig.indexOf(0xff), labelled(old, "config").indexOf(0xff)]).toEqual([12, 8]);
   });
 
   it("virtio-serial keeps QEMU's accepted classes (0x0780, 0x0380, 0x00ff) and replaces others by 0x0780", () => {
-    expect(machine("virtio-serial-pci,class=0x0380").cfg.read(0x08) >>> 16).toBe(0x0380);
-    expect(machine("virtio-serial-pci,class=0x1234").cfg.read(0x08) >>> 16).toBe(0x0780);
+    const classOf = (name: string) => labelledOne(replayMatchesQemu(name).qemu, "class/revision") >>> 16;
+    expect([classOf("virtio-serial-class-0x0380"), classOf("virtio-serial-class-0x1234")]).toEqual([0x0380, 0x0780]);
   });
 
+  // machbus-only: QEMU 7.2 has no pc-0.10 or pc-0.11 to measure.
   it("seed-era machine types: pc-0.10 gives virtio-blk class 0x0180 without MSI-X and virtio-serial class 0x0380", () => {
     const blk = machine("virtio-blk-pci,drive=d", "pc-0.10");
     expect(blk.cfg.read(0x08) >>> 16).toBe(0x0180);
@@ -346,33 +341,25 @@ describe("virtio devices as QEMU 7.2 shows them", () => {
   });
 
   it("virtio-balloon: no MSI-X, three queues, 16 config bytes with page poisoning; the guest's answer is writable", () => {
-    const { m, cfg, dev } = machine("virtio-balloon-pci");
-    expect(capabilities(cfg).map(([, id]) => id)).not.toContain(0x11);
-    expect(m.ioRead(IO, 4)).toBe(0x79000012);
-    expect(m.memRead(MODERN + 0x12, 2)).toBe(3);
-    expect(bytes(m, IO + 20, 17)).toEqual([...new Array(16).fill(0), 0xff]);
-    (dev as VirtioBalloonPci).setTarget(64 * 1024 * 1024);
-    expect(m.ioRead(IO + 20, 4)).toBe(16384); // pages of 4 KiB to give back from 128 MiB
-    m.ioWrite(IO + 24, 4, 16384);
-    expect((dev as VirtioBalloonPci).actualBytes).toBe(64 * 1024 * 1024);
+    const target = (m: Machine) => (m.findDevice("dev") as VirtioBalloonPci).setTarget(64 * 1024 * 1024);
+    const { qemu, machine: m } = replayMatchesQemu("virtio-balloon-config", { hmp: { "balloon 64": target } });
+    expect(capList(qemu).map(([id]) => id)).not.toContain(MSIX_ID);
+    expect(labelledOne(qemu, "num_queues")).toBe(3);
+    expect(labelled(qemu, "config").indexOf(0xff)).toBe(16);
+    expect(labelledOne(qemu, "num_pages")).toBe((128 - 64) * 256); // 4 KiB pages to give back from 128 MiB
+    expect((m.findDevice("dev") as VirtioBalloonPci).actualBytes).toBe(labelledOne(qemu, "actual") * 4096);
   });
 
   it("virtio-net MACs default to 52:54:00:12:34:56 and count up per NIC; the guest's registers survive a snapshot", () => {
-    const m = Machine.create({
-      devices: ["virtio-net-pci,id=a", "virtio-net-pci,id=b", "virtio-net-pci,id=c,mac=52:54:00:12:34:58"],
-      drivers: DRIVERS,
-    });
-    expect(["a", "b", "c"].map((id) => (m.findDevice(id) as VirtioNetPci).macAddress)).toEqual([
-      "52:54:00:12:34:56",
-      "52:54:00:12:34:57",
-      "52:54:00:12:34:58",
-    ]);
-    const { m: one } = machine("virtio-net-pci");
-    one.ioWrite(IO + 4, 4, 0x20);
-    one.ioWrite(IO + 18, 1, 0x03);
-    const copy = Machine.create({ machine: "pc-i440fx-7.2", devices: ["virtio-net-pci,id=dev"], drivers: DRIVERS });
-    copy.load(one.save());
-    expect([copy.ioRead(IO + 4, 4), copy.ioRead(IO + 18, 1)]).toEqual([0x20, 0x03]);
+    const { qemu, machine: m } = replayMatchesQemu("virtio-net-macs");
+    const mac = (id: string) =>
+      labelled(qemu, `mac ${id}`)
+        .map((b) => b.toString(16).padStart(2, "0"))
+        .join(":");
+    expect(["a", "b", "c"].map(mac)).toEqual(["52:54:00:12:34:56", "52:54:00:12:34:57", "52:54:00:12:34:58"]);
+    expect(["a", "b", "c"].map((id) => (m.findDevice(id) as VirtioNetPci).macAddress)).toEqual(["a", "b", "c"].map(mac));
+    const { qemu: after } = replayMatchesQemu("virtio-net-snapshot");
+    expect([labelledOne(after, "guest features"), labelledOne(after, "status")]).toEqual([0x20, 0x03]);
   });
 
   it("declares every property QEMU's -device help lists, with QEMU's defaults for the ones that shape the guest view", () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AcmeWatchdog, acmeMachine } from "../docs/examples/acme-board.js";
+import { Machine } from "../src/index.js";
 
 describe("worked example: our own device and machine type (docs/examples/acme-board.ts)", () => {
   it("the watchdog goes into the slot the board keeps for it", () => {
@@ -60,5 +61,11 @@ describe("worked example: our own device and machine type (docs/examples/acme-bo
     expect(old.placement(old.findDevice("wd")!)!.props.timeout).toBe(5);
     const explicit = acmeMachine("acme-0.9", ["acme-watchdog,id=wd,timeout=7"]);
     expect(explicit.placement(explicit.findDevice("wd")!)!.props.timeout).toBe(7);
+  });
+
+  it("the watchdog and the ACME types exist only for the machines given them", () => {
+    expect(() => Machine.create({ devices: ["acme-watchdog"] })).toThrow("'acme-watchdog' is not a valid device model name");
+    expect(() => Machine.create({ machine: "acme-1.0" })).toThrow("unsupported machine type 'acme-1.0'");
+    expect(() => acmeMachine("pc")).toThrow("unsupported machine type 'pc'");
   });
 });

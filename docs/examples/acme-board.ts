@@ -1,6 +1,7 @@
 /**
- * A worked example (docs/custom-devices-and-machines.md; test/worked-example.test.ts runs it):
- * a device model of our own and a machine type of our own, plugged in without touching machbus.
+ * A worked example (docs/writing-devices.md, docs/machine-types.md; test/worked-example.test.ts
+ * runs it): a device model of our own and a machine type of our own, given to the machines that
+ * use them, without touching machbus or any other machine.
  */
 // In your own project: from "machbus".
 import {
@@ -8,6 +9,7 @@ import {
   Machine,
   MachineTypeRegistry,
   PciDevice,
+  builtinDrivers,
   i440fxBoard,
   inject,
   pciDriver,
@@ -76,6 +78,7 @@ export class AcmeWatchdog extends PciDevice {
 export const acmeBoard: Board = {
   name: "acme",
   properties: {},
+  drivers: i440fxBoard.drivers, // the chips build() plugs, known whatever catalogue a machine has
   build(machine, options) {
     i440fxBoard.build(machine, { ...options, ecam: null });
     const bus = machine.rootBus;
@@ -86,18 +89,22 @@ export const acmeBoard: Board = {
   },
 };
 
-/** A registry of our own, so the process-wide one (pc, pc-qemu-*) is left alone. */
-export const acmeTypes = new MachineTypeRegistry();
-acmeTypes.register({ name: "acme-1.0", description: "ACME board, first revision", board: acmeBoard, isDefault: true });
-acmeTypes.register({
-  name: "acme-0.9",
-  description: "ACME board prototype (watchdog fired after 5 ticks)",
-  board: acmeBoard,
-  newer: "acme-1.0",
-  compat: [{ driver: "acme-watchdog", property: "timeout", value: "5" }],
-});
+/** ACME's machine types, and only those (`builtinMachineTypes.with(...)` would keep the pc types too). */
+export const acmeTypes = new MachineTypeRegistry([
+  { name: "acme-1.0", description: "ACME board, first revision", board: acmeBoard, isDefault: true },
+  {
+    name: "acme-0.9",
+    description: "ACME board prototype (watchdog fired after 5 ticks)",
+    board: acmeBoard,
+    newer: "acme-1.0",
+    compat: [{ driver: "acme-watchdog", property: "timeout", value: "5" }],
+  },
+]);
+
+/** The device models an ACME machine can build: machbus's own and the watchdog. */
+export const acmeDrivers = builtinDrivers.with(AcmeWatchdog);
 
 /** Builds an ACME machine. */
 export function acmeMachine(version: string, devices: string[] = []): Machine {
-  return Machine.create({ machine: version, registry: acmeTypes, devices, drivers: [AcmeWatchdog] });
+  return Machine.create({ machine: version, machineTypes: acmeTypes, drivers: acmeDrivers, devices });
 }

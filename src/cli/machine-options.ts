@@ -1,6 +1,8 @@
 import { CommanderError, type Command } from "commander";
 import { readFileSync, writeFileSync } from "node:fs";
-import { Machine, MachbusError, isMachbusError, type MachineOptions } from "../index.js";
+import { Machine, MachbusError, builtinDrivers, isMachbusError, type MachineOptions } from "../index.js";
+import { formatPolicyHelp } from "../machine/allocation-policy.js";
+import { builtinPolicies } from "../machine/policies/index.js";
 import { deviceHelp } from "../monitor/device-help.js";
 import { machineOptionsFromConfig, parseHostConfig, parseMachineConfig } from "../state/machine-config.js";
 
@@ -18,6 +20,10 @@ export function addMachineOptions(cmd: Command): Command {
     .option("--drive <spec>", "host drive backend: if=none,id=ID,file=PATH (repeatable) [-drive]", collect, [])
     .option("--global <setting>", "property default for a driver: DRIVER.PROP=VALUE (repeatable) [-global]", collect, [])
     .option("-m, --memory <size>", "guest RAM size, e.g. 64M or 1G (default 128M)")
+    .option(
+      "--allocator <policy>",
+      "slot-allocation policy for devices without addr=: NAME[,KEY=VALUE]... (default qemu; 'help' lists them)",
+    )
     .option("--config <file>", "machine-definition file (YAML or JSON, as dump-config writes); other options add to it")
     .option("--host-config <file>", "host configuration file (drives, network backends) for the machine");
 }
@@ -28,10 +34,14 @@ export function addMachineOptions(cmd: Command): Command {
  * with exit status 0 (thrown as Commander's own help is, so main() ends quietly).
  */
 function answerDeviceHelp(cmd: Command): void {
+  if (cmd.opts<MachineCliOptions>().allocator?.trim() === "help") {
+    process.stdout.write(formatPolicyHelp(builtinPolicies));
+    throw new CommanderError(0, "machbus.allocatorHelpDisplayed", "(allocator help)");
+  }
   for (const spec of cmd.opts<MachineCliOptions>().device) {
     let help: string | null;
     try {
-      help = deviceHelp(spec);
+      help = deviceHelp(spec, builtinDrivers);
     } catch (e) {
       throw isMachbusError(e) ? e.within(`-device ${spec}`) : e;
     }
@@ -47,6 +57,7 @@ export interface MachineCliOptions {
   drive: string[];
   global: string[];
   memory?: string;
+  allocator?: string;
   config?: string;
   hostConfig?: string;
 }
@@ -85,14 +96,37 @@ function fileError(e: unknown, path: string, what: string): MachbusError {
   return new MachbusError("file-invalid", `${what} ${path}: ${reason}`);
 }
 
-/** Machine options from a config file (if any) plus the command line, which adds to or overrides it. */
+/**
+ * The machine `machbus run FILE` defined: options every later command builds on (the command
+ * line adds to them, as to --config), or a machine the script built itself. `locate` puts an
+ * error building it at its place in the script.
+ */
+export interface ScriptMachine {
+  readonly file: string;
+  readonly options?: MachineOptions;
+  readonly machine?: Machine;
+  locate(e: MachbusError): MachbusError;
+}
+
+let scriptMachine: ScriptMachine | null = null;
+
+export function useScriptMachine(script: ScriptMachine): void {
+  scriptMachine = script;
+}
+
+/** Machine options from a config file or a script (if any) plus the command line, which adds to or overrides them. */
 export function machineOptions(opts: MachineCliOptions): MachineOptions {
   const host = opts.hostConfig ? parseHostConfig(readUserFile(opts.hostConfig, "host config"), opts.hostConfig) : undefined;
+  if (scriptMachine && opts.config) {
+    throw new MachbusError("file-invalid", `${scriptMachine.file} defines the machine; --config ${opts.config} cannot be added to it`);
+  }
   const base: MachineOptions = opts.config
     ? machineOptionsFromConfig(parseMachineConfig(readUserFile(opts.config, "config"), opts.config), opts.config, host)
-    : host
-      ? { host }
-      : {};
+    : scriptMachine?.options
+      ? { ...scriptMachine.options, ...(host ? { host } : {}) }
+      : host
+        ? { host }
+        : {};
   const options: MachineOptions = {
     ...base,
     devices: [...(base.devices ?? []), ...opts.device],
@@ -101,11 +135,22 @@ export function machineOptions(opts: MachineCliOptions): MachineOptions {
   };
   if (opts.machine !== undefined) options.machine = opts.machine;
   if (opts.memory !== undefined) options.memory = opts.memory;
+  if (opts.allocator !== undefined) options.allocator = opts.allocator;
   return options;
 }
 
 export function buildMachine(opts: MachineCliOptions): Machine {
-  return Machine.create(machineOptions(opts));
+  if (scriptMachine?.machine) {
+    const extra =
+      opts.device.length || opts.drive.length || opts.global.length || opts.machine || opts.memory || opts.allocator || opts.config;
+    if (extra) throw new MachbusError("file-invalid", `${scriptMachine.file} built the machine itself; machine options cannot change it`);
+    return scriptMachine.machine;
+  }
+  try {
+    return Machine.create(machineOptions(opts));
+  } catch (e) {
+    throw scriptMachine && isMachbusError(e) ? scriptMachine.locate(e) : e;
+  }
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -1,7 +1,7 @@
 import { Command, CommanderError } from "commander";
 
 import { createInterface } from "node:readline";
-import { isMachbusError, machineTypes } from "../index.js";
+import { builtinMachineTypes, isMachbusError } from "../index.js";
 import { formatInfoPci } from "../monitor/info-pci.js";
 import { formatQtree } from "../monitor/info-qtree.js";
 import { lspciDump, type DumpDepth } from "../pci/lspci-dump.js";
@@ -9,6 +9,8 @@ import { queryPciJson } from "../pci/query-pci.js";
 import { formatSlotReport, slotReport } from "../machine/slots.js";
 import { normalizeArgv } from "./argv.js";
 import { boot, type BootCliOptions } from "./boot.js";
+import { registerLayoutCommand } from "./layout.js";
+import { registerRunCommand } from "./run.js";
 import { addMachineOptions, buildMachine, readUserBytes, readUserFile, writeUserFile, type MachineCliOptions } from "./machine-options.js";
 import { dumpMachineConfig, formatMachineConfig, machineConfigJsonSchema, parseMachineConfig } from "../state/machine-config.js";
 import { compareMachineConfigs } from "../state/migration.js";
@@ -26,7 +28,7 @@ program
   .option("--default", "print only the default machine type")
   .action((opts: { default?: boolean }) => {
     if (opts.default) {
-      process.stdout.write(machineTypes.default().name + "\n");
+      process.stdout.write(builtinMachineTypes.default().name + "\n");
       return;
     }
     process.stdout.write(formatMachineList());
@@ -63,6 +65,9 @@ addMachineOptions(program.command("slots"))
     const report = slotReport(buildMachine(opts));
     process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + "\n" : formatSlotReport(report));
   });
+
+registerLayoutCommand(program);
+registerRunCommand(program);
 
 addMachineOptions(program.command("dump-config"))
   .description("the machine's guest-visible configuration as a complete, reloadable file (YAML; --json)")
@@ -130,8 +135,8 @@ addMachineOptions(program.command("monitor"))
 function formatMachineList(): string {
   const pad = (s: string): string => s.padEnd(20);
   let out = "Supported machines are:\n";
-  const def = machineTypes.default();
-  for (const t of machineTypes.list()) {
+  const def = builtinMachineTypes.default();
+  for (const t of builtinMachineTypes.list()) {
     for (const alias of t.aliases.filter((a) => !a.includes("i440fx") && !/^pc-\d/.test(a))) {
       out += `${pad(alias)} ${t.description} (alias of ${t.name})\n`;
     }

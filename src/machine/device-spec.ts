@@ -10,6 +10,8 @@ export interface DeviceSpec {
   readonly props: ReadonlyArray<readonly [string, string]>;
   /** Where the spec came from, for errors ("m.yaml: devices[2] (e1000)"); default "-device SPEC". */
   readonly where?: string;
+  /** The allocation policy that added this device (auto-bridge's bridges); dumps record it. */
+  readonly addedBy?: string;
 }
 
 /**

@@ -1,3 +1,4 @@
+import "reflect-metadata";
 import { injectable } from "tsyringe";
 import { MachbusError } from "../errors.js";
 import type { IsaDevice } from "../isa/device.js";
@@ -44,15 +45,16 @@ export interface DriverInfo {
 /** Any device model the machine can hold. */
 export type MachineDevice = PciDevice | IsaDevice;
 
-/** A device model class: constructed by the machine's DI container, described by its DriverInfo. */
-export type DriverClass = (abstract new (...args: any[]) => MachineDevice) & { readonly [DRIVER_INFO]: DriverInfo };
+/** A device model class as written; a catalogue checks that a decorator gave it a DriverInfo. */
+export type DeviceClass = abstract new (...args: any[]) => MachineDevice;
 
-/** All drivers known to this process, by name. Machines copy it into their own containers. */
-const catalogue = new Map<string, DriverClass>();
+/** A device model class: constructed by the machine's DI container, described by its DriverInfo. */
+export type DriverClass = DeviceClass & { readonly [DRIVER_INFO]: DriverInfo };
 
 /**
- * Class decorator that makes a device model injectable and registers it under its driver name,
- * with the common PCI properties merged into its property schema.
+ * Class decorator that makes a device model injectable and describes it (its DriverInfo: driver
+ * name, bus, property schema with the common PCI properties merged in). It registers nothing:
+ * a machine knows the drivers of the DriverCatalogue it is given.
  */
 export function pciDriver<S extends PropertySchema>(options: DriverOptions<S>) {
   return (target: abstract new (...args: any[]) => PciDevice): void => {
@@ -70,7 +72,6 @@ export function pciDriver<S extends PropertySchema>(options: DriverOptions<S>) {
       hotpluggable: options.hotpluggable ?? true,
     };
     Object.defineProperty(target, DRIVER_INFO, { value: info });
-    registerDriver(target as DriverClass);
   };
 }
 
@@ -91,45 +92,86 @@ export function isaDriver<S extends PropertySchema>(options: IsaDriverOptions<S>
       hotpluggable: options.hotpluggable ?? false,
     };
     Object.defineProperty(target, DRIVER_INFO, { value: info });
-    registerDriver(target as DriverClass);
   };
 }
 
-export function registerDriver(cls: DriverClass): void {
-  const name = cls[DRIVER_INFO].name;
-  const existing = catalogue.get(name);
-  if (existing && existing !== cls) {
-    throw new MachbusError("unknown-driver", `driver '${name}' is already registered by another class`);
-  }
-  catalogue.set(name, cls);
-}
-
-/** The process-wide catalogue (drivers registered by decorators). */
-export function registeredDrivers(): ReadonlyMap<string, DriverClass> {
-  return catalogue;
-}
-
+/** What the decorator says about a device model class. */
 export function driverInfo(cls: DriverClass): DriverInfo {
   return cls[DRIVER_INFO];
 }
 
-/** The names a user may give to `-device` (the user-creatable drivers), sorted. */
-export function userCreatableNames(drivers: ReadonlyMap<string, DriverClass>): string[] {
-  return [...drivers.values()]
-    .map(driverInfo)
-    .filter((i) => i.userCreatable)
-    .map((i) => i.name)
-    .sort();
+/** A class given where a driver is expected, checked: it must carry a DriverInfo. */
+function asDriverClass(cls: DeviceClass): DriverClass {
+  if (!Object.hasOwn(cls, DRIVER_INFO)) {
+    throw new MachbusError("driver-invalid", `class ${cls.name} is not a device driver (decorate it with @pciDriver or @isaDriver)`);
+  }
+  return cls as DriverClass;
 }
 
-/** The driver called `name`; an unknown name is the user's mistake, answered with the valid ones. */
-export function findDriver(drivers: ReadonlyMap<string, DriverClass>, name: string): DriverClass {
-  const cls = drivers.get(name);
-  if (!cls) {
-    throw new MachbusError(
-      "unknown-driver",
-      `'${name}' is not a valid device model name (valid: ${userCreatableNames(drivers).join(", ")})`,
-    );
+/**
+ * The device models a machine can build, by driver name: an immutable value. `builtinDrivers`
+ * (devices/index.ts) holds machbus's own; a user makes another with `with` and `without`, or
+ * from scratch, and gives it to `Machine.create({ drivers })`. No catalogue affects another.
+ */
+export class DriverCatalogue implements Iterable<DriverClass> {
+  private readonly byName = new Map<string, DriverClass>();
+
+  /** Throws if a class is not a driver, or two classes claim one name. */
+  constructor(drivers: Iterable<DeviceClass> = []) {
+    for (const c of drivers) {
+      const cls = asDriverClass(c);
+      const name = cls[DRIVER_INFO].name;
+      const existing = this.byName.get(name);
+      if (existing && existing !== cls) {
+        throw new MachbusError("driver-invalid", `driver '${name}' is defined twice: by class ${existing.name} and by class ${cls.name}`);
+      }
+      this.byName.set(name, cls);
+    }
   }
-  return cls;
+
+  /** A new catalogue: this one's drivers and `drivers` (a name already here must be the same class). */
+  with(...drivers: DeviceClass[]): DriverCatalogue {
+    return new DriverCatalogue([...this.byName.values(), ...drivers]);
+  }
+
+  /** A new catalogue without the named drivers, e.g. to replace a built-in model by one's own. */
+  without(...names: string[]): DriverCatalogue {
+    for (const name of names) this.find(name);
+    const drop = new Set(names);
+    return new DriverCatalogue([...this.byName.values()].filter((cls) => !drop.has(cls[DRIVER_INFO].name)));
+  }
+
+  get size(): number {
+    return this.byName.size;
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  get(name: string): DriverClass | undefined {
+    return this.byName.get(name);
+  }
+
+  /** The driver called `name`; an unknown name is the user's mistake, answered with the valid ones. */
+  find(name: string): DriverClass {
+    const cls = this.byName.get(name);
+    if (!cls) {
+      throw new MachbusError("unknown-driver", `'${name}' is not a valid device model name (valid: ${this.names().join(", ")})`);
+    }
+    return cls;
+  }
+
+  /** The names a user may give to `-device` (the user-creatable drivers), sorted. */
+  names(): string[] {
+    return [...this.byName.values()]
+      .map(driverInfo)
+      .filter((i) => i.userCreatable)
+      .map((i) => i.name)
+      .sort();
+  }
+
+  [Symbol.iterator](): Iterator<DriverClass> {
+    return this.byName.values();
+  }
 }

@@ -1,4 +1,5 @@
 import { MachbusError } from "../errors.js";
+import type { DeviceClass } from "./drivers.js";
 import type { PropertySchema } from "./properties.js";
 import type { Machine } from "./machine.js";
 
@@ -14,8 +15,15 @@ export interface Board {
   readonly name: string;
   /** Machine options the board understands (`--machine pc,ecam=0xb0000000`). */
   readonly properties: PropertySchema;
+  /**
+   * The device models of the board's own chips (what `build` plugs): a machine knows them
+   * whatever driver catalogue it is given.
+   */
+  readonly drivers?: readonly DeviceClass[];
   /** Sets up interrupt routing and plugs the onboard devices into a fresh machine. */
   build(machine: Machine, options: Record<string, unknown>): void;
+  /** How guest RAM splits around the 32-bit PCI hole (pc: QEMU's below_4g/above_4g_mem_size). */
+  ramSplit?(ramSize: number): { below4g: number; above4g: number };
 }
 
 export interface MachineTypeDefinition {
@@ -39,18 +47,37 @@ export interface MachineType extends MachineTypeDefinition {
   readonly compatChain: readonly CompatProperty[];
 }
 
-/** Versioned machine types, as QEMU's `-M help` lists them. */
+/**
+ * Versioned machine types, as QEMU's `-M help` lists them: an immutable value. `builtinMachineTypes`
+ * (machines/index.ts) holds machbus's own; `with` makes a registry with more, and a machine is
+ * given one with `Machine.create({ machineTypes })`. No registry affects another.
+ */
 export class MachineTypeRegistry {
   private readonly types = new Map<string, MachineTypeDefinition>();
 
-  register(def: MachineTypeDefinition): void {
-    for (const name of [def.name, ...(def.aliases ?? [])]) {
-      const clash = this.find(name);
-      if (clash && clash.name !== def.name) {
-        throw new MachbusError("machine-type-invalid", `machine type name '${name}' is already used by ${clash.name}`);
+  /** Throws if two definitions claim a name or an alias, or more than one is the default. */
+  constructor(definitions: Iterable<MachineTypeDefinition> = []) {
+    for (const def of definitions) {
+      for (const name of [def.name, ...(def.aliases ?? [])]) {
+        const clash = this.find(name);
+        if (clash && clash !== def) {
+          throw new MachbusError("machine-type-invalid", `machine type name '${name}' is already used by ${clash.name}`);
+        }
       }
+      this.types.set(def.name, def);
     }
-    this.types.set(def.name, def);
+    const defaults = [...this.types.values()].filter((d) => d.isDefault);
+    if (defaults.length > 1) {
+      throw new MachbusError(
+        "machine-type-invalid",
+        `machine types ${defaults.map((d) => d.name).join(" and ")} are each marked as the default; at most one may be`,
+      );
+    }
+  }
+
+  /** A new registry: this one's types and `definitions`. */
+  with(...definitions: MachineTypeDefinition[]): MachineTypeRegistry {
+    return new MachineTypeRegistry([...this.types.values(), ...definitions]);
   }
 
   /** Looks a type up by name or alias; throws listing the valid names. */
@@ -74,12 +101,11 @@ export class MachineTypeRegistry {
     return [...this.types.values()].map((d) => this.complete(d)).sort(compareTypes);
   }
 
+  /** The type a machine gets when none is named. */
   default(): MachineType {
-    const defs = [...this.types.values()].filter((d) => d.isDefault);
-    if (defs.length !== 1) {
-      throw new MachbusError("machine-type-invalid", `expected exactly one default machine type, found ${defs.length}`);
-    }
-    return this.complete(defs[0]!);
+    const def = [...this.types.values()].find((d) => d.isDefault);
+    if (!def) throw new MachbusError("unknown-machine", "no machine type is marked as the default: name one");
+    return this.complete(def);
   }
 
   private find(name: string): MachineTypeDefinition | undefined {
@@ -124,6 +150,3 @@ function versionOf(name: string): number[] {
   const m = /([\d.]+)$/.exec(name);
   return m ? m[1]!.split(".").map(Number) : [];
 }
-
-/** The process-wide registry; machine-type modules (machines/*.ts) register into it on import. */
-export const machineTypes = new MachineTypeRegistry();

@@ -9,13 +9,18 @@ import { PciBus, type MapIrq } from "../pci/bus.js";
 import { IsaDevice } from "../isa/device.js";
 import { DRIVER_INFO, PciDevice } from "../pci/device.js";
 import { PciHost } from "../pci/host.js";
-import { parseDriveOption, type HostConfig } from "../state/machine-config.js";
 import { loadSnapshot, saveSnapshot } from "../state/snapshot.js";
-import { FirstFitAllocator, type SlotAllocator } from "./allocator.js";
+import type { SlotAllocator, SlotRequest } from "./allocator.js";
+import { DEFAULT_POLICY, PolicyCatalogue, createPolicy, type PolicyClassLike } from "./allocation-policy.js";
+import { checkOnBus, checkPlacementShape, plannedDevice } from "./placement.js";
+import { builtinPolicies } from "./policies/index.js";
 import { MacAddresses } from "./mac-addresses.js";
 import { formatDeviceSpec, parseDeviceSpec, parseGlobal, parseOptionList, type DeviceSpec, type GlobalProperty } from "./device-spec.js";
-import { findDriver, registeredDrivers, userCreatableNames, type DriverClass, type DriverInfo, type MachineDevice } from "./drivers.js";
-import { machineTypes, type MachineType, type MachineTypeRegistry } from "./machine-type.js";
+import { builtinDrivers } from "../../devices/index.js";
+import { builtinMachineTypes } from "../../machines/index.js";
+import { DriverCatalogue, type DeviceClass, type DriverClass, type DriverInfo, type MachineDevice } from "./drivers.js";
+import { parseDriveOption, type HostConfig } from "./host-config.js";
+import type { MachineType, MachineTypeRegistry } from "./machine-type.js";
 import { parseProperty, type PropertySchema } from "./properties.js";
 import {
   CLOCK,
@@ -41,18 +46,30 @@ export interface MachineOptions {
   globals?: readonly (string | GlobalProperty)[];
   /** Guest RAM: bytes, or QEMU's -m syntax ("64M", "1G"; a bare number is MiB). Default 128 MiB. */
   memory?: string | number;
-  /** Device classes (decorated with @pciDriver) only this machine knows, besides the process-wide catalogue. */
-  drivers?: readonly (abstract new (...args: any[]) => MachineDevice)[];
+  /**
+   * The device models this machine can build: a catalogue (`new DriverCatalogue([...])`,
+   * `builtinDrivers.without(...)`), or classes to add to `builtinDrivers` (the default). The
+   * board's own chips are always added.
+   */
+  drivers?: DriverCatalogue | readonly DeviceClass[];
   /** Host backends devices refer to by name (drive=, netdev=); never guest-visible. */
   host?: HostConfig;
   /** QEMU's `-drive if=none,id=ID,file=PATH`: added to the host config's drives. */
   drives?: readonly string[];
   /** Where time comes from (the ACPI PM timer counts with it); default: the host's monotonic clock. */
   clock?: Clock;
-  /** Slot-allocation policy; default QEMU's first fit. */
-  allocator?: SlotAllocator;
-  /** Machine-type registry; default the process-wide one that machines/*.ts register into. */
-  registry?: MachineTypeRegistry;
+  /**
+   * Slot-allocation policy: a spec `NAME[,KEY=VALUE]...` ("auto-bridge", "hotplug-reserve,free=4")
+   * built in the machine's container, or an instance. Default "qemu" (QEMU's first fit).
+   */
+  allocator?: string | SlotAllocator;
+  /**
+   * The policies `allocator` names: a catalogue, or policy classes to add to `builtinPolicies`
+   * (the default).
+   */
+  policies?: PolicyCatalogue | readonly PolicyClassLike[];
+  /** The machine types `machine` is looked up in (default `builtinMachineTypes`). */
+  machineTypes?: MachineTypeRegistry;
 }
 
 /** Where a device sits and what made it: what `info pci`, dumps and the monitor need. */
@@ -62,6 +79,10 @@ export interface PlacedDevice {
   /** Properties as resolved (defaults, compat, globals, spec), by name. */
   readonly props: Readonly<Record<string, unknown>>;
   readonly onboard: boolean;
+  /** The policy that chose the address, for a device plugged without `addr=`. */
+  readonly placedBy?: string;
+  /** The policy that added the device to make room (auto-bridge's bridges). */
+  readonly addedBy?: string;
 }
 
 const DEFAULT_RAM = 128 * 1024 * 1024;
@@ -87,14 +108,19 @@ export class Machine {
   host!: PciHost;
   /** The board's ISA bus name ("isa.0" on pc), or null on a board without one. */
   isaBus: string | null = null;
+  /** The slot-allocation policy (also under SLOT_ALLOCATOR in the container). */
+  readonly allocator: SlotAllocator;
+  /** The spec that recreates it ("qemu", "hotplug-reserve,free=4"); a policy given as an instance: its name. */
+  readonly allocatorSpec: string;
 
+  /** Every device model this machine can build: MachineOptions.drivers plus the board's chips. */
+  readonly drivers: DriverCatalogue;
   private readonly placed: PlacedDevice[] = [];
-  private readonly drivers = new Map<string, DriverClass>();
   private readonly globals: GlobalProperty[];
   private buildingBoard = false;
 
   private constructor(options: MachineOptions) {
-    const registry = options.registry ?? machineTypes;
+    const registry = options.machineTypes ?? builtinMachineTypes;
     const { head, pairs } = parseOptionList(options.machine ?? registry.default().name, "machine");
     this.type = head ? registry.resolve(head) : registry.default();
     this.boardOptions = resolveOptions(`machine ${this.type.name}`, this.type.board.properties, pairs);
@@ -107,12 +133,9 @@ export class Machine {
     const dup = ids.find((id, i) => ids.indexOf(id) !== i);
     if (dup) throw new MachbusError("duplicate-id", `host backend id '${dup}' is used twice`);
     this.globals = (options.globals ?? []).map((g) => (typeof g === "string" ? parseGlobal(g) : g));
-    for (const [name, cls] of registeredDrivers()) this.drivers.set(name, cls);
-    for (const cls of options.drivers ?? []) {
-      const info = (cls as Partial<DriverClass>)[DRIVER_INFO];
-      if (!info) throw new MachbusError("unknown-driver", `class ${cls.name} is not a device driver (decorate it with @pciDriver)`);
-      this.drivers.set(info.name, cls as DriverClass);
-    }
+    const given = options.drivers ?? [];
+    const catalogue = given instanceof DriverCatalogue ? given : builtinDrivers.with(...given);
+    this.drivers = catalogue.with(...(this.type.board.drivers ?? []));
 
     this.container = rootContainer.createChildContainer();
     this.container.registerInstance(EVENTS, this.events);
@@ -121,8 +144,18 @@ export class Machine {
     this.container.registerInstance(RAM_SIZE, this.ramSize);
     this.container.registerInstance(MAC_ADDRESSES, new MacAddresses());
     this.container.registerInstance(CLOCK, options.clock ?? { nowNs: () => performance.now() * 1e6 });
-    this.container.registerInstance(SLOT_ALLOCATOR, options.allocator ?? new FirstFitAllocator());
     this.container.registerInstance(MACHINE, this);
+    const policy =
+      typeof options.allocator === "object"
+        ? { allocator: options.allocator, spec: options.allocator.name }
+        : createPolicy(
+            options.allocator ?? DEFAULT_POLICY,
+            this.container,
+            options.policies instanceof PolicyCatalogue ? options.policies : builtinPolicies.with(...(options.policies ?? [])),
+          );
+    this.allocator = policy.allocator;
+    this.allocatorSpec = policy.spec;
+    this.container.registerInstance(SLOT_ALLOCATOR, this.allocator);
     this.io.onOverlap((r) => this.events.emit("mapping-overlap", r));
     this.memory.onOverlap((r) => this.events.emit("mapping-overlap", r));
   }
@@ -134,6 +167,16 @@ export class Machine {
     m.type.board.build(m, m.boardOptions);
     m.buildingBoard = false;
     if (!m.rootBus) throw new MachbusError("machine-type-invalid", `board ${m.type.board.name} created no PCI root bus`);
+    if (m.allocator.prepare) {
+      const specs = (options.devices ?? []).flatMap((spec) => {
+        try {
+          return [plannedDevice(typeof spec === "string" ? parseDeviceSpec(spec) : spec)];
+        } catch {
+          return []; // a malformed spec is reported when it is plugged
+        }
+      });
+      m.allocator.prepare(specs);
+    }
     for (const spec of options.devices ?? []) {
       try {
         m.plug(spec, { hotplug: false });
@@ -161,7 +204,13 @@ export class Machine {
 
   /** Adds a device at run time (monitor device_add): hotplug rules apply, events are emitted. */
   addDevice(spec: string | DeviceSpec): MachineDevice {
-    return this.plug(spec, { hotplug: true });
+    const before = this.placed.length;
+    const device = this.plug(spec, { hotplug: true });
+    // Devices a policy added to make room come first, then the device itself.
+    for (const { device: d, info } of this.placed.slice(before)) {
+      if (d instanceof PciDevice) this.events.emit("device-added", { id: d.id, driver: info.name, bdf: d.function.bdf });
+    }
+    return device;
   }
 
   /** Board use: plugs an onboard device (not user creatable) while the board is being built. */
@@ -244,18 +293,8 @@ export class Machine {
     return bus;
   }
 
-  /** Driver names a user may give to --device, sorted. */
-  driverNames(): string[] {
-    return userCreatableNames(this.drivers);
-  }
-
-  /** Every driver this machine can build: the process-wide catalogue plus MachineOptions.drivers. */
-  knownDrivers(): ReadonlyMap<string, DriverClass> {
-    return this.drivers;
-  }
-
   driver(name: string): DriverClass {
-    return findDriver(this.drivers, name);
+    return this.drivers.find(name);
   }
 
   /**
@@ -352,25 +391,64 @@ export class Machine {
       this.placed.push({ device, info, props, onboard: this.buildingBoard });
       return device;
     }
-    const bus = parsed.bus === null ? this.rootBus : this.findBus(parsed.bus);
+    const requested = parsed.bus === null ? this.rootBus : this.findBus(parsed.bus);
     const device = child.resolve(cls as unknown as new (...args: any[]) => PciDevice);
     const fn = device.function;
     fn.hotplugged = hotplug;
     device.addOptionRom();
     const addr = props.addr as number;
-    const devfn = addr >= 0 ? addr : this.container.resolve(SLOT_ALLOCATOR).allocate({ bus, driver: info.name, id: parsed.id });
-    bus.plug(fn, devfn);
-    props.addr = devfn; // the resolved address, also when the allocator chose it
+    const before = this.placed.length;
+    const { bus, devfn } =
+      addr >= 0
+        ? { bus: requested, devfn: addr }
+        : this.allocate({ bus: requested, driver: info.name, id: parsed.id, function: fn, hotplug });
     try {
-      device.plugged();
+      bus.plug(fn, devfn);
+      props.addr = devfn; // the resolved address, also when the allocator chose it
+      try {
+        device.plugged();
+      } catch (e) {
+        bus.unplug(fn);
+        throw e;
+      }
     } catch (e) {
-      bus.unplug(fn);
+      this.unplugAdded(before);
       throw e;
     }
     if (hotplug) device.hotplugReset();
-    this.placed.push({ device, info, props, onboard: this.buildingBoard });
-    if (hotplug) this.events.emit("device-added", { id: device.id, driver: info.name, bdf: fn.bdf });
+    const placedBy = addr >= 0 ? undefined : this.allocator.name;
+    this.placed.push({ device, info, props, onboard: this.buildingBoard, placedBy, addedBy: parsed.addedBy });
     return device;
+  }
+
+  /**
+   * Asks the policy for an address and checks its answer; devices it asks to add are plugged
+   * (and unplugged again by the caller if the device itself then fails).
+   */
+  private allocate(request: SlotRequest): { bus: PciBus; devfn: number } {
+    const policy = this.allocator.name;
+    const plan = checkPlacementShape(policy, request, this.allocator.allocate(request));
+    const before = this.placed.length;
+    try {
+      for (const spec of plan.add) this.plug(spec, { hotplug: request.hotplug });
+      const bus = plan.bus === null ? request.bus : this.findBus(plan.bus);
+      checkOnBus(policy, request, bus, request.function, plan.devfn);
+      return { bus, devfn: plan.devfn };
+    } catch (e) {
+      this.unplugAdded(before);
+      throw isMachbusError(e) && e.code === "unknown-bus"
+        ? new MachbusError("allocator-invalid", `allocation policy '${policy}': ${e.message}`)
+        : e;
+    }
+  }
+
+  /** Takes out, newest first, the devices placed after the first `count` (a policy's additions for a device that failed). */
+  private unplugAdded(count: number): void {
+    for (const entry of this.placed.splice(count).reverse()) {
+      if (!(entry.device instanceof PciDevice)) continue;
+      entry.device.unplugging();
+      entry.device.function.bus?.unplug(entry.device.function);
+    }
   }
 
   /** Property values in QEMU's order: driver default, machine compat, -global, then the device spec. */

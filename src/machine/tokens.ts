@@ -18,6 +18,8 @@ export const MEMORY_SPACE: InjectionToken<AddressSpace> = Symbol("machbus.memory
 export const ROOT_BUS: InjectionToken<PciBus> = Symbol("machbus.rootBus");
 export const PCI_HOST: InjectionToken<PciHost> = Symbol("machbus.pciHost");
 export const SLOT_ALLOCATOR: InjectionToken<SlotAllocator> = Symbol("machbus.slotAllocator");
+/** The resolved parameters of the allocation policy being constructed (`hotplug-reserve,free=4`). */
+export const ALLOCATOR_PARAMS: InjectionToken<unknown> = Symbol("machbus.allocatorParams");
 /** Guest RAM size in bytes (the chipset reports it; the embedder provides the RAM itself). */
 export const RAM_SIZE: InjectionToken<number> = Symbol("machbus.ramSize");
 /** The machine's MAC address book: NICs without `mac=` get QEMU's 52:54:00:12:34:56, :57, ... */

@@ -1,5 +1,5 @@
 import { parseDeviceSpec } from "../machine/device-spec.js";
-import { driverInfo, findDriver, registeredDrivers, type DriverCategory, type DriverClass, type DriverInfo } from "../machine/drivers.js";
+import { driverInfo, type DriverCatalogue, type DriverCategory, type DriverInfo } from "../machine/drivers.js";
 import type { PropertyDef } from "../machine/properties.js";
 
 /** QEMU's headings of `-device help` (qdev_category_names), in QEMU's order. */
@@ -28,16 +28,16 @@ function isHelp(word: string): boolean {
  * driver (`e1000,help`, any other options aside) lists its properties. Null when the argument
  * asks for no help; an unknown driver is the usual error.
  */
-export function deviceHelp(spec: string, drivers: ReadonlyMap<string, DriverClass> = registeredDrivers()): string | null {
+export function deviceHelp(spec: string, drivers: DriverCatalogue): string | null {
   const { driver, props } = parseDeviceSpec(spec);
   if (isHelp(driver)) return formatDeviceList(drivers);
   if (!props.some(([key]) => isHelp(key))) return null;
-  return formatDeviceProperties(driverInfo(findDriver(drivers, driver)));
+  return formatDeviceProperties(driverInfo(drivers.find(driver)));
 }
 
 /** `-device help`: the user-creatable models by category, names compared as QEMU's strcasecmp does. */
-export function formatDeviceList(drivers: ReadonlyMap<string, DriverClass>): string {
-  const infos = [...drivers.values()]
+export function formatDeviceList(drivers: DriverCatalogue): string {
+  const infos = [...drivers]
     .map(driverInfo)
     .filter((i) => i.userCreatable)
     .sort((a, b) => compareBytes(a.name.toLowerCase(), b.name.toLowerCase()));

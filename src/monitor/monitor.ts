@@ -75,7 +75,7 @@ export class Monitor {
       }
       case "device_add": {
         const spec = cmd.named["device"] as string;
-        const help = deviceHelp(spec, m.knownDrivers());
+        const help = deviceHelp(spec, m.drivers);
         if (help !== null) return done(help);
         m.addDevice(spec);
         return done();

@@ -91,6 +91,9 @@ export class Bar {
   get is64(): boolean {
     return (this.type & PCI_BASE_ADDRESS_MEM_TYPE_64) !== 0;
   }
+  get prefetchable(): boolean {
+    return !this.isIo && (this.type & PCI_BASE_ADDRESS_MEM_PREFETCH) !== 0;
+  }
   get mapped(): boolean {
     return this.address !== BAR_UNMAPPED;
   }

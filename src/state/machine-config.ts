@@ -1,8 +1,10 @@
-import { LineCounter, parseDocument, stringify } from "yaml";
+import { LineCounter, Schema, parseDocument, stringify, type ScalarTag } from "yaml";
 import { z } from "zod";
 import { MachbusError } from "../errors.js";
 import { IsaDevice } from "../isa/device.js";
-import { parseOptionList, type DeviceSpec } from "../machine/device-spec.js";
+import { DEFAULT_POLICY } from "../machine/allocator.js";
+import type { DeviceSpec } from "../machine/device-spec.js";
+import type { HostConfig, HostDrive, HostNetdev } from "../machine/host-config.js";
 import type { Machine, MachineOptions } from "../machine/machine.js";
 import type { PropertyDef } from "../machine/properties.js";
 import { PciDevice, pciCommonProperties } from "../pci/device.js";
@@ -30,6 +32,10 @@ export const deviceEntrySchema = z
       .optional()
       .describe("slot and function (PCI); absent: the allocator picks, and the next dump records it"),
     properties: z.record(z.string(), propertyValue).optional().describe("property values by name, as for --device"),
+    addedBy: z
+      .string()
+      .optional()
+      .describe("the allocation policy that added this device to make room (auto-bridge); a reload keeps it as it is"),
   })
   .strict();
 
@@ -41,7 +47,7 @@ export const driveSchema = z
     if: z.literal("none").optional().describe("QEMU's if=none: the drive is a backend for a device"),
     readonly: z.boolean().optional(),
   })
-  .strict();
+  .strict() satisfies z.ZodType<HostDrive>;
 
 export const netdevSchema = z
   .object({
@@ -49,7 +55,7 @@ export const netdevSchema = z
     type: z.string().min(1).describe("backend type on this host (user, tap, ...)"),
     options: z.record(z.string(), propertyValue).optional(),
   })
-  .strict();
+  .strict() satisfies z.ZodType<HostNetdev>;
 
 export const hostConfigSchema = z
   .object({
@@ -57,7 +63,7 @@ export const hostConfigSchema = z
     netdevs: z.array(netdevSchema).optional(),
   })
   .strict()
-  .describe("host configuration: backends devices refer to by name; never changes what the guest sees");
+  .describe("host configuration: backends devices refer to by name; never changes what the guest sees") satisfies z.ZodType<HostConfig>;
 
 export const machineConfigSchema = z
   .object({
@@ -73,6 +79,13 @@ export const machineConfigSchema = z
         options: z.record(z.string(), propertyValue).optional().describe("board options, e.g. ecam: 0xb0000000"),
       })
       .strict(),
+    allocator: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "slot-allocation policy for devices without addr, as for --allocator: qemu (default), auto-bridge, hotplug-reserve,free=2, ...",
+      ),
     globals: z.array(z.string()).optional().describe("DRIVER.PROP=VALUE defaults, as for --global"),
     devices: z.array(deviceEntrySchema).optional(),
     host: hostConfigSchema.optional(),
@@ -80,8 +93,8 @@ export const machineConfigSchema = z
   .strict();
 
 export type MachineConfig = z.infer<typeof machineConfigSchema>;
-export type HostConfig = z.infer<typeof hostConfigSchema>;
 export type DeviceEntry = z.infer<typeof deviceEntrySchema>;
+export type { HostConfig, HostDrive, HostNetdev };
 
 /** Parses a machine-definition file (YAML, or JSON, which YAML reads too); errors name file, line and field. */
 export function parseMachineConfig(text: string, file: string): MachineConfig {
@@ -101,16 +114,26 @@ function parseWith<T>(schema: z.ZodType<T>, text: string, file: string): T {
     const pos = lines.linePos(e.pos[0]);
     throw new MachbusError("file-invalid", `${file}:${pos.line}:${pos.col}: ${e.message.split("\n")[0]}`);
   }
-  const result = schema.safeParse(doc.toJS());
+  return validateWith(schema, doc.toJS(), file, (path) => {
+    const node = doc.getIn(path as (string | number)[], true) as { range?: [number, number, number] } | undefined;
+    return node?.range ? `:${lines.linePos(node.range[0]).line}` : "";
+  });
+}
+
+/** Checks a machine definition given as an object (a script's default export); errors name the file and field. */
+export function checkMachineConfig(value: unknown, file: string): MachineConfig {
+  return validateWith(machineConfigSchema, value, file, () => "");
+}
+
+function validateWith<T>(schema: z.ZodType<T>, value: unknown, file: string, lineOf: (path: PropertyKey[]) => string): T {
+  const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const path = issue.path
     .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
     .join("")
     .replace(/^\./, "");
-  const node = doc.getIn(issue.path as (string | number)[], true) as { range?: [number, number, number] } | undefined;
-  const at = node?.range ? `:${lines.linePos(node.range[0]).line}` : "";
-  throw new MachbusError("file-invalid", `${file}${at}: ${path || "(top level)"}: ${describeIssue(issue)}`);
+  throw new MachbusError("file-invalid", `${file}${lineOf(issue.path)}: ${path || "(top level)"}: ${describeIssue(issue)}`);
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
@@ -142,6 +165,7 @@ export function machineOptionsFromConfig(config: MachineConfig, file: string, ho
       ...Object.entries(d.properties ?? {}).map(([k, v]) => [k, specValue(v)] as const),
     ],
     where: `${file}: devices[${i}] (${d.driver}${d.id ? `,id=${d.id}` : ""})`,
+    ...(d.addedBy !== undefined ? { addedBy: d.addedBy } : {}),
   }));
   const result: MachineOptions = {
     machine: [config.machine.type, ...options].join(","),
@@ -150,13 +174,14 @@ export function machineOptionsFromConfig(config: MachineConfig, file: string, ho
     host: host ?? config.host ?? {},
   };
   if (config.machine.memory !== undefined) result.memory = config.machine.memory;
+  if (config.allocator !== undefined) result.allocator = config.allocator;
   return result;
 }
 
 /** Everything guest-visible about `machine`, as a complete config (`machbus dump-config`). */
 export function dumpMachineConfig(machine: Machine, options: { withHost?: boolean } = {}): MachineConfig {
   const devices: DeviceEntry[] = [];
-  for (const { device, info, props, onboard } of machine.devices()) {
+  for (const { device, info, props, onboard, addedBy } of machine.devices()) {
     if (onboard) continue;
     const entry: DeviceEntry = { driver: info.name };
     if (device.id) entry.id = device.id;
@@ -177,12 +202,15 @@ export function dumpMachineConfig(machine: Machine, options: { withHost?: boolea
       entry.bus = machine.isaBus ?? "isa.0";
     }
     entry.properties = properties;
+    if (addedBy) entry.addedBy = addedBy;
     devices.push(entry);
   }
   const config: MachineConfig = {
     machbus: CONFIG_FORMAT,
     complete: true,
     machine: { type: machine.type.name, memory: formatMemory(machine.ramSize) },
+    // The default policy is left out, so dumps of ordinary machines read as before.
+    ...(machine.allocatorSpec !== DEFAULT_POLICY ? { allocator: machine.allocatorSpec } : {}),
     devices,
   };
   const boardOptions = Object.entries(machine.boardOptions);
@@ -216,36 +244,19 @@ function formatMemory(bytes: number): string {
   return String(bytes);
 }
 
-/** YAML (default) or JSON text of a config. */
-export function formatMachineConfig(config: MachineConfig | HostConfig, format: "yaml" | "json" = "yaml"): string {
-  return format === "json" ? JSON.stringify(config, null, 2) + "\n" : stringify(config, { lineWidth: 0 });
-}
+/**
+ * Plain scalars that YAML 1.1 readers (PyYAML, Ruby's Psych, ...) read as something other than a
+ * string, though YAML 1.2 reads them as strings: MACs such as 52:54:00:12:34:56 (base-60 integers),
+ * on/off/yes/no/y/n, 0b101, 1_000, 2001-12-14, and `=` (1.1's value key). Written quoted.
+ */
+const YAML_1_1_TAGS = [
+  ...new Schema({ schema: "yaml-1.1" }).tags,
+  { tag: "tag:yaml.org,2002:value", default: true, test: /^=$/, resolve: (text: string) => text } satisfies ScalarTag,
+];
 
-/** QEMU's `-drive if=none,id=ID,file=PATH[,format=F][,readonly=on]` as a host drive entry. */
-export function parseDriveOption(text: string): NonNullable<HostConfig["drives"]>[number] {
-  const { head, pairs } = parseOptionList(text, "drive");
-  const values = new Map(pairs);
-  if (head) values.set("file", values.get("file") ?? head);
-  const allowed = new Set(["if", "id", "file", "format", "readonly"]);
-  for (const k of values.keys()) {
-    if (!allowed.has(k))
-      throw new MachbusError("spec-syntax", `drive '${text}': unknown option '${k}' (valid: ${[...allowed].join(", ")})`);
-  }
-  const id = values.get("id");
-  const file = values.get("file");
-  if (!id) throw new MachbusError("spec-syntax", `drive '${text}': needs id=NAME (devices refer to it as drive=NAME)`);
-  if (!file) throw new MachbusError("spec-syntax", `drive '${text}': needs file=PATH`);
-  if ((values.get("if") ?? "none") !== "none") {
-    throw new MachbusError(
-      "spec-syntax",
-      `drive '${text}': only if=none drives are modelled (attach them with a device's drive= property)`,
-    );
-  }
-  const drive: NonNullable<HostConfig["drives"]>[number] = { id, file, if: "none" };
-  const format = values.get("format");
-  if (format) drive.format = format;
-  if (values.has("readonly")) drive.readonly = ["on", "yes", "true"].includes(values.get("readonly")!);
-  return drive;
+/** YAML (default) or JSON text of a config; the YAML reads back the same under YAML 1.1 and 1.2. */
+export function formatMachineConfig(config: MachineConfig | HostConfig, format: "yaml" | "json" = "yaml"): string {
+  return format === "json" ? JSON.stringify(config, null, 2) + "\n" : stringify(config, { lineWidth: 0, compat: YAML_1_1_TAGS });
 }
 
 /** The JSON Schema of machine-definition files, generated from the schema the loader validates with. */

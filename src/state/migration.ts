@@ -1,5 +1,5 @@
 import { MachbusError, isMachbusError } from "../errors.js";
-import { Machine } from "../machine/machine.js";
+import { Machine, type MachineOptions } from "../machine/machine.js";
 import type { MachineDevice } from "../machine/drivers.js";
 import { PciDevice } from "../pci/device.js";
 import { ByteReader, ByteWriter } from "./binary.js";
@@ -12,15 +12,19 @@ export interface NamedConfig {
   readonly host?: HostConfig;
 }
 
+/** What both machines are built from: driver catalogue and machine types (default: the built-in ones). */
+export type MachineCatalogues = Pick<MachineOptions, "drivers" | "machineTypes">;
+
 /**
  * Every guest-visible difference between the machine `src` describes and the one `dst` would
  * build (F19's "can't comply" list): machine type, memory, missing or extra devices, other
  * addresses, property values, capabilities and identity registers. Host-only settings (image
  * paths, backends) are never differences. Empty when the destination can take the source's state.
  */
-export function compareMachineConfigs(src: NamedConfig, dst: NamedConfig): string[] {
-  const a = Machine.create(machineOptionsFromConfig(src.config, src.file, src.host));
-  const build = (config: MachineConfig): Machine => Machine.create(machineOptionsFromConfig(config, dst.file, dst.host));
+export function compareMachineConfigs(src: NamedConfig, dst: NamedConfig, catalogues: MachineCatalogues = {}): string[] {
+  const a = Machine.create({ ...machineOptionsFromConfig(src.config, src.file, src.host), ...catalogues });
+  const build = (config: MachineConfig): Machine =>
+    Machine.create({ ...machineOptionsFromConfig(config, dst.file, dst.host), ...catalogues });
   try {
     return compareMachines(a, build(dst.config));
   } catch (e) {
@@ -137,7 +141,7 @@ export function migrationStream(machine: Machine): Uint8Array {
     .result();
 }
 
-export interface ReceiveOptions {
+export interface ReceiveOptions extends MachineCatalogues {
   /** The destination's own host configuration (its image paths, backends). */
   host?: HostConfig;
   /** The machine the destination is prepared to run; any difference refuses the migration. */
@@ -174,16 +178,18 @@ export function receiveMigration(stream: Uint8Array, options: ReceiveOptions = {
   const description = checked.data;
   r.context = "the device state";
   const state = r.blob(r.remaining);
+  const catalogues: MachineCatalogues = { drivers: options.drivers, machineTypes: options.machineTypes };
   const source: NamedConfig = { config: description, file: "migration stream", host: options.host ?? {} };
   if (options.expect) {
-    const differences = compareMachineConfigs(source, { config: options.expect, file: "destination config", host: options.host ?? {} });
+    const destination = { config: options.expect, file: "destination config", host: options.host ?? {} };
+    const differences = compareMachineConfigs(source, destination, catalogues);
     if (differences.length) {
       throw new MachbusError("migration-refused", `can't comply with the source machine:\n${differences.map((d) => `  ${d}`).join("\n")}`);
     }
   }
   let machine: Machine;
   try {
-    machine = Machine.create(machineOptionsFromConfig(description, "migration stream", options.host ?? {}));
+    machine = Machine.create({ ...machineOptionsFromConfig(description, "migration stream", options.host ?? {}), ...catalogues });
   } catch (e) {
     if (isMachbusError(e)) throw new MachbusError("migration-refused", `can't comply with the source machine: ${e.describe()}`);
     throw e;

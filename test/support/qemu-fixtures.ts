@@ -39,6 +39,13 @@ export function loadHotplugFixture(name: string): HotplugFixture {
   return JSON.parse(readFileSync(`${QEMU_FIXTURES}monitor/${name}.json`, "utf8")) as HotplugFixture;
 }
 
+/** A config dword QEMU showed: its reset value or what it read back after all ones were written. */
+export function configDword(name: string, kind: "reset" | "writeOnes", offset: number, bdf = "00:02.0"): number {
+  const fn = loadConfigFixture(name).functions.find((f) => f.bdf === bdf);
+  if (!fn) throw new Error(`config fixture ${name} has no function ${bdf}`);
+  return parseInt(fn[kind][offset >> 2]!, 16) >>> 0;
+}
+
 export function configFixtureNames(): string[] {
   return readdirSync(`${QEMU_FIXTURES}config`)
     .filter((f) => f.endsWith(".json"))
@@ -49,8 +56,11 @@ export function readText(relative: string): string {
   return readFileSync(QEMU_FIXTURES + relative, "utf8");
 }
 
-/** The machbus machine for a fixture's QEMU command line (-M, -device, -drive, -m). */
-export function machineFor(fixture: { args: string[] }): Machine {
+/**
+ * The machbus machine for a fixture's QEMU command line (-M, -device, -drive, -m); a register
+ * fixture's `machbusDevices` replace the -device list where QEMU reads a fact from the host.
+ */
+export function machineFor(fixture: { args: string[]; machbusDevices?: string[] }): Machine {
   const devices: string[] = [];
   const drives: string[] = [];
   let machine: string | undefined;
@@ -62,7 +72,7 @@ export function machineFor(fixture: { args: string[] }): Machine {
     else if (a === "-drive") drives.push(fixture.args[++i]!);
     else if (a === "-m") memory = fixture.args[++i];
   }
-  return Machine.create({ machine, devices, memory, drives });
+  return Machine.create({ machine, devices: fixture.machbusDevices ?? devices, memory, drives });
 }
 
 export function bdfParts(bdf: string): { bus: number; devfn: number } {

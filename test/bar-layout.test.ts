@@ -1,0 +1,158 @@
+import { readFileSync, readdirSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { Machine } from "../src/index.js";
+import { LayoutError, assignBarLayout, planBarLayout, type BarLayout } from "../src/layout/bar-layout.js";
+import { machbus } from "./support/cli.js";
+import { machineFor } from "./support/qemu-fixtures.js";
+
+/**
+ * The host-side layout must give the addresses SeaBIOS gives. test/fixtures/seabios holds real
+ * QEMU 7.2 + SeaBIOS 1.16.2 boots (regenerate.mjs): each log's allocation lines, and the BARs and
+ * bridge windows left in config space, are compared with planBarLayout of the same command line.
+ */
+const FIXTURES = new URL("./fixtures/seabios/", import.meta.url);
+const LAYOUT_LINE = /^PCI: (IO: |32: |64: |map device |secondary bus \d+ size )/;
+const PANIC_LINE = /^PCI: out of (I\/O|32bit) address space$/;
+
+interface AfterBoot {
+  args: string[];
+  stoppedAt: string;
+  functions: Record<string, string[]>;
+}
+
+const scenarios = readdirSync(new URL("after-boot/", FIXTURES))
+  .filter((f) => f.endsWith(".json"))
+  .map((f) => f.slice(0, -5))
+  .sort();
+
+function dword(fixture: AfterBoot, bdf: string, offset: number): number {
+  return parseInt(fixture.functions[bdf]![offset / 4]!, 16);
+}
+
+/** A bridge window as SeaBIOS left its registers: [base, limit]. */
+function programmedWindow(fixture: AfterBoot, bdf: string, type: string): [number, number] {
+  const d = (off: number): number => dword(fixture, bdf, off);
+  if (type === "io") {
+    const r = d(0x1c);
+    const upper = d(0x30);
+    return [((r & 0xf0) << 8) + (upper & 0xffff) * 0x10000, (((r >>> 8) & 0xf0) << 8) + (upper >>> 16) * 0x10000 + 0xfff];
+  }
+  const r = d(type === "mem" ? 0x20 : 0x24);
+  const [hiBase, hiLimit] = type === "mem" ? [0, 0] : [d(0x28), d(0x2c)];
+  return [(r & 0xfff0) * 0x10000 + hiBase * 2 ** 32, ((r >>> 16) & 0xfff0) * 0x10000 + 0xfffff + hiLimit * 2 ** 32];
+}
+
+/** A BAR's address as SeaBIOS left it (type bits masked; the ROM BAR at 0x30, or 0x38 on a bridge). */
+function programmedBar(fixture: AfterBoot, bdf: string, bar: number, type: string, is64: boolean): number {
+  const bridge = ((dword(fixture, bdf, 0x0c) >>> 16) & 0x7f) === 1;
+  const offset = bar === 6 ? (bridge ? 0x38 : 0x30) : 0x10 + 4 * bar;
+  const low = dword(fixture, bdf, offset);
+  const masked = bar === 6 ? low & ~0x7ff : type === "io" ? low & ~0x3 : low & ~0xf;
+  return (masked >>> 0) + (is64 ? dword(fixture, bdf, offset + 4) * 2 ** 32 : 0);
+}
+
+describe("BAR layout against SeaBIOS on QEMU (every scenario in test/fixtures/seabios)", () => {
+  it("covers the cases that matter", () => {
+    // I/O at 0x1000, the 64-bit window, RAM-dependent holes, closed windows, both panics.
+    for (const s of [
+      "bridges-io-low",
+      "bridges-64bit",
+      "ram-5g-64bit",
+      "ram-2560m",
+      "pc-1.7-ram-3840m",
+      "bridge-shpc-off",
+      "exhausted-32bit",
+      "exhausted-io",
+    ]) {
+      expect(scenarios).toContain(s);
+    }
+  });
+
+  for (const name of scenarios) {
+    describe(name, () => {
+      const fixture = JSON.parse(readFileSync(new URL(`after-boot/${name}.json`, FIXTURES), "utf8")) as AfterBoot;
+      const log = readFileSync(new URL(`logs/${name}.log`, FIXTURES), "latin1").split("\n");
+      let layout: BarLayout;
+      const plan = (): BarLayout => (layout ??= planBarLayout(machineFor(fixture)));
+
+      it("prints SeaBIOS's allocation lines, in its order", () => {
+        expect(plan().log).toEqual(log.filter((l) => LAYOUT_LINE.test(l)));
+      });
+
+      if (PANIC_LINE.test(fixture.stoppedAt)) {
+        it(`does not fit where SeaBIOS panics (${fixture.stoppedAt})`, () => {
+          expect(plan().fits).toBe(false);
+          expect(plan().failure!.window).toBe(fixture.stoppedAt.includes("I/O") ? "io" : "mem32");
+        });
+        return;
+      }
+
+      it("every BAR holds the address SeaBIOS wrote", () => {
+        expect(plan().fits).toBe(true);
+        const got = plan().bars.map((b) => `${b.bdf} bar ${b.bar} ${programmedBar(fixture, b.bdf, b.bar, b.type, b.is64).toString(16)}`);
+        expect(got).toEqual(plan().bars.map((b) => `${b.bdf} bar ${b.bar} ${b.address.toString(16)}`));
+      });
+
+      it("every bridge window is programmed as SeaBIOS did", () => {
+        for (const w of plan().bridgeWindows) {
+          expect(programmedWindow(fixture, w.bdf, w.type), `${w.bdf} ${w.type}`).toEqual([w.base, w.base + w.size - 1]);
+        }
+      });
+    });
+  }
+});
+
+describe("BAR layout reports", () => {
+  it("e1000 + virtio-net-pci with 64 MiB: the addresses SeaBIOS assigns, in the board's windows", () => {
+    const layout = assignBarLayout(Machine.create({ devices: ["e1000", "virtio-net-pci"], memory: "64M" }));
+    expect(layout.bars.map((b) => [b.bdf, b.bar, b.address, b.size, b.window])).toEqual([
+      ["00:02.0", 1, 0xc000, 0x40, "io"],
+      ["00:03.0", 0, 0xc040, 0x20, "io"],
+      ["00:01.1", 4, 0xc060, 0x10, "io"],
+      ["00:02.0", 6, 0xfeb40000, 0x40000, "mem32"],
+      ["00:03.0", 6, 0xfeb80000, 0x40000, "mem32"],
+      ["00:02.0", 0, 0xfebc0000, 0x20000, "mem32"],
+      ["00:03.0", 1, 0xfebe0000, 0x1000, "mem32"],
+      ["00:03.0", 4, 0xfebfc000, 0x4000, "mem32"],
+    ]);
+    const mem32 = layout.windows.find((w) => w.name === "mem32")!;
+    expect(mem32).toMatchObject({ start: 0x80000000, end: 0xfebfffff, used: 0xa5000, requested: 0xa5000 });
+    // The hole is free from its base up to the first BAR.
+    expect(mem32.largestFree).toBe(0xfeb40000 - 0x80000000);
+  });
+
+  it("too many large BARs: an error naming the device, the BAR and the window, with the usage report", () => {
+    const m = Machine.create({
+      devices: ["e1000,id=a,romsize=0x40000000", "e1000,id=b,romsize=0x40000000", "e1000,id=c,romsize=0x40000000"],
+    });
+    let error: unknown;
+    try {
+      assignBarLayout(m);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(LayoutError);
+    const layout = (error as LayoutError).layout;
+    expect((error as LayoutError).message).toBe(
+      "e1000,id=a at 00:02.0: BAR 6 (mem, 1 GiB) does not fit in the 32-bit PCI hole 0x80000000-0xfebfffff: 3 GiB asked for, 2028 MiB there",
+    );
+    const mem32 = layout.windows.find((w) => w.name === "mem32")!;
+    // Packed down from the top, the last ROM and the small BARs fit; 1004 MiB stay free, no 1 GiB block.
+    expect(mem32.used).toBe(2 ** 30 + 3 * 0x20000);
+    expect(mem32.largestFree).toBeLessThan(2 ** 30);
+  });
+
+  it("machbus layout prints the table; --json the layout; an impossible layout exits 1 with the report", () => {
+    const ok = machbus(["layout", "--device", "e1000", "--device", "virtio-net-pci", "--memory", "64M"]);
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/^ {2}00:03\.0 +virtio-net-pci +BAR4 +prefmem +64-bit +0xfebfc000 +16 KiB$/m);
+    const json = JSON.parse(machbus(["layout", "--device", "e1000", "--json"]).stdout) as BarLayout;
+    expect(json.bars.find((b) => b.bdf === "00:02.0" && b.bar === 0)!.address).toBe(0xfebc0000);
+    const full = machbus(["layout", ...["a", "b", "c"].flatMap((id) => ["--device", `e1000,id=${id},romsize=0x40000000`])]);
+    expect(full.status).toBe(1);
+    expect(full.stderr).toBe(
+      "machbus: e1000,id=a at 00:02.0: BAR 6 (mem, 1 GiB) does not fit in the 32-bit PCI hole 0x80000000-0xfebfffff: 3 GiB asked for, 2028 MiB there\n",
+    );
+    expect(full.stdout).toMatch(/^mem32 +0x80000000-0xfebfffff +2028 MiB +1 GiB +3 GiB +/m);
+  });
+});
