@@ -244,8 +244,11 @@ export class AddressSpace {
     });
   }
 
-  unmapWindow(target: AddressSpace | Region, base: number): void {
-    const i = this.mappings.findIndex((m) => m.window && m.target === target && m.base === base);
+  /** Removes the window onto `target` at `base`; of several (BARs may share a region), the one `owner` made. */
+  unmapWindow(target: AddressSpace | Region, base: number, owner?: string): void {
+    const at = (m: Mapping): boolean => m.window && m.target === target && m.base === base;
+    let i = this.mappings.findIndex((m) => at(m) && m.owner === owner);
+    if (i < 0) i = this.mappings.findIndex(at);
     if (i < 0) return;
     const [m] = this.mappings.splice(i, 1);
     if (target instanceof AddressSpace && !this.mappings.some((o) => o.target === target)) {

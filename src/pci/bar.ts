@@ -56,7 +56,7 @@ export class Bar {
       kind === "io"
         ? PCI_BASE_ADDRESS_SPACE_IO
         : (kind === "mem64" ? PCI_BASE_ADDRESS_MEM_TYPE_64 : 0) | (spec.prefetchable ? PCI_BASE_ADDRESS_MEM_PREFETCH : 0);
-    this.target = spec.ops ? new Region(name, size, spec.ops, spec.regionOptions) : new AddressSpace(name, size);
+    this.target = spec.ops ? regionFor(spec.ops, name, size, spec.regionOptions) : new AddressSpace(name, size);
   }
 
   get size(): number {
@@ -97,6 +97,26 @@ export class Bar {
   get mapped(): boolean {
     return this.address !== BAR_UNMAPPED;
   }
+}
+
+/** The last few regions made without options: a handler many BARs share finds its region here. */
+const recentRegions: Region[] = [];
+const RECENT_REGIONS = 8;
+
+/**
+ * The BAR's region: one per BAR, except that BARs with the same handler object (a module-level
+ * one: ROMs, e1000's I/O ports), name and size and no options share one Region, which holds
+ * nothing per BAR; a machine of ten thousand such devices then makes one instead of ten thousand.
+ */
+function regionFor(ops: RegionOps, name: string, size: number, options: RegionOptions | undefined): Region {
+  if (options) return new Region(name, size, ops, options);
+  let region = recentRegions.find((r) => r.ops === ops && r.name === name && r.size === size);
+  if (!region) {
+    region = new Region(name, size, ops);
+    recentRegions.unshift(region);
+    recentRegions.length = Math.min(recentRegions.length, RECENT_REGIONS);
+  }
+  return region;
 }
 
 function isPowerOfTwo(n: number): boolean {

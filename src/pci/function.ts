@@ -280,7 +280,7 @@ export class PciFunction {
       const prev = bar.address;
       if (next === prev) continue;
       const space = this.barSpace(bar);
-      if (prev !== BAR_UNMAPPED && fits(space, prev, bar.size)) space.unmapWindow(bar.decoder, Number(prev));
+      if (prev !== BAR_UNMAPPED && fits(space, prev, bar.size)) space.unmapWindow(bar.decoder, Number(prev), this.label);
       bar.address = next;
       // A BAR outside the space (an I/O BAR above 0xffff) decodes nothing the CPU can reach.
       if (next !== BAR_UNMAPPED && fits(space, next, bar.size)) {
