@@ -118,6 +118,8 @@ export class Machine {
   private readonly placed: PlacedDevice[] = [];
   private readonly globals: GlobalProperty[];
   private buildingBoard = false;
+  /** The child container device classes are resolved in (see plug). */
+  private deviceScope: DependencyContainer | null = null;
 
   private constructor(options: MachineOptions) {
     const registry = options.machineTypes ?? builtinMachineTypes;
@@ -377,7 +379,10 @@ export class Machine {
       throw new MachbusError("duplicate-id", `Duplicate device ID '${parsed.id}'`);
     }
     const props = this.resolveProps(info, parsed);
-    const child = this.container.createChildContainer();
+    // One scope for every device, DEVICE_PROPS set to this device's props just before its class
+    // is resolved: a fresh child container per device costs more than most devices' own objects.
+    const child = (this.deviceScope ??= this.container.createChildContainer());
+    child.reset();
     child.registerInstance(DEVICE_PROPS, props);
     if (info.bus === "isa") {
       if (this.isaBus === null || (parsed.bus !== null && parsed.bus !== this.isaBus)) {
@@ -456,7 +461,7 @@ export class Machine {
     const schema = info.properties;
     // A copy of one prebuilt object per driver: every device's props share its shape (a few
     // hundred bytes each, not a dictionary of thousands).
-    const values: Record<string, unknown> = { ...defaultsOf(info) };
+    const values: Record<string, unknown> = { ...driverFacts(info).defaults };
     // Compat entries may name properties a model does not have (QEMU marks those optional).
     for (const c of this.type.compatChain) {
       const def = info.types.includes(c.driver) ? schema[c.property] : undefined;
@@ -473,10 +478,9 @@ export class Machine {
       if (!def) throw unknownProperty(info, k);
       values[k] = parseProperty(info.name, k, def, v);
     }
-    for (const [name, def] of Object.entries(schema)) {
-      const kind = def.type.link;
+    for (const [name, kind] of driverFacts(info).links) {
       const value = values[name];
-      if (kind === undefined || value === "") continue;
+      if (value === "") continue;
       const backends = kind === "drive" ? this.hostConfig.drives! : this.hostConfig.netdevs!;
       if (!backends.some((b) => b.id === value)) {
         throw new MachbusError("bad-property-value", `Property '${info.name}.${name}' can't find value '${String(value)}'`);
@@ -487,19 +491,30 @@ export class Machine {
   }
 }
 
-const driverDefaults = new WeakMap<DriverInfo, Readonly<Record<string, unknown>>>();
+/** What resolving a device's properties needs from its driver, worked out once per driver. */
+interface DriverFacts {
+  /** Each property's default, in schema order, then the qdev id. */
+  readonly defaults: Readonly<Record<string, unknown>>;
+  /** Properties naming a host backend (drive=, netdev=), with the kind of backend. */
+  readonly links: readonly (readonly [string, "drive" | "netdev"])[];
+}
 
-/** Each property's default, in schema order, then the qdev id. */
-function defaultsOf(info: DriverInfo): Readonly<Record<string, unknown>> {
-  let defaults = driverDefaults.get(info);
-  if (!defaults) {
-    const values: Record<string, unknown> = {};
-    for (const [name, def] of Object.entries(info.properties)) values[name] = def.default;
+const knownDriverFacts = new WeakMap<DriverInfo, DriverFacts>();
+
+function driverFacts(info: DriverInfo): DriverFacts {
+  let facts = knownDriverFacts.get(info);
+  if (!facts) {
+    const defaults: Record<string, unknown> = {};
+    const links: [string, "drive" | "netdev"][] = [];
+    for (const [name, def] of Object.entries(info.properties)) {
+      defaults[name] = def.default;
+      if (def.type.link !== undefined) links.push([name, def.type.link]);
+    }
     // Present from the start, so that setting it adds no property (a copy's shape never changes).
-    values.id = null;
-    driverDefaults.set(info, (defaults = values));
+    defaults.id = null;
+    knownDriverFacts.set(info, (facts = { defaults, links }));
   }
-  return defaults;
+  return facts;
 }
 
 function unknownProperty(info: DriverInfo, name: string, context?: string): MachbusError {

@@ -156,7 +156,7 @@ export class AddressSpace {
   /** Spaces showing this one through windows (told about changes); null until there is one. */
   private parents: AddressSpace[] | null = null;
   private seq = 0;
-  /** Search-based spaces: true when the flat view must be rebuilt before the next access. */
+  /** True when the flat view (every lookup of a search space, a table space's general path) must be rebuilt before use. */
   private stale = true;
   private ranges: FlatRange[] = [];
   private starts = NO_STARTS;
