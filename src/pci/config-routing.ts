@@ -74,7 +74,7 @@ export class ConfigRouting {
  * slot has no function 0 neither answers nor takes config cycles until function 0 arrives; one
  * present at start-up answers whatever the slot holds.
  */
-export function answersConfigCycles(fn: PciFunction): boolean {
+function answersConfigCycles(fn: PciFunction): boolean {
   return !fn.hotplugged || (fn.devfn & 7) === 0 || fn.bus?.get(fn.devfn & ~7) !== undefined;
 }
 
