@@ -1,4 +1,4 @@
-import { Machine } from "../src/index.js";
+import { Machine, type PciBus } from "../src/index.js";
 
 /** Every device of the catalogue, once: the config-read benchmark's full machine. */
 export const CATALOGUE_DEVICES = [
@@ -37,16 +37,35 @@ export function fullPcSpecs(): string[] {
   return specs;
 }
 
+/** `slots` multifunction e1000s of 8 functions each on `bus`, from slot 0 up. */
+function e1000Slots(specs: string[], bus: string, slots: number): void {
+  for (let slot = 0; slot < slots; slot++) {
+    for (let fn = 0; fn < 8; fn++) specs.push(`e1000,bus=${bus},addr=${slot.toString(16)}.${fn}${fn === 0 ? ",multifunction=on" : ""}`);
+  }
+}
+
+/** Numbers every bridge depth first, as firmware does: secondary buses 1, 2, ..., each subordinate covering its children. */
+export function numberBridges(machine: Machine): void {
+  let next = 1;
+  const visit = (bus: PciBus): void => {
+    for (const fn of bus) {
+      if (!fn.isBridge) continue;
+      const secondary = next++;
+      fn.write(0x18, (bus.number | (secondary << 8) | (0xff << 16)) >>> 0, 4, 256);
+      const child = machine.rootBus.findBus(secondary);
+      if (child) visit(child);
+      fn.write(0x1a, next - 1, 1, 256);
+    }
+  };
+  visit(machine.rootBus);
+}
+
 /** About 1,000 functions: four bridges, each slot a multifunction e1000 with 8 functions. */
 export function thousandFunctionSpecs(): string[] {
   const specs: string[] = [];
   for (let b = 0; b < 4; b++) {
     specs.push(`pci-bridge,id=br${b},chassis_nr=${b + 1}`);
-    for (let slot = 0; slot < 32; slot++) {
-      for (let fn = 0; fn < 8; fn++) {
-        specs.push(`e1000,bus=br${b},addr=${slot.toString(16)}.${fn}${fn === 0 ? ",multifunction=on" : ""}`);
-      }
-    }
+    e1000Slots(specs, `br${b}`, 32);
   }
   return specs;
 }

@@ -6,7 +6,8 @@ import type { Machine } from "../src/machine/machine.js";
 import { prop, types } from "../src/machine/properties.js";
 import { DEVICE_PROPS, IO_SPACE, MACHINE, MEMORY_SPACE } from "../src/machine/tokens.js";
 import { PciDevice, type DeviceProps } from "../src/pci/device.js";
-import { Vram, VgaCore, checkGlobalVmstate } from "./vga.js";
+import { describeState, u32Array, u8, u8Array } from "../src/state/description.js";
+import { VGA_CORE_FIELDS, VRAM_STATE, Vram, VgaCore, checkGlobalVmstate } from "./vga.js";
 
 const MiB = 1024 * 1024;
 const CLGD5446 = 0xb8;
@@ -48,8 +49,8 @@ class CirrusCore extends VgaCore {
   hiddenDacLock = 5;
   hiddenDacData = 0;
   hiddenPalette = new Uint8Array(48);
-  bankBase = [0, 0];
-  bankLimit = [0, 0];
+  readonly bankBase = new Uint32Array(2);
+  readonly bankLimit = new Uint32Array(2);
 
   override reset(): void {
     super.reset();
@@ -64,8 +65,8 @@ class CirrusCore extends VgaCore {
     this.hiddenDacLock = 5;
     this.hiddenDacData = 0;
     this.hiddenPalette.fill(0);
-    this.bankBase = [0, 0];
-    this.bankLimit = [0, 0];
+    this.bankBase.fill(0);
+    this.bankLimit.fill(0);
   }
 
   override ioRead(port: number): number {
@@ -312,6 +313,22 @@ const properties = {
   ),
 };
 
+/** The VGA core's registers and the Cirrus extensions: shadow GR0/1, the hidden DAC, the cursor palette, the bank windows. */
+const CIRRUS_STATE = describeState<CirrusCore>({
+  name: "cirrus-vga",
+  version: 1,
+  fields: [
+    ...VGA_CORE_FIELDS,
+    u8("shadowGr0"),
+    u8("shadowGr1"),
+    u8("hiddenDacLock"),
+    u8("hiddenDacData"),
+    u8Array("hiddenPalette"),
+    u32Array("bankBase"),
+    u32Array("bankLimit"),
+  ],
+});
+
 /**
  * Cirrus Logic CL-GD5446 (QEMU's "cirrus-vga", 1013:00b8): 32 MiB prefetchable BAR 0 (linear
  * VRAM at 0, the BitBLT source aperture at 16 MiB), 4 KiB MMIO BAR 1, and the legacy ports
@@ -344,6 +361,8 @@ export class CirrusVga extends PciDevice {
     }
     checkGlobalVmstate(machine, props["global-vmstate"]);
     const vga = (this.vga = new CirrusCore(new Vram(props.vgamem_mb * MiB)));
+    this.function.keepState(CIRRUS_STATE, vga);
+    this.function.keepState(VRAM_STATE, vga.vram);
     const owner = this.driver;
     const bar0 = this.defineBar(0, { kind: "mem32", prefetchable: true, size: BAR0_SIZE, name: "cirrus-pci-bar0" });
     // Between the apertures the BAR is a bare container: QEMU reads 0 there.

@@ -6,6 +6,7 @@ import { DEVICE_PROPS, MAC_ADDRESSES } from "../src/machine/tokens.js";
 import { PCI_CACHE_LINE_SIZE } from "../src/pci/constants.js";
 import type { RegionOps } from "../src/memory/address-space.js";
 import { PciDevice, type DeviceProps } from "../src/pci/device.js";
+import { bool, describeState, sparseU32Array, struct, u16, u16Array, u32 } from "../src/state/description.js";
 
 const properties = {
   ...nicProperties,
@@ -47,8 +48,6 @@ const RAH_AV = 0x80000000;
 const ICR_LSC = 0x00000004;
 const ICR_MDAC = 0x00000200;
 const ETH_P_VLAN = 0x8100;
-/** Snapshot layout: PHY registers, EEPROM shift state, then the non-zero MAC registers as (index, value). */
-const STATE_FIXED = 64 + 13 + 4;
 
 /** MAC registers after QEMU's reset (e1000_reset), besides RA and VET. */
 const RESET_VALUES: ReadonlyArray<readonly [number, number]> = [
@@ -139,6 +138,34 @@ const SLOTS = SLOT_INDEX.length;
 const SLOT = new Int16Array(PBM_FIRST).fill(-1);
 SLOT_INDEX.forEach((index, slot) => (SLOT[index] = slot));
 
+/** What the model keeps: the slotted MAC registers, the PBM once written, the PHY and the EEPROM interface's shift state. */
+interface E1000Registers {
+  /** Slotted registers (see SLOT); use reg() and setReg(). */
+  readonly regs: Uint32Array;
+  pbm: Uint32Array | null;
+  readonly phy: Uint16Array;
+  readonly eecd: EepromInterface;
+}
+
+interface EepromInterface {
+  valIn: number;
+  bitnumIn: number;
+  bitnumOut: number;
+  reading: boolean;
+  old: number;
+}
+
+const E1000_STATE = describeState<E1000Registers>({
+  name: "e1000",
+  version: 1,
+  fields: [
+    sparseU32Array("regs"),
+    sparseU32Array("pbm", { lazy: PBM_COUNT }),
+    u16Array("phy"),
+    struct("eecd", [u32("valIn"), u16("bitnumIn"), u16("bitnumOut"), bool("reading"), u32("old")]),
+  ],
+});
+
 // EEPROM (Microwire, 64 words) through EECD bit-banging or the EERD read register.
 const EECD_SK = 0x01;
 const EECD_CS = 0x02;
@@ -196,6 +223,50 @@ const PHY_REGISTERS: ReadonlyArray<readonly [number, number, number]> = [
 ];
 
 /**
+ * E1000Registers whose arrays are made on first use, holding the reset values: a machine of ten
+ * thousand NICs the guest never touches then holds none of them.
+ */
+class LazyRegisters implements E1000Registers {
+  pbm: Uint32Array | null = null;
+  /** The MAC the receive address registers reset to (known once the NIC is plugged). */
+  mac: readonly number[] = [];
+  private regsStore: Uint32Array | null = null;
+  private phyStore: Uint16Array | null = null;
+  private eecdStore: EepromInterface | null = null;
+
+  constructor(private readonly initVet: boolean) {}
+
+  get regs(): Uint32Array {
+    if (this.regsStore) return this.regsStore;
+    const regs = new Uint32Array(SLOTS);
+    for (const [offset, value] of RESET_VALUES) regs[SLOT[offset >> 2]!] = value;
+    const m = this.mac;
+    regs[SLOT[RA >> 2]!] = (m[0]! | (m[1]! << 8) | (m[2]! << 16) | (m[3]! << 24)) >>> 0;
+    regs[SLOT[(RA >> 2) + 1]!] = (m[4]! | (m[5]! << 8) | RAH_AV) >>> 0;
+    if (this.initVet) regs[SLOT[VET >> 2]!] = ETH_P_VLAN;
+    return (this.regsStore = regs);
+  }
+
+  get phy(): Uint16Array {
+    if (this.phyStore) return this.phyStore;
+    const phy = new Uint16Array(32);
+    for (const [reg, value] of PHY_REGISTERS) phy[reg] = value;
+    return (this.phyStore = phy);
+  }
+
+  get eecd(): EepromInterface {
+    return (this.eecdStore ??= { valIn: 0, bitnumIn: 0, bitnumOut: 0, reading: false, old: 0 });
+  }
+
+  /** Back to the reset values (made again on first use); the EEPROM interface's shift state survives, as in QEMU. */
+  reset(): void {
+    this.regsStore = null;
+    this.pbm = null;
+    this.phyStore = null;
+  }
+}
+
+/**
  * Intel 82540EM Gigabit Ethernet controller (QEMU's "e1000", 8086:100e rev 3): registers in
  * memory BAR 0 (128 KiB, "e1000-mmio", dword accesses only: a narrower access reads or writes the
  * whole register at offset & ~3), an I/O BAR 1 of 64 ports that reads 0 ("e1000-io").
@@ -214,14 +285,9 @@ const PHY_REGISTERS: ReadonlyArray<readonly [number, number, number]> = [
   parents: ["e1000-base"],
 })
 export class E1000 extends PciDevice implements RegionOps {
-  // Register file, PHY, EEPROM and its shift state are made on first use (a machine of ten
-  // thousand NICs the guest never touches then holds none of them): see the getters below.
-  private regsStore: Uint32Array | null = null;
-  private pbm: Uint32Array | null = null;
+  private readonly state: LazyRegisters;
   private readonly flags: number;
-  private phyStore: Uint16Array | null = null;
   private eepromStore: Uint16Array | null = null;
-  private eecdStore: { valIn: number; bitnumIn: number; bitnumOut: number; reading: boolean; old: number } | null = null;
   private mac: number[] = [];
 
   constructor(
@@ -232,6 +298,7 @@ export class E1000 extends PciDevice implements RegionOps {
     // QEMU sets 0x10 at realize; the reset that follows clears it before any guest can look.
     this.config.set8(PCI_CACHE_LINE_SIZE, 0x10);
     this.flags = (settings.mitigation ? MIT : 0) | (settings.extra_mac_registers ? MAC : 0);
+    this.state = new LazyRegisters(settings["init-vet"]);
     this.defineBar(0, {
       kind: "mem32",
       size: MMIO_SIZE,
@@ -240,13 +307,7 @@ export class E1000 extends PciDevice implements RegionOps {
       regionOptions: { implMin: 4, implMax: 4, owner: "e1000" },
     });
     this.defineBar(1, { kind: "io", size: IO_SIZE, name: "e1000-io", ops: IO_PORTS });
-    this.function.stateParts.push({
-      name: "e1000",
-      version: 1,
-      save: () => this.saveState(),
-      check: (bytes, version) => this.checkState(bytes, version),
-      load: (bytes) => this.loadState(bytes),
-    });
+    this.function.keepState(E1000_STATE, this.state);
   }
 
   /** The MAC address the NIC was given (QEMU's conf.macaddr). */
@@ -257,26 +318,7 @@ export class E1000 extends PciDevice implements RegionOps {
   /** QEMU picks the default MAC at realize (the EEPROM holding it is filled on first use). */
   override plugged(): void {
     this.mac = this.macs.claimFor(this.settings);
-  }
-
-  /** Slotted registers (see SLOT), as reset leaves them until first used; use reg() and setReg(). */
-  private get regs(): Uint32Array {
-    if (this.regsStore) return this.regsStore;
-    const regs = new Uint32Array(SLOTS);
-    for (const [offset, value] of RESET_VALUES) regs[SLOT[offset >> 2]!] = value;
-    const m = this.mac;
-    regs[SLOT[RA >> 2]!] = (m[0]! | (m[1]! << 8) | (m[2]! << 16) | (m[3]! << 24)) >>> 0;
-    regs[SLOT[(RA >> 2) + 1]!] = (m[4]! | (m[5]! << 8) | RAH_AV) >>> 0;
-    if (this.settings["init-vet"]) regs[SLOT[VET >> 2]!] = ETH_P_VLAN;
-    return (this.regsStore = regs);
-  }
-
-  /** PHY registers, as reset leaves them until first used. */
-  private get phy(): Uint16Array {
-    if (this.phyStore) return this.phyStore;
-    const phy = new Uint16Array(32);
-    for (const [reg, value] of PHY_REGISTERS) phy[reg] = value;
-    return (this.phyStore = phy);
+    this.state.mac = this.mac;
   }
 
   /** QEMU's EEPROM contents at realize: the template with the MAC and device id, and its checksum. */
@@ -291,15 +333,6 @@ export class E1000 extends PciDevice implements RegionOps {
     return (this.eepromStore = eeprom);
   }
 
-  /** The EEPROM interface's shift state (it survives a reset, as in QEMU). */
-  private get eecd(): { valIn: number; bitnumIn: number; bitnumOut: number; reading: boolean; old: number } {
-    return (this.eecdStore ??= { valIn: 0, bitnumIn: 0, bitnumOut: 0, reading: false, old: 0 });
-  }
-
-  override unplugging(): void {
-    this.macs.release(this.mac);
-  }
-
   /** BAR 0's handler (the NIC is its own, so a machine of many NICs makes no handler objects): the register at offset >> 2. */
   read(offset: number): number {
     return this.readRegister(offset >> 2);
@@ -308,91 +341,33 @@ export class E1000 extends PciDevice implements RegionOps {
     this.writeRegister(offset >> 2, value);
   }
 
+  override unplugging(): void {
+    this.macs.release(this.mac);
+  }
+
   /** Register `index` (offset >> 2). */
   private reg(index: number): number {
-    if (index >= PBM_FIRST) return this.pbm?.[index - PBM_FIRST] ?? 0;
+    if (index >= PBM_FIRST) return this.state.pbm?.[index - PBM_FIRST] ?? 0;
     const slot = SLOT[index]!;
-    return slot < 0 ? 0 : this.regs[slot]!;
+    return slot < 0 ? 0 : this.state.regs[slot]!;
   }
 
   private setReg(index: number, value: number): void {
     if (index >= PBM_FIRST) {
-      if (value !== 0) this.pbm ??= new Uint32Array(PBM_COUNT);
-      if (this.pbm) this.pbm[index - PBM_FIRST] = value;
+      if (value !== 0) this.state.pbm ??= new Uint32Array(PBM_COUNT);
+      if (this.state.pbm) this.state.pbm[index - PBM_FIRST] = value;
       return;
     }
     const slot = SLOT[index]!;
-    if (slot >= 0) this.regs[slot] = value;
+    if (slot >= 0) this.state.regs[slot] = value;
   }
 
-  /** Back to the reset values: the register file and PHY are made again, holding them, on first use. */
   protected override resetRegisters(): void {
-    this.regsStore = null;
-    this.pbm = null;
-    this.phyStore = null;
-    // The EEPROM interface's shift state survives a reset, as in QEMU.
+    this.state.reset();
   }
 
-  private saveState(): Uint8Array {
-    const { regs, pbm } = this;
-    let used = 0;
-    for (let slot = 0; slot < SLOTS; slot++) if (regs[slot] !== 0) used++;
-    if (pbm) for (let i = 0; i < PBM_COUNT; i++) if (pbm[i] !== 0) used++;
-    const out = new Uint8Array(STATE_FIXED + used * 6);
-    const v = new DataView(out.buffer);
-    for (let reg = 0; reg < 32; reg++) v.setUint16(2 * reg, this.phy[reg]!);
-    const e = this.eecd;
-    v.setUint32(64, e.valIn);
-    v.setUint16(68, e.bitnumIn);
-    v.setUint16(70, e.bitnumOut);
-    v.setUint8(72, e.reading ? 1 : 0);
-    v.setUint32(73, e.old);
-    v.setUint32(77, used);
-    // The non-zero registers as (index, value), in index order: slots, then the PBM.
-    let at = STATE_FIXED;
-    for (let slot = 0; slot < SLOTS; slot++) {
-      if (regs[slot] === 0) continue;
-      v.setUint16(at, SLOT_INDEX[slot]!);
-      v.setUint32(at + 2, regs[slot]!);
-      at += 6;
-    }
-    for (let i = 0; pbm && i < PBM_COUNT; i++) {
-      if (pbm[i] === 0) continue;
-      v.setUint16(at, PBM_FIRST + i);
-      v.setUint32(at + 2, pbm[i]!);
-      at += 6;
-    }
-    return out;
-  }
-
-  private checkState(bytes: Uint8Array, version: number): string | null {
-    if (version !== 1) return `e1000 state version ${version} is unknown (this machbus writes 1)`;
-    if (bytes.length < STATE_FIXED) return `e1000 state of ${bytes.length} bytes is truncated`;
-    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const count = v.getUint32(77);
-    if (bytes.length !== STATE_FIXED + 6 * count) return `e1000 state of ${bytes.length} bytes does not hold its ${count} registers`;
-    for (let i = 0; i < count; i++) {
-      const index = v.getUint16(STATE_FIXED + 6 * i);
-      if (index >= MMIO_SIZE / 4) return `e1000 state names register 0x${(index * 4).toString(16)}, past the 128 KiB register block`;
-      if (index < PBM_FIRST && SLOT[index] === -1)
-        return `e1000 state gives register 0x${(index * 4).toString(16)} a value; on the e1000 it always reads 0`;
-    }
-    return null;
-  }
-
-  private loadState(bytes: Uint8Array): void {
-    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    for (let reg = 0; reg < 32; reg++) this.phy[reg] = v.getUint16(2 * reg);
-    const e = this.eecd;
-    e.valIn = v.getUint32(64);
-    e.bitnumIn = v.getUint16(68);
-    e.bitnumOut = v.getUint16(70);
-    e.reading = v.getUint8(72) !== 0;
-    e.old = v.getUint32(73);
-    this.regs.fill(0);
-    this.pbm = null;
-    const count = v.getUint32(77);
-    for (let i = 0; i < count; i++) this.setReg(v.getUint16(STATE_FIXED + 6 * i), v.getUint32(STATE_FIXED + 6 * i + 2));
+  /** INTx follows the loaded cause and mask registers. */
+  override stateLoaded(): void {
     this.setInterruptCause(this.reg(ICR >> 2));
   }
 
@@ -451,7 +426,7 @@ export class E1000 extends PciDevice implements RegionOps {
   // ---- EEPROM ----
 
   private readEecd(): number {
-    const s = this.eecd;
+    const s = this.state.eecd;
     let value = EECD_PRES | EECD_GNT | s.old;
     const word = this.eeprom[(s.bitnumOut >> 4) & 0x3f]!;
     if (!s.reading || ((word >> ((s.bitnumOut & 0xf) ^ 0xf)) & 1) !== 0) value |= EECD_DO;
@@ -460,7 +435,7 @@ export class E1000 extends PciDevice implements RegionOps {
 
   /** Microwire: the guest clocks a 3-bit read opcode and a 6-bit address in, then 16 data bits out. */
   private writeEecd(value: number): void {
-    const s = this.eecd;
+    const s = this.state.eecd;
     const old = s.old;
     s.old = value & EECD_KEPT;
     if (!(value & EECD_CS)) return;
@@ -501,11 +476,11 @@ export class E1000 extends PciDevice implements RegionOps {
     if (((value >>> 21) & 0x1f) !== 1) {
       value = this.reg(MDIC >> 2) | MDIC_ERROR; // only PHY address 1 answers
     } else if (value & MDIC_OP_READ) {
-      value = access & R ? (value ^ data) | this.phy[reg]! : value | MDIC_ERROR;
+      value = access & R ? (value ^ data) | this.state.phy[reg]! : value | MDIC_ERROR;
     } else if (value & MDIC_OP_WRITE) {
       if (!(access & W)) value |= MDIC_ERROR;
       else if (reg === PHY_BMCR) this.writePhyControl(data);
-      else this.phy[reg] = data;
+      else this.state.phy[reg] = data;
     }
     this.setReg(MDIC >> 2, (value | MDIC_READY) >>> 0);
     if (value & MDIC_INT_EN) this.setInterruptCause((this.reg(ICR >> 2) | ICR_MDAC) >>> 0);
@@ -513,11 +488,11 @@ export class E1000 extends PciDevice implements RegionOps {
 
   /** Reset and restart bits clear themselves; a restart renegotiates (here at once) and signals LSC. */
   private writePhyControl(data: number): void {
-    this.phy[PHY_BMCR] = data & ~(0x3f | BMCR_RESET | BMCR_ANRESTART);
-    if (!this.settings.autonegotiation || !(this.phy[PHY_BMCR]! & BMCR_AUTOEN) || !(data & BMCR_ANRESTART)) return;
+    this.state.phy[PHY_BMCR] = data & ~(0x3f | BMCR_RESET | BMCR_ANRESTART);
+    if (!this.settings.autonegotiation || !(this.state.phy[PHY_BMCR]! & BMCR_AUTOEN) || !(data & BMCR_ANRESTART)) return;
     this.setReg(STATUS >> 2, (this.reg(STATUS >> 2) | STATUS_LU) >>> 0);
-    this.phy[PHY_BMSR] = this.phy[PHY_BMSR]! | BMSR_LINK_ST | BMSR_AN_COMP;
-    this.phy[PHY_ANLPAR] = this.phy[PHY_ANLPAR]! | ANLPAR_ACK;
+    this.state.phy[PHY_BMSR] = this.state.phy[PHY_BMSR]! | BMSR_LINK_ST | BMSR_AN_COMP;
+    this.state.phy[PHY_ANLPAR] = this.state.phy[PHY_ANLPAR]! | ANLPAR_ACK;
     this.setInterruptCause((this.reg(ICR >> 2) | ICR_LSC) >>> 0);
   }
 }

@@ -4,7 +4,9 @@ import { IsaDevice, type IsaDeviceProps } from "../src/isa/device.js";
 import { Region, type AddressSpace } from "../src/memory/address-space.js";
 import { isaDriver } from "../src/machine/drivers.js";
 import { prop, types } from "../src/machine/properties.js";
-import { DEVICE_PROPS, IO_SPACE, RAM_SIZE } from "../src/machine/tokens.js";
+import type { MachineClassFields, RamLayout } from "../src/machine/machine-type.js";
+import { DEVICE_PROPS, IO_SPACE, MACHINE_CLASS, RAM_LAYOUT } from "../src/machine/tokens.js";
+import { describeState, u16, u32 } from "../src/state/description.js";
 
 const FW_CFG_IO_BASE = 0x510; // 16-bit selector; the data byte is at 0x511
 
@@ -35,9 +37,18 @@ const E820_RESERVED = 2;
 /** QEMU reserves AMD's HyperTransport hole for its default CPU (qemu64 reports AuthenticAMD, 40 physical bits). */
 const AMD_HT_START = 0xfd_0000_0000n;
 const AMD_HT_SIZE = 0x3_0000_0000n;
-/** pc puts RAM above 4 GiB once it reaches this, keeping 3 GiB below (gigabyte alignment). */
-const PC_LOWMEM_LIMIT = 0xe000_0000;
-const PC_LOWMEM_GIGABYTE_ALIGNED = 0xc000_0000;
+/**
+ * Where a file goes in the directory with legacy_fw_cfg_order: QEMU's fixed ranks (fw_cfg_order[]
+ * in hw/nvram/fw_cfg.c) for the files listed here; otherwise files are sorted by name.
+ */
+const LEGACY_FILE_ORDER = new Map<string, number>([
+  ["etc/boot-fail-wait", 15],
+  ["etc/e820", 40],
+  ["etc/system-states", 90],
+  ["etc/table-loader", 140],
+  ["bootorder", 170],
+]);
+const LEGACY_ORDER_LAST = 200; // QEMU puts files it has no rank for at the end
 
 /** QEMU's default number of file slots; keys past them read as unknown items. */
 const FW_CFG_FILE_SLOTS = 0x20;
@@ -48,14 +59,24 @@ const properties = {
   dma_enabled: prop(types.bool, false, "DMA interface at 0x514 (QEMU's default is on; machbus does not model it, so only off is accepted)"),
 };
 
+/** The selector and the read position in the selected item. */
+interface FwCfgSelection {
+  /** The key last written to the selector, as QEMU's cur_entry (0xffff reads as nothing). */
+  key: number;
+  offset: number;
+}
+
+const FW_CFG_STATE = describeState<FwCfgSelection>({ name: "fw_cfg", version: 1, fields: [u16("key"), u32("offset")] });
+
 /**
  * QEMU's firmware configuration device on its I/O interface (fw_cfg_io), as the pc board creates
  * it: writing a 16-bit key to 0x510 selects an item, and byte reads of 0x511 (or 0x510) return
  * its bytes in order, then zeros. Items are what QEMU 7.2 gives `-M pc -nodefaults -m SIZE` that
  * firmware reads while it sets up the machine: signature, ID, RAM size, CPU counts, and a file
- * directory holding `etc/e820` and `etc/table-loader`. The table loader is present but empty:
- * its presence makes SeaBIOS move the ACPI PM base to 0x600, as on QEMU, and firmware builds its
- * own ACPI tables (machbus generates none).
+ * directory holding `etc/e820` (the board's RAM layout) and, on machine types for which QEMU
+ * builds ACPI tables, `etc/table-loader`. That loader is present but empty: its presence makes
+ * SeaBIOS move the ACPI PM base to 0x600, as on QEMU, but machbus generates no ACPI tables (so
+ * SeaBIOS builds its own after PCI init).
  */
 @isaDriver({
   name: "fw_cfg_io",
@@ -69,10 +90,8 @@ export class FwCfgIo extends IsaDevice {
   /** Item bytes by key (arch-local keys keep their 0x8000 bit). */
   private readonly items = new Map<number, Uint8Array>();
   private readonly maxEntry: number;
-  /** The key last written to the selector, as QEMU's cur_entry (0xffff reads as nothing). */
-  private key = FW_CFG_SIGNATURE;
+  private readonly selection: FwCfgSelection = { key: FW_CFG_SIGNATURE, offset: 0 };
   private current: Uint8Array | null = null;
-  private offset = 0;
 
   // The combined selector/data block. Valid on QEMU: byte reads and writes, and 16-bit writes
   // (select); any other access, also one running past 0x511, reads 0 and writes nothing.
@@ -92,7 +111,8 @@ export class FwCfgIo extends IsaDevice {
   constructor(
     @inject(DEVICE_PROPS) props: IsaDeviceProps<typeof properties>,
     @inject(IO_SPACE) private readonly io: AddressSpace,
-    @inject(RAM_SIZE) ramSize: number,
+    @inject(RAM_LAYOUT) ram: RamLayout,
+    @inject(MACHINE_CLASS) machineClass: MachineClassFields,
   ) {
     super(props);
     if (props.dma_enabled) {
@@ -107,36 +127,20 @@ export class FwCfgIo extends IsaDevice {
     // machbus boards have one CPU; QEMU's MAX_CPUS on x86 is the APIC ID limit, also 1.
     this.add(FW_CFG_NB_CPUS, le(1, 2));
     this.add(FW_CFG_MAX_CPUS, le(1, 2));
-    this.add(FW_CFG_RAM_SIZE, le(ramSize, 8));
+    this.add(FW_CFG_RAM_SIZE, le(ram.size, 8));
     this.add(FW_CFG_ACPI_TABLES, new Uint8Array(0));
     this.add(FW_CFG_SMBIOS_ENTRIES, new Uint8Array(0));
     this.add(FW_CFG_IRQ0_OVERRIDE, le(1, 4));
     this.add(FW_CFG_E820_TABLE, new Uint8Array(4 + 16 * 20)); // reservations only: none
     this.add(FW_CFG_HPET, new Uint8Array(1 + 8 * 15)); // no HPET is modelled: count 0
     this.add(FW_CFG_NUMA, new Uint8Array(8 * 2)); // no nodes; one CPU-to-node slot
-    this.addFiles(pcFiles(ramSize));
-    this.stateParts.push({
-      name: "fw_cfg",
-      version: 1,
-      save: () => {
-        const out = new Uint8Array(6);
-        const view = new DataView(out.buffer);
-        view.setUint16(0, this.key);
-        view.setUint32(2, this.offset);
-        return out;
-      },
-      check: (bytes, version) =>
-        version !== 1
-          ? `fw_cfg state version ${version} is unknown (this machbus writes 1)`
-          : bytes.length !== 6
-            ? `fw_cfg state of ${bytes.length} bytes, not 6`
-            : null,
-      load: (bytes) => {
-        const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-        this.select(view.getUint16(0));
-        this.offset = view.getUint32(2);
-      },
-    });
+    this.addFiles(pcFiles(ram, machineClass), machineClass.legacyFwCfgOrder);
+    this.keepState(FW_CFG_STATE, this.selection);
+  }
+
+  /** The loaded key selects its item again; the loaded offset stays. */
+  override stateLoaded(): void {
+    this.current = this.item(this.selection.key);
   }
 
   plugged(): void {
@@ -155,9 +159,9 @@ export class FwCfgIo extends IsaDevice {
     this.items.set(key, data);
   }
 
-  /** The directory (big-endian, sorted by name as QEMU keeps it) and the files at 0x20 on. */
-  private addFiles(files: readonly (readonly [string, Uint8Array])[]): void {
-    const sorted = [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  /** The directory (big-endian, sorted by name or in legacy order, as QEMU keeps it) and the files at 0x20 on. */
+  private addFiles(files: readonly (readonly [string, Uint8Array])[], legacyOrder: boolean): void {
+    const sorted = [...files].sort(([a], [b]) => (legacyOrder ? legacyRank(a) - legacyRank(b) : a < b ? -1 : a > b ? 1 : 0));
     const dir = new Uint8Array(4 + 64 * sorted.length);
     const view = new DataView(dir.buffer);
     view.setUint32(0, sorted.length);
@@ -172,38 +176,46 @@ export class FwCfgIo extends IsaDevice {
   }
 
   private select(key: number): void {
-    this.key = key;
+    this.selection.key = key;
+    this.current = this.item(key);
+    this.selection.offset = 0;
+  }
+
+  /** The item a key selects, or null (an unknown key, or one past the file slots). */
+  private item(key: number): Uint8Array | null {
     const index = key & FW_CFG_ENTRY_MASK;
-    this.current = index < this.maxEntry ? (this.items.get((key & FW_CFG_ARCH_LOCAL) | index) ?? null) : null;
-    this.offset = 0;
+    return index < this.maxEntry ? (this.items.get((key & FW_CFG_ARCH_LOCAL) | index) ?? null) : null;
   }
 
   private readByte(): number {
     const data = this.current;
-    return data && this.offset < data.length ? data[this.offset++]! : 0;
+    return data && this.selection.offset < data.length ? data[this.selection.offset++]! : 0;
   }
 }
 
-/** The files QEMU 7.2's pc machine lists that firmware uses while it sets up this board. */
-function pcFiles(ramSize: number): [string, Uint8Array][] {
-  return [
-    ["bios-geometry", new Uint8Array(0)],
+/**
+ * The files QEMU 7.2's pc machine lists that firmware uses while it sets up this board, as the
+ * machine type has them: the ACPI table loader only where QEMU builds ACPI tables, and
+ * bios-geometry (added at reset) not with the legacy file order.
+ */
+function pcFiles(ram: RamLayout, machineClass: MachineClassFields): [string, Uint8Array][] {
+  const files: [string, Uint8Array][] = [
     ["bootorder", new Uint8Array(0)],
     ["etc/boot-fail-wait", le(0xffffffff, 4)], // no reboot after a failed boot
-    ["etc/e820", e820(ramSize)],
+    ["etc/e820", e820(ram, machineClass.amd1tbHole)],
     ["etc/system-states", Uint8Array.of(0x80, 0x00, 0x00, 0x81, 0x82, 0x80)], // PIIX4 PM: S3 off, S4 off
-    ["etc/table-loader", new Uint8Array(0)],
   ];
+  if (!machineClass.legacyFwCfgOrder) files.push(["bios-geometry", new Uint8Array(0)]);
+  if (machineClass.acpiBuild) files.push(["etc/table-loader", new Uint8Array(0)]);
+  return files;
 }
 
-/** QEMU's e820 table for pc: the HyperTransport reservation first, then RAM below and above 4 GiB. */
-function e820(ramSize: number): Uint8Array {
-  const below = ramSize >= PC_LOWMEM_LIMIT ? PC_LOWMEM_GIGABYTE_ALIGNED : ramSize;
-  const entries: [bigint, bigint, number][] = [
-    [AMD_HT_START, AMD_HT_SIZE, E820_RESERVED],
-    [0n, BigInt(below), E820_RAM],
-  ];
-  if (ramSize > below) entries.push([1n << 32n, BigInt(ramSize - below), E820_RAM]);
+/** QEMU's e820 table for pc: the HyperTransport reservation first (where the type has it), then RAM below and above 4 GiB. */
+function e820(ram: RamLayout, amd1tbHole: boolean): Uint8Array {
+  const entries: [bigint, bigint, number][] = [];
+  if (amd1tbHole) entries.push([AMD_HT_START, AMD_HT_SIZE, E820_RESERVED]);
+  entries.push([0n, BigInt(ram.below4g), E820_RAM]);
+  if (ram.above4g > 0) entries.push([1n << 32n, BigInt(ram.above4g), E820_RAM]);
   const out = new Uint8Array(20 * entries.length);
   const view = new DataView(out.buffer);
   entries.forEach(([address, length, type], i) => {
@@ -213,6 +225,8 @@ function e820(ramSize: number): Uint8Array {
   });
   return out;
 }
+
+const legacyRank = (name: string): number => LEGACY_FILE_ORDER.get(name) ?? LEGACY_ORDER_LAST;
 
 /** `value` as a little-endian integer of `bytes` bytes (QEMU's fw_cfg_add_i16/i32/i64). */
 function le(value: number, bytes: 2 | 4 | 8): Uint8Array {

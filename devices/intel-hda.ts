@@ -5,6 +5,7 @@ import { prop, types } from "../src/machine/properties.js";
 import { DEVICE_PROPS } from "../src/machine/tokens.js";
 import { PciDevice, type DeviceProps } from "../src/pci/device.js";
 import { Msi } from "../src/pci/msi.js";
+import { describeState, struct, u32 } from "../src/state/description.js";
 
 const properties = {
   debug: prop(types.uint32, 0, "debug message level (no guest-visible effect)"),
@@ -32,6 +33,11 @@ const ICS_BUSY = 0x01;
 const SD_CTL_SRST = 0x01;
 const SD_CTL_BCIS = 1 << 26;
 const SD_STS_FIFO_READY = 0x20;
+
+interface HdaState {
+  readonly regs: Record<string, number>;
+  rirbCount: number;
+}
 
 /** One register of QEMU's regtab: reads at other offsets than a register's first byte return 0. */
 interface HdaRegister {
@@ -64,9 +70,11 @@ interface HdaRegister {
 })
 export class IntelHda extends PciDevice {
   private readonly msi: Msi | null = null;
+  /** Register values by regtab field name; several registers may share a field (a byte of it). */
   private readonly state: Record<string, number> = {};
   private readonly registers = new Map<number, HdaRegister>();
-  private rirbCount = 0;
+  /** What snapshots keep: the registers, and the RIRB entries written since the guest last acknowledged (QEMU's rirb_count). */
+  private readonly hdaState: HdaState = { regs: this.state, rirbCount: 0 };
 
   constructor(@inject(DEVICE_PROPS) props: DeviceProps<typeof properties>) {
     super({ vendorId: 0x8086, deviceId: 0x2668, classCode: 0x0403, revision: 1, interruptPin: 1 }, props);
@@ -75,6 +83,20 @@ export class IntelHda extends PciDevice {
       this.msi = new Msi(this, { vectors: 1, is64bit: true, perVectorMask: false, offset: props.old_msi_addr ? 0x50 : 0x60 });
     }
     this.defineRegisters();
+    // The description lists the register table's fields: one u32 each, in table order.
+    const fields = [...new Set([...this.registers.values()].flatMap((r) => (r.field ? [r.field] : [])))];
+    const description = describeState<HdaState>({
+      name: "intel-hda",
+      version: 1,
+      fields: [
+        struct(
+          "regs",
+          fields.map((f) => u32(f)),
+        ),
+        u32("rirbCount"),
+      ],
+    });
+    this.function.keepState(description, this.hdaState);
     const bar = this.defineBar(0, { kind: "mem32", size: MMIO_SIZE, name: "intel-hda-container" });
     const region = new Region(
       "intel-hda",
@@ -172,7 +194,7 @@ export class IntelHda extends PciDevice {
   private controllerReset(): void {
     for (const reg of this.registers.values()) if (reg.field && reg.shift === 0) this.state[reg.field] = 0;
     for (const reg of this.registers.values()) if (reg.field) this.state[reg.field] = (this.state[reg.field]! | reg.reset) >>> 0;
-    this.rirbCount = 0;
+    this.hdaState.rirbCount = 0;
     this.updateIrq();
   }
 
@@ -180,7 +202,7 @@ export class IntelHda extends PciDevice {
   private corbRun(): void {
     const s = this.state;
     if (s.ics! & ICS_BUSY) return;
-    if (!(s.corbctl! & CORBCTL_RUN) || this.rirbCount === s.rintcnt) return;
+    if (!(s.corbctl! & CORBCTL_RUN) || this.hdaState.rirbCount === s.rintcnt) return;
     while ((s.corbrp! & 0xff) !== s.corbwp) s.corbrp = (s.corbrp! + 1) & 0xff;
   }
 
@@ -191,7 +213,7 @@ export class IntelHda extends PciDevice {
   private rirbStsWritten(old: number): void {
     this.updateIrq();
     if (old & RIRBSTS_IRQ && !(this.state.rirbsts! & RIRBSTS_IRQ)) {
-      this.rirbCount = 0;
+      this.hdaState.rirbCount = 0;
       this.corbRun();
     }
   }

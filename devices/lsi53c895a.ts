@@ -1,6 +1,6 @@
 import { inject } from "tsyringe";
 import type { RegionOps } from "../src/memory/address-space.js";
-import { registerFile } from "../src/memory/register-file.js";
+import { registerFile, registerFileState } from "../src/memory/register-file.js";
 import { pciDriver } from "../src/machine/drivers.js";
 import { DEVICE_PROPS } from "../src/machine/tokens.js";
 import { PCI_LATENCY_TIMER } from "../src/pci/constants.js";
@@ -9,6 +9,8 @@ import { PciDevice, type DeviceProps } from "../src/pci/device.js";
 const REGISTERS_SIZE = 0x100;
 const MMIO_SIZE = 0x400;
 const SCRIPT_RAM_SIZE = 0x2000;
+const REGISTERS_STATE = registerFileState("lsi-registers");
+const SCRIPT_RAM_STATE = registerFileState("lsi-script-ram");
 
 /**
  * The operating registers as QEMU 7.2 reads them after reset (lsi_reg_readb through the I/O
@@ -62,6 +64,8 @@ export class Lsi53c895a extends PciDevice {
     this.defineBar(0, { kind: "io", size: REGISTERS_SIZE, name: "lsi-io", ops, regionOptions: { implMax: 1, owner } });
     this.defineBar(1, { kind: "mem32", size: MMIO_SIZE, name: "lsi-mmio", ops, regionOptions: { implMax: 1, owner } });
     this.defineBar(2, { kind: "mem32", size: SCRIPT_RAM_SIZE, name: "lsi-ram", ops: this.scriptRam, regionOptions: { owner } });
+    this.function.keepState(REGISTERS_STATE, registers);
+    this.function.keepState(SCRIPT_RAM_STATE, this.scriptRam);
   }
 
   protected override resetRegisters(): void {

@@ -1,10 +1,10 @@
 import { inject } from "tsyringe";
 import { pciDriver } from "../src/machine/drivers.js";
-import { formatMac, nicProperties, type MacAddresses } from "../src/machine/mac-addresses.js";
+import { NicMac, nicProperties, type MacAddresses } from "../src/machine/mac-addresses.js";
 import { bootindexProperty } from "../src/machine/properties.js";
 import { DEVICE_PROPS, MAC_ADDRESSES } from "../src/machine/tokens.js";
 import { PciDevice, type DeviceProps } from "../src/pci/device.js";
-import { fixedLayoutCheck } from "../src/state/state-part.js";
+import { describeState, u16, u32, u8, u8Array } from "../src/state/description.js";
 
 const properties = {
   ...nicProperties,
@@ -34,9 +34,53 @@ const ISR_RESET = 0x80;
 const TSR_PTX = 0x01;
 const DCR_WORD_TRANSFER = 0x01;
 
-/** Snapshot layout: the registers (big-endian), PAR, MAR, then the NIC memory. */
-const STATE_REGISTERS = 28;
-const STATE_BYTES = STATE_REGISTERS + 6 + 8 + MEMORY_SIZE;
+/** The DP8390's registers, PAR, MAR and the NIC memory. */
+interface Ne2kRegisters {
+  readonly memory: Uint8Array;
+  readonly phys: Uint8Array;
+  readonly mult: Uint8Array;
+  cmd: number;
+  start: number;
+  stop: number;
+  boundary: number;
+  tsr: number;
+  tpsr: number;
+  tcnt: number;
+  rcnt: number;
+  /** Remote DMA address: 32 bits wide in QEMU, so it runs on past 0xffff. */
+  rsar: number;
+  rsr: number;
+  isr: number;
+  dcfg: number;
+  imr: number;
+  rxcr: number;
+  curpag: number;
+}
+
+const NE2K_STATE = describeState<Ne2kRegisters>({
+  name: "ne2000",
+  version: 1,
+  fields: [
+    u8("cmd"),
+    u32("start"),
+    u32("stop"),
+    u8("boundary"),
+    u8("tsr"),
+    u8("tpsr"),
+    u16("tcnt"),
+    u16("rcnt"),
+    u32("rsar"),
+    u8("rsr"),
+    u8("isr"),
+    u8("dcfg"),
+    u8("imr"),
+    u8("rxcr"),
+    u8("curpag"),
+    u8Array("phys"),
+    u8Array("mult"),
+    u8Array("memory"),
+  ],
+});
 
 /**
  * Realtek RTL8029 NE2000-compatible Ethernet controller (QEMU's "ne2k_pci", 10ec:8029): the
@@ -55,31 +99,29 @@ const STATE_BYTES = STATE_REGISTERS + 6 + 8 + MEMORY_SIZE;
   romfile: "efi-ne2k_pci.rom",
 })
 export class Ne2kPci extends PciDevice {
-  private readonly memory = new Uint8Array(MEMORY_SIZE);
-  private readonly phys = new Uint8Array(6);
-  private readonly mult = new Uint8Array(8);
-  private cmd = 0;
-  private start = 0;
-  private stop = 0;
-  private boundary = 0;
-  private tsr = 0;
-  private tpsr = 0;
-  private tcnt = 0;
-  private rcnt = 0;
-  /** Remote DMA address: 32 bits wide in QEMU, so it runs on past 0xffff. */
-  private rsar = 0;
-  private rsr = 0;
-  private isr = 0;
-  private dcfg = 0;
-  private imr = 0;
-  private rxcr = 0;
-  private curpag = 0;
-  private mac: number[] = [];
+  private readonly state: Ne2kRegisters = {
+    memory: new Uint8Array(MEMORY_SIZE),
+    phys: new Uint8Array(6),
+    mult: new Uint8Array(8),
+    cmd: 0,
+    start: 0,
+    stop: 0,
+    boundary: 0,
+    tsr: 0,
+    tpsr: 0,
+    tcnt: 0,
+    rcnt: 0,
+    rsar: 0,
+    rsr: 0,
+    isr: 0,
+    dcfg: 0,
+    imr: 0,
+    rxcr: 0,
+    curpag: 0,
+  };
+  private readonly mac: NicMac;
 
-  constructor(
-    @inject(DEVICE_PROPS) private readonly settings: DeviceProps<typeof properties>,
-    @inject(MAC_ADDRESSES) private readonly macs: MacAddresses,
-  ) {
+  constructor(@inject(DEVICE_PROPS) settings: DeviceProps<typeof properties>, @inject(MAC_ADDRESSES) macs: MacAddresses) {
     super({ vendorId: 0x10ec, deviceId: 0x8029, classCode: 0x0200, interruptPin: 1 }, settings);
     this.defineBar(0, {
       kind: "io",
@@ -87,39 +129,34 @@ export class Ne2kPci extends PciDevice {
       name: "ne2000",
       ops: { read: (offset, size) => this.read(offset, size), write: (offset, size, value) => this.write(offset, size, value) },
     });
-    this.function.stateParts.push({
-      name: "ne2000",
-      version: 1,
-      save: () => this.saveState(),
-      check: fixedLayoutCheck("ne2000", STATE_BYTES),
-      load: (bytes) => this.loadState(bytes),
-    });
+    this.mac = new NicMac(macs, settings);
+    this.function.keepState(NE2K_STATE, this.state);
   }
 
   /** The MAC address the NIC was given (QEMU's conf.macaddr). */
   get macAddress(): string {
-    return formatMac(this.mac);
+    return this.mac.toString();
   }
 
   /** QEMU picks the default MAC and resets the chip (filling the PROM) at realize. */
   override plugged(): void {
-    this.mac = this.macs.claimFor(this.settings);
+    this.mac.claim();
     this.chipReset();
   }
 
   override unplugging(): void {
-    this.macs.release(this.mac);
+    this.mac.release();
   }
 
   /** What reading the reset port does: reset status, and the PROM rebuilt from the MAC. */
   private chipReset(): void {
-    this.isr = ISR_RESET;
-    const prom = [...this.mac, 0, 0, 0, 0, 0, 0, 0, 0, 0x57, 0x57];
-    for (let i = 0; i < 16; i++) this.memory[2 * i] = this.memory[2 * i + 1] = prom[i]!;
+    this.state.isr = ISR_RESET;
+    const prom = [...this.mac.bytes, 0, 0, 0, 0, 0, 0, 0, 0, 0x57, 0x57];
+    for (let i = 0; i < 16; i++) this.state.memory[2 * i] = this.state.memory[2 * i + 1] = prom[i]!;
   }
 
   private updateIrq(): void {
-    this.setIrq((this.isr & this.imr & 0x7f) !== 0);
+    this.setIrq((this.state.isr & this.state.imr & 0x7f) !== 0);
   }
 
   /** Byte registers at 0-15, the data port at any width, the reset port by byte; all else reads all ones. */
@@ -140,33 +177,33 @@ export class Ne2kPci extends PciDevice {
   }
 
   private readRegister(offset: number): number {
-    if (offset === CR) return this.cmd;
-    switch (offset | ((this.cmd >> 6) << 4)) {
+    if (offset === CR) return this.state.cmd;
+    switch (offset | ((this.state.cmd >> 6) << 4)) {
       case 0x03:
-        return this.boundary;
+        return this.state.boundary;
       case 0x04:
-        return this.tsr;
+        return this.state.tsr;
       case 0x07:
-        return this.isr;
+        return this.state.isr;
       case 0x08:
-        return this.rsar & 0xff;
+        return this.state.rsar & 0xff;
       case 0x09:
-        return (this.rsar >>> 8) & 0xff;
+        return (this.state.rsar >>> 8) & 0xff;
       case 0x0a:
         return 0x50; // RTL8029 id 'P'
       case 0x0b:
         return 0x43; // RTL8029 id 'C'
       case 0x0c:
-        return this.rsr;
+        return this.state.rsr;
       case 0x11:
       case 0x12:
       case 0x13:
       case 0x14:
       case 0x15:
       case 0x16:
-        return this.phys[offset - 1]!;
+        return this.state.phys[offset - 1]!;
       case 0x17:
-        return this.curpag;
+        return this.state.curpag;
       case 0x18:
       case 0x19:
       case 0x1a:
@@ -175,11 +212,11 @@ export class Ne2kPci extends PciDevice {
       case 0x1d:
       case 0x1e:
       case 0x1f:
-        return this.mult[offset - 8]!;
+        return this.state.mult[offset - 8]!;
       case 0x21:
-        return (this.start >> 8) & 0xff;
+        return (this.state.start >> 8) & 0xff;
       case 0x22:
-        return (this.stop >> 8) & 0xff;
+        return (this.state.stop >> 8) & 0xff;
       case 0x35:
         return 0x40; // CONFIG2: 10BASE-T link active
       case 0x36:
@@ -191,49 +228,49 @@ export class Ne2kPci extends PciDevice {
 
   private writeRegister(offset: number, value: number): void {
     if (offset === CR) return this.writeCommand(value);
-    switch (offset | ((this.cmd >> 6) << 4)) {
+    switch (offset | ((this.state.cmd >> 6) << 4)) {
       case 0x01:
-        this.start = value << 8;
+        this.state.start = value << 8;
         break;
       case 0x02:
-        this.stop = value << 8;
+        this.state.stop = value << 8;
         break;
       case 0x03:
-        this.boundary = value;
+        this.state.boundary = value;
         break;
       case 0x04:
-        this.tpsr = value;
+        this.state.tpsr = value;
         break;
       case 0x05:
-        this.tcnt = (this.tcnt & 0xff00) | value;
+        this.state.tcnt = (this.state.tcnt & 0xff00) | value;
         break;
       case 0x06:
-        this.tcnt = (this.tcnt & 0x00ff) | (value << 8);
+        this.state.tcnt = (this.state.tcnt & 0x00ff) | (value << 8);
         break;
       case 0x07:
-        this.isr &= ~(value & 0x7f);
+        this.state.isr &= ~(value & 0x7f);
         this.updateIrq();
         break;
       case 0x08:
-        this.rsar = (this.rsar & 0xff00) | value;
+        this.state.rsar = (this.state.rsar & 0xff00) | value;
         break;
       case 0x09:
-        this.rsar = (this.rsar & 0x00ff) | (value << 8);
+        this.state.rsar = (this.state.rsar & 0x00ff) | (value << 8);
         break;
       case 0x0a:
-        this.rcnt = (this.rcnt & 0xff00) | value;
+        this.state.rcnt = (this.state.rcnt & 0xff00) | value;
         break;
       case 0x0b:
-        this.rcnt = (this.rcnt & 0x00ff) | (value << 8);
+        this.state.rcnt = (this.state.rcnt & 0x00ff) | (value << 8);
         break;
       case 0x0c:
-        this.rxcr = value;
+        this.state.rxcr = value;
         break;
       case 0x0e:
-        this.dcfg = value;
+        this.state.dcfg = value;
         break;
       case 0x0f:
-        this.imr = value;
+        this.state.imr = value;
         this.updateIrq();
         break;
       case 0x11:
@@ -242,10 +279,10 @@ export class Ne2kPci extends PciDevice {
       case 0x14:
       case 0x15:
       case 0x16:
-        this.phys[offset - 1] = value;
+        this.state.phys[offset - 1] = value;
         break;
       case 0x17:
-        this.curpag = value;
+        this.state.curpag = value;
         break;
       case 0x18:
       case 0x19:
@@ -255,36 +292,36 @@ export class Ne2kPci extends PciDevice {
       case 0x1d:
       case 0x1e:
       case 0x1f:
-        this.mult[offset - 8] = value;
+        this.state.mult[offset - 8] = value;
         break;
     }
   }
 
   /** Without STOP the chip leaves reset; a zero-length remote DMA completes at once, a transmit too. */
   private writeCommand(value: number): void {
-    this.cmd = value;
+    this.state.cmd = value;
     if (value & CR_STOP) return;
-    this.isr &= ~ISR_RESET;
-    if (value & (CR_REMOTE_READ | CR_REMOTE_WRITE) && this.rcnt === 0) {
-      this.isr |= ISR_RDC;
+    this.state.isr &= ~ISR_RESET;
+    if (value & (CR_REMOTE_READ | CR_REMOTE_WRITE) && this.state.rcnt === 0) {
+      this.state.isr |= ISR_RDC;
       this.updateIrq();
     }
     if (value & CR_TRANSMIT) {
-      this.tsr = TSR_PTX;
-      this.isr |= ISR_TX;
-      this.cmd &= ~CR_TRANSMIT;
+      this.state.tsr = TSR_PTX;
+      this.state.isr |= ISR_TX;
+      this.state.cmd &= ~CR_TRANSMIT;
       this.updateIrq();
     }
   }
 
   /** Remote DMA through the data port: 16-bit words if DCR.WTS is set, else bytes; 32 bits by dword. */
   private readData(size: number): number {
-    const width = size === 4 ? 4 : this.dcfg & DCR_WORD_TRANSFER ? 2 : 1;
-    const addr = width === 1 ? this.rsar : this.rsar & ~1;
+    const width = size === 4 ? 4 : this.state.dcfg & DCR_WORD_TRANSFER ? 2 : 1;
+    const addr = width === 1 ? this.state.rsar : this.state.rsar & ~1;
     let value: number;
     if (addr < PROM_SIZE || (addr >= PACKET_RAM_START && addr < MEMORY_SIZE)) {
       value = 0;
-      for (let i = width - 1; i >= 0; i--) value = (value << 8) | (this.memory[addr + i] ?? 0);
+      for (let i = width - 1; i >= 0; i--) value = (value << 8) | (this.state.memory[addr + i] ?? 0);
     } else {
       value = width === 4 ? 0xffffffff : (1 << (width * 8)) - 1;
     }
@@ -293,71 +330,29 @@ export class Ne2kPci extends PciDevice {
   }
 
   private writeData(size: number, value: number): void {
-    if (this.rcnt === 0) return;
-    const width = size === 4 ? 4 : this.dcfg & DCR_WORD_TRANSFER ? 2 : 1;
-    const addr = width === 1 ? this.rsar : this.rsar & ~1;
+    if (this.state.rcnt === 0) return;
+    const width = size === 4 ? 4 : this.state.dcfg & DCR_WORD_TRANSFER ? 2 : 1;
+    const addr = width === 1 ? this.state.rsar : this.state.rsar & ~1;
     if (addr < PROM_SIZE || (addr >= PACKET_RAM_START && addr < MEMORY_SIZE)) {
-      for (let i = 0; i < width && addr + i < MEMORY_SIZE; i++) this.memory[addr + i] = (value >>> (8 * i)) & 0xff;
+      for (let i = 0; i < width && addr + i < MEMORY_SIZE; i++) this.state.memory[addr + i] = (value >>> (8 * i)) & 0xff;
     }
     this.dmaAdvance(width);
   }
 
-  private saveState(): Uint8Array {
-    const out = new Uint8Array(STATE_BYTES);
-    const v = new DataView(out.buffer);
-    v.setUint8(0, this.cmd);
-    v.setUint32(1, this.start);
-    v.setUint32(5, this.stop);
-    v.setUint8(9, this.boundary);
-    v.setUint8(10, this.tsr);
-    v.setUint8(11, this.tpsr);
-    v.setUint16(12, this.tcnt);
-    v.setUint16(14, this.rcnt);
-    v.setUint32(16, this.rsar);
-    v.setUint8(20, this.rsr);
-    v.setUint8(21, this.isr);
-    v.setUint8(22, this.dcfg);
-    v.setUint8(23, this.imr);
-    v.setUint8(24, this.rxcr);
-    v.setUint8(25, this.curpag);
-    out.set(this.phys, STATE_REGISTERS);
-    out.set(this.mult, STATE_REGISTERS + 6);
-    out.set(this.memory, STATE_REGISTERS + 14);
-    return out;
-  }
-
-  private loadState(bytes: Uint8Array): void {
-    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.cmd = v.getUint8(0);
-    this.start = v.getUint32(1);
-    this.stop = v.getUint32(5);
-    this.boundary = v.getUint8(9);
-    this.tsr = v.getUint8(10);
-    this.tpsr = v.getUint8(11);
-    this.tcnt = v.getUint16(12);
-    this.rcnt = v.getUint16(14);
-    this.rsar = v.getUint32(16);
-    this.rsr = v.getUint8(20);
-    this.isr = v.getUint8(21);
-    this.dcfg = v.getUint8(22);
-    this.imr = v.getUint8(23);
-    this.rxcr = v.getUint8(24);
-    this.curpag = v.getUint8(25);
-    this.phys.set(bytes.subarray(STATE_REGISTERS, STATE_REGISTERS + 6));
-    this.mult.set(bytes.subarray(STATE_REGISTERS + 6, STATE_REGISTERS + 14));
-    this.memory.set(bytes.subarray(STATE_REGISTERS + 14));
+  /** INTx follows the loaded ISR and IMR. */
+  override stateLoaded(): void {
     this.updateIrq();
   }
 
   private dmaAdvance(length: number): void {
-    this.rsar = (this.rsar + length) >>> 0;
-    if (this.rsar === this.stop) this.rsar = this.start;
-    if (this.rcnt <= length) {
-      this.rcnt = 0;
-      this.isr |= ISR_RDC;
+    this.state.rsar = (this.state.rsar + length) >>> 0;
+    if (this.state.rsar === this.state.stop) this.state.rsar = this.state.start;
+    if (this.state.rcnt <= length) {
+      this.state.rcnt = 0;
+      this.state.isr |= ISR_RDC;
       this.updateIrq();
     } else {
-      this.rcnt -= length;
+      this.state.rcnt -= length;
     }
   }
 }

@@ -1,6 +1,6 @@
 import { inject } from "tsyringe";
 import { MachbusError } from "../src/errors.js";
-import { registerFile } from "../src/memory/register-file.js";
+import { registerFile, registerFileState } from "../src/memory/register-file.js";
 import { pciDriver } from "../src/machine/drivers.js";
 import { prop, types } from "../src/machine/properties.js";
 import { DEVICE_PROPS } from "../src/machine/tokens.js";
@@ -20,6 +20,7 @@ const SHPC_CAP_DWORD_SELECT = 2;
 const SHPC_CAP_DWORD_DATA = 4;
 /** The SHPC register block (QEMU's shpc_bar_size for 31 slots, rounded to a power of two). */
 const SHPC_BAR_SIZE = 256;
+const SHPC_STATE = registerFileState("shpc");
 
 /**
  * QEMU's generic PCI-to-PCI bridge "pci-bridge" (Red Hat 1b36:0001): type 1 header, capabilities
@@ -57,7 +58,10 @@ export class PciBridge extends PciBridgeDevice {
     c.set8(sid + PCI_SID_CHASSIS_NR, props.chassis_nr);
     c.wmask[sid + PCI_SID_CHASSIS_NR] = 0xff; // non-volatile: not reset
     if (props.shpc && props.msi !== "off") new Msi(this, { vectors: 1, is64bit: true, perVectorMask: true });
-    if (props.shpc) this.defineBar(0, { kind: "mem64", size: SHPC_BAR_SIZE, name: "shpc-bar", ops: this.shpcRegisters });
+    if (props.shpc) {
+      this.defineBar(0, { kind: "mem64", size: SHPC_BAR_SIZE, name: "shpc-bar", ops: this.shpcRegisters });
+      this.function.keepState(SHPC_STATE, this.shpcRegisters);
+    }
   }
 
   /** The capability's dword window: data written goes to the selected SHPC register, then reads it back. */

@@ -1,8 +1,10 @@
 import { inject } from "tsyringe";
-import { registerFile } from "../src/memory/register-file.js";
+import { registerFile, registerFileState } from "../src/memory/register-file.js";
 import { pciDriver } from "../src/machine/drivers.js";
 import { DEVICE_PROPS } from "../src/machine/tokens.js";
 import { PciDevice, type DeviceProps } from "../src/pci/device.js";
+
+const BMDMA_STATE = registerFileState("bmdma");
 
 /**
  * Intel 82371SB PIIX3 IDE controller at 01.1 (QEMU's "piix3-ide"): legacy-mode IDE (BARs 0-3
@@ -21,12 +23,9 @@ export class Piix3Ide extends PciDevice {
   constructor(@inject(DEVICE_PROPS) props: DeviceProps) {
     super({ vendorId: 0x8086, deviceId: 0x7010, classCode: 0x0101, progIf: 0x80 }, props);
     this.config.set16(0x06, 0x0280); // fast back-to-back, medium DEVSEL
-    this.defineBar(4, {
-      kind: "io",
-      size: 16,
-      name: "piix-bmdma-container",
-      // Bus-master DMA registers: no transfers are modelled, so they hold what is written.
-      ops: registerFile(16),
-    });
+    // Bus-master DMA registers: no transfers are modelled, so they hold what is written.
+    const bmdma = registerFile(16);
+    this.defineBar(4, { kind: "io", size: 16, name: "piix-bmdma-container", ops: bmdma });
+    this.function.keepState(BMDMA_STATE, bmdma);
   }
 }

@@ -3,7 +3,7 @@ import { pciDriver } from "../src/machine/drivers.js";
 import { prop, types } from "../src/machine/properties.js";
 import { DEVICE_PROPS } from "../src/machine/tokens.js";
 import { PciDevice, type DeviceProps } from "../src/pci/device.js";
-import { fixedLayoutCheck } from "../src/state/state-part.js";
+import { describeState, u16, u16Array, u32 } from "../src/state/description.js";
 
 const properties = {
   bandwidth: prop(types.uint32, 1280, "bytes of USB traffic per frame (no effect: no frames run)"),
@@ -31,8 +31,23 @@ const PORT_WRITE_CLEAR = 0x000a;
 const PORT_RESET_VALUE = 0x0080;
 /** What QEMU answers where no register is (a disabled port's PORTSC). */
 const NO_REGISTER = 0xff7f;
-/** Snapshot layout: USBCMD, USBSTS, USBINTR, FRNUM, SOFMOD, PORTSC1-2 (16 bits each), FLBASEADD. */
-const STATE_BYTES = 2 * (5 + NB_PORTS) + 4;
+/** USBCMD, USBSTS, USBINTR, FRNUM, FLBASEADD, SOFMOD and PORTSC1-2. */
+interface UhciRegisters {
+  cmd: number;
+  status: number;
+  intr: number;
+  /** Not reset by a controller reset, as in QEMU. */
+  frnum: number;
+  frameListBase: number;
+  sofTiming: number;
+  readonly ports: Uint16Array;
+}
+
+const UHCI_STATE = describeState<UhciRegisters>({
+  name: "uhci",
+  version: 1,
+  fields: [u16("cmd"), u16("status"), u16("intr"), u16("frnum"), u16("sofTiming"), u16Array("ports"), u32("frameListBase")],
+});
 
 /**
  * Intel 82371SB PIIX3 USB host controller, UHCI (QEMU's "piix3-usb-uhci", 8086:7020 rev 1, INTD):
@@ -51,14 +66,15 @@ const STATE_BYTES = 2 * (5 + NB_PORTS) + 4;
   parents: ["pci-uhci-usb"],
 })
 export class Piix3UsbUhci extends PciDevice {
-  private cmd = 0;
-  private status = 0;
-  private intr = 0;
-  /** Not reset by a controller reset, as in QEMU. */
-  private frnum = 0;
-  private frameListBase = 0;
-  private sofTiming = 0;
-  private readonly ports = new Uint16Array(NB_PORTS);
+  private readonly regs: UhciRegisters = {
+    cmd: 0,
+    status: 0,
+    intr: 0,
+    frnum: 0,
+    frameListBase: 0,
+    sofTiming: 0,
+    ports: new Uint16Array(NB_PORTS),
+  };
 
   constructor(@inject(DEVICE_PROPS) props: DeviceProps<typeof properties>) {
     super({ vendorId: 0x8086, deviceId: 0x7020, classCode: 0x0c03, revision: 0x01, interruptPin: 4 }, props);
@@ -70,62 +86,39 @@ export class Piix3UsbUhci extends PciDevice {
       ops: { read: (offset) => this.read(offset), write: (offset, _size, value) => this.write(offset, value) },
       regionOptions: { implMin: 2, implMax: 2, owner: "piix3-usb-uhci" },
     });
-    this.function.stateParts.push({
-      name: "uhci",
-      version: 1,
-      save: () => {
-        const out = new Uint8Array(STATE_BYTES);
-        const v = new DataView(out.buffer);
-        [this.cmd, this.status, this.intr, this.frnum, this.sofTiming, ...this.ports].forEach((n, i) => v.setUint16(2 * i, n));
-        v.setUint32(STATE_BYTES - 4, this.frameListBase);
-        return out;
-      },
-      check: fixedLayoutCheck("uhci", STATE_BYTES),
-      load: (bytes) => {
-        const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        [this.cmd, this.status, this.intr, this.frnum, this.sofTiming] = [0, 1, 2, 3, 4].map((i) => v.getUint16(2 * i)) as [
-          number,
-          number,
-          number,
-          number,
-          number,
-        ];
-        for (let p = 0; p < NB_PORTS; p++) this.ports[p] = v.getUint16(10 + 2 * p);
-        this.frameListBase = v.getUint32(STATE_BYTES - 4);
-      },
-    });
+    this.function.keepState(UHCI_STATE, this.regs);
   }
 
   protected override resetRegisters(): void {
     this.config.set8(USB_CLOCK, 0x01);
     this.config.set8(USB_CLOCK + 1, 0x00);
-    this.cmd = 0;
-    this.status = STS_HCHALTED;
-    this.intr = 0;
-    this.frameListBase = 0;
-    this.sofTiming = 64;
-    this.ports.fill(PORT_RESET_VALUE);
+    this.regs.cmd = 0;
+    this.regs.status = STS_HCHALTED;
+    this.regs.intr = 0;
+    this.regs.frameListBase = 0;
+    this.regs.sofTiming = 64;
+    this.regs.ports.fill(PORT_RESET_VALUE);
   }
 
   private read(offset: number): number {
     switch (offset) {
       case 0x00:
-        return this.cmd;
+        return this.regs.cmd;
       case 0x02:
-        return this.status;
+        return this.regs.status;
       case 0x04:
-        return this.intr;
+        return this.regs.intr;
       case 0x06:
-        return this.frnum;
+        return this.regs.frnum;
       case 0x08:
-        return this.frameListBase & 0xffff;
+        return this.regs.frameListBase & 0xffff;
       case 0x0a:
-        return this.frameListBase >>> 16;
+        return this.regs.frameListBase >>> 16;
       case 0x0c:
-        return this.sofTiming;
+        return this.regs.sofTiming;
     }
     const port = (offset >> 1) & 7;
-    return offset >= 0x10 && port < NB_PORTS ? this.ports[port]! : NO_REGISTER;
+    return offset >= 0x10 && port < NB_PORTS ? this.regs.ports[port]! : NO_REGISTER;
   }
 
   private write(offset: number, value: number): void {
@@ -133,40 +126,40 @@ export class Piix3UsbUhci extends PciDevice {
       case 0x00:
         return this.writeCommand(value);
       case 0x02:
-        this.status &= ~value;
+        this.regs.status &= ~value;
         return;
       case 0x04:
-        this.intr = value;
+        this.regs.intr = value;
         return;
       case 0x06:
-        if (this.status & STS_HCHALTED) this.frnum = value & 0x7ff;
+        if (this.regs.status & STS_HCHALTED) this.regs.frnum = value & 0x7ff;
         return;
       case 0x08:
-        this.frameListBase = ((this.frameListBase & 0xffff0000) | (value & ~0xfff & 0xffff)) >>> 0;
+        this.regs.frameListBase = ((this.regs.frameListBase & 0xffff0000) | (value & ~0xfff & 0xffff)) >>> 0;
         return;
       case 0x0a:
-        this.frameListBase = ((this.frameListBase & 0xffff) | (value << 16)) >>> 0;
+        this.regs.frameListBase = ((this.regs.frameListBase & 0xffff) | (value << 16)) >>> 0;
         return;
       case 0x0c:
-        this.sofTiming = value & 0xff;
+        this.regs.sofTiming = value & 0xff;
         return;
     }
     const port = (offset >> 1) & 7;
     if (offset < 0x10 || port >= NB_PORTS) return;
-    let ctrl = this.ports[port]! & PORT_READ_ONLY;
+    let ctrl = this.regs.ports[port]! & PORT_READ_ONLY;
     if (!(ctrl & PORT_CONNECTED)) value &= ~PORT_ENABLE; // only a connected port can be enabled
     ctrl |= value & ~PORT_READ_ONLY;
-    this.ports[port] = ctrl & ~(value & PORT_WRITE_CLEAR);
+    this.regs.ports[port] = ctrl & ~(value & PORT_WRITE_CLEAR);
   }
 
   /** Setting RS starts the schedule (the controller leaves the halted state); the reset bits reset it. */
   private writeCommand(value: number): void {
-    if (value & CMD_RS && !(this.cmd & CMD_RS)) this.status &= ~STS_HCHALTED;
-    else if (!(value & CMD_RS)) this.status |= STS_HCHALTED;
+    if (value & CMD_RS && !(this.regs.cmd & CMD_RS)) this.regs.status &= ~STS_HCHALTED;
+    else if (!(value & CMD_RS)) this.regs.status |= STS_HCHALTED;
     if (value & (CMD_GRESET | CMD_HCRESET)) {
       this.resetRegisters();
       return;
     }
-    this.cmd = value;
+    this.regs.cmd = value;
   }
 }

@@ -5,6 +5,7 @@ import { Region, type AddressSpace } from "../src/memory/address-space.js";
 import { pciDriver } from "../src/machine/drivers.js";
 import { DEVICE_PROPS, EVENTS, IO_SPACE } from "../src/machine/tokens.js";
 import { PciDevice, type DeviceProps } from "../src/pci/device.js";
+import { describeState, u8 } from "../src/state/description.js";
 
 const PIIX_PIRQCA = 0x60; // PIRQ route control A-D: 0x60-0x63, bit 7 = disabled, bits 3:0 = IRQ
 const PIIX_NUM_PIRQS = 4;
@@ -17,6 +18,8 @@ const RESET_REGISTERS: ReadonlyArray<readonly [number, number]> = [
   [0xa3, 0x00], [0xa4, 0x00], [0xa5, 0x00], [0xa6, 0x00], [0xa7, 0x00], [0xa8, 0x0f], [0xaa, 0x00],
   [0xab, 0x00], [0xac, 0x00], [0xae, 0x00],
 ];
+
+const RCR_STATE = describeState<{ rcr: number }>({ name: "rcr", version: 1, fields: [u8("rcr")] });
 
 /**
  * Intel 82371SB PIIX3 PCI-to-ISA bridge at 01.0 (QEMU's "PIIX3"): routes the four PCI interrupt
@@ -33,7 +36,7 @@ const RESET_REGISTERS: ReadonlyArray<readonly [number, number]> = [
 })
 export class Piix3 extends PciDevice {
   /** Reset control register: only bit 1 (system reset type) is kept. */
-  private rcr = 0;
+  private readonly resetControl = { rcr: 0 };
   /** Bit n: ISA IRQ n is asserted by some PIRQ routed to it. */
   private picLevels = 0;
 
@@ -41,10 +44,10 @@ export class Piix3 extends PciDevice {
     "piix3-reset-control",
     1,
     {
-      read: () => this.rcr,
+      read: () => this.resetControl.rcr,
       write: (_offset, _size, value) => {
         if (value & 4) this.events.emit("reset-request", { source: "piix3-rcr" });
-        this.rcr = value & 2;
+        this.resetControl.rcr = value & 2;
       },
     },
     { implMax: 1, owner: "PIIX3" },
@@ -57,6 +60,7 @@ export class Piix3 extends PciDevice {
   ) {
     super({ vendorId: 0x8086, deviceId: 0x7000, classCode: 0x0601 }, props);
     this.function.onConfigWrite(PIIX_PIRQCA, PIIX_NUM_PIRQS, () => this.updateIrqLevels());
+    this.function.keepState(RCR_STATE, this.resetControl);
   }
 
   override plugged(): void {
@@ -72,7 +76,7 @@ export class Piix3 extends PciDevice {
   protected override resetRegisters(): void {
     for (const [reg, value] of RESET_REGISTERS) this.config.set8(reg, value);
     this.picLevels = 0;
-    this.rcr = 0;
+    this.resetControl.rcr = 0;
   }
 
   override stateLoaded(): void {

@@ -5,7 +5,7 @@ import { AddressSpace, Region } from "../src/memory/address-space.js";
 import { pciDriver } from "../src/machine/drivers.js";
 import { CLOCK, DEVICE_PROPS, EVENTS, IO_SPACE, type Clock } from "../src/machine/tokens.js";
 import { PciDevice, type DeviceProps } from "../src/pci/device.js";
-import { fixedLayoutCheck } from "../src/state/state-part.js";
+import { describeState, f64, u16 } from "../src/state/description.js";
 
 const PIIX4_PMBASE = 0x40;
 const PIIX4_PMREGMISC = 0x80; // bit 0: the PM I/O block decodes at PMBASE
@@ -20,7 +20,21 @@ const PM1_TMR_STS = 1 << 0; // the timer's bit 23 changed since the guest last c
 const PM1_SCI_ENABLES = (1 << 0) | (1 << 5) | (1 << 8) | (1 << 10); // timer, global lock, power button, RTC
 const PM1_CNT_SLP_EN = 1 << 13; // write-only: the sleep request itself is not modelled
 const SCI_IRQ = 9; // the pc board wires the SCI to ISA IRQ 9
-const PM1_STATE_BYTES = 2 + 2 + 2 + 8;
+
+/** The PM1 event and control registers, and when the timer next sets TMR_STS. */
+interface Pm1Registers {
+  status: number;
+  enable: number;
+  control: number;
+  /** Timer tick at which TMR_STS is next set (QEMU's overflow_time; 0 after reset: set at once). */
+  overflowTick: number;
+}
+
+const PM1_STATE = describeState<Pm1Registers>({
+  name: "pm1",
+  version: 1,
+  fields: [u16("status"), u16("enable"), u16("control"), f64("overflowTick")],
+});
 
 /**
  * Intel 82371AB PIIX4 power management function at 01.3 (QEMU's "PIIX4_PM"): ACPI PM base
@@ -41,11 +55,7 @@ export class Piix4Pm extends PciDevice {
   private readonly pmIo = new AddressSpace("piix4-pm", PM_IO_SIZE);
   /** Where the ACPI block decodes now, or null while 0x80 bit 0 is clear. */
   private pmBase: number | null = null;
-  private pm1Status = 0;
-  private pm1Enable = 0;
-  private pm1Control = 0;
-  /** Timer tick at which TMR_STS is next set (QEMU's overflow_time; 0 after reset: set at once). */
-  private overflowTick = 0;
+  private readonly pm1: Pm1Registers = { status: 0, enable: 0, control: 0, overflowTick: 0 };
   private sci = false;
 
   constructor(
@@ -65,27 +75,7 @@ export class Piix4Pm extends PciDevice {
     this.definePmRegisters();
     this.function.onConfigWrite(PIIX4_PMBASE, 4, () => this.updatePmIo());
     this.function.onConfigWrite(PIIX4_PMREGMISC, 1, () => this.updatePmIo());
-    this.function.stateParts.push({
-      name: "pm1",
-      version: 1,
-      save: () => {
-        const out = new Uint8Array(PM1_STATE_BYTES);
-        const v = new DataView(out.buffer);
-        v.setUint16(0, this.pm1Status);
-        v.setUint16(2, this.pm1Enable);
-        v.setUint16(4, this.pm1Control);
-        v.setFloat64(6, this.overflowTick);
-        return out;
-      },
-      check: fixedLayoutCheck("pm1", PM1_STATE_BYTES, "PM1 status, enable, control and the timer's next overflow"),
-      load: (bytes) => {
-        const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        this.pm1Status = v.getUint16(0);
-        this.pm1Enable = v.getUint16(2);
-        this.pm1Control = v.getUint16(4);
-        this.overflowTick = v.getFloat64(6);
-      },
-    });
+    this.function.keepState(PM1_STATE, this.pm1);
   }
 
   /** The PM block follows the loaded PMBASE; the SCI follows the loaded PM1 registers. */
@@ -103,10 +93,10 @@ export class Piix4Pm extends PciDevice {
     for (const reg of [0x58, 0x59, 0x5a, 0x5b]) c.set8(reg, 0);
     c.set8(PIIX4_PMBASE, 0x01); // PM base: the I/O-space indicator bit reads 1
     c.set8(PIIX4_PMREGMISC, 0);
-    this.pm1Status = 0;
-    this.pm1Enable = 0;
-    this.pm1Control = 0;
-    this.overflowTick = 0;
+    this.pm1.status = 0;
+    this.pm1.enable = 0;
+    this.pm1.control = 0;
+    this.pm1.overflowTick = 0;
     this.updateSci();
     this.updatePmIo();
   }
@@ -117,8 +107,8 @@ export class Piix4Pm extends PciDevice {
   }
 
   private status(): number {
-    if (this.ticks() >= this.overflowTick) this.pm1Status |= PM1_TMR_STS;
-    return this.pm1Status;
+    if (this.ticks() >= this.pm1.overflowTick) this.pm1.status |= PM1_TMR_STS;
+    return this.pm1.status;
   }
 
   private definePmRegisters(): void {
@@ -129,13 +119,13 @@ export class Piix4Pm extends PciDevice {
         "acpi-evt",
         4,
         {
-          read: (offset) => (offset === 0 ? this.status() : offset === 2 ? this.pm1Enable : 0),
+          read: (offset) => (offset === 0 ? this.status() : offset === 2 ? this.pm1.enable : 0),
           write: (offset, _size, value) => {
             if (offset === 0) {
               // Writing 1 clears a status bit; clearing TMR_STS arms the next bit-23 change.
-              if (this.status() & value & PM1_TMR_STS) this.overflowTick = nextBit23Change(this.ticks());
-              this.pm1Status &= ~value;
-            } else if (offset === 2) this.pm1Enable = value;
+              if (this.status() & value & PM1_TMR_STS) this.pm1.overflowTick = nextBit23Change(this.ticks());
+              this.pm1.status &= ~value;
+            } else if (offset === 2) this.pm1.enable = value;
             this.updateSci();
           },
         },
@@ -149,8 +139,8 @@ export class Piix4Pm extends PciDevice {
         "acpi-cnt",
         2,
         {
-          read: () => this.pm1Control,
-          write: (_offset, _size, value) => void (this.pm1Control = value & ~PM1_CNT_SLP_EN & 0xffff),
+          read: () => this.pm1.control,
+          write: (_offset, _size, value) => void (this.pm1.control = value & ~PM1_CNT_SLP_EN & 0xffff),
         },
         { ...pm1, owner: "PIIX4_PM" },
       ),
@@ -172,7 +162,7 @@ export class Piix4Pm extends PciDevice {
 
   /** QEMU's pm_update_sci, without GPE and the timer-overflow wake-up. */
   private updateSci(): void {
-    const level = (this.status() & this.pm1Enable & PM1_SCI_ENABLES) !== 0;
+    const level = (this.status() & this.pm1.enable & PM1_SCI_ENABLES) !== 0;
     if (level === this.sci) return;
     this.sci = level;
     this.events.emit("irq", { line: SCI_IRQ, level });

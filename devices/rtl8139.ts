@@ -1,11 +1,11 @@
 import { inject } from "tsyringe";
 import { pciDriver } from "../src/machine/drivers.js";
-import { formatMac, nicProperties, type MacAddresses } from "../src/machine/mac-addresses.js";
+import { NicMac, nicProperties, type MacAddresses } from "../src/machine/mac-addresses.js";
 import { bootindexProperty } from "../src/machine/properties.js";
 import { DEVICE_PROPS, MAC_ADDRESSES } from "../src/machine/tokens.js";
 import { PCI_CAPABILITY_LIST } from "../src/pci/constants.js";
 import { PciDevice, type DeviceProps } from "../src/pci/device.js";
-import { fixedLayoutCheck } from "../src/state/state-part.js";
+import { bool, describeState, struct, u16, u32, u8, u8Array } from "../src/state/description.js";
 
 const properties = {
   ...nicProperties,
@@ -55,9 +55,38 @@ const RESET_DWORDS = new Map([[0x40, 0x74800000]]);
 
 /** The 93C46 serial EEPROM (64 words) behind Cfg9346: words 0-2 identify the chip, 7-9 hold the MAC. */
 const EEPROM_WORDS = 64;
-/** Snapshot layout: IDR, MAR, ChipCmd, Cfg9346, then the EEPROM's mode, tick, shift registers and pins. */
-const STATE_BYTES = 6 + 8 + 1 + 1 + 1 + 4 + 2 + 2 + 1;
 const Eeprom = { Idle: 0, AwaitingStart: 1, Command: 2, Reading: 3 } as const;
+
+/** The registers with state, and the serial EEPROM's interface (its words come from the MAC at plug). */
+interface Rtl8139Registers {
+  readonly phys: Uint8Array;
+  readonly mult: Uint8Array;
+  command: number;
+  cfg9346: number;
+  readonly eeprom: {
+    readonly contents: Uint16Array;
+    mode: number;
+    tick: number;
+    input: number;
+    output: number;
+    cs: boolean;
+    sk: boolean;
+    di: boolean;
+    out: boolean;
+  };
+}
+
+const RTL8139_STATE = describeState<Rtl8139Registers>({
+  name: "rtl8139",
+  version: 1,
+  fields: [
+    u8Array("phys"),
+    u8Array("mult"),
+    u8("command"),
+    u8("cfg9346"),
+    struct("eeprom", [u8("mode"), u32("tick"), u16("input"), u16("output"), bool("cs"), bool("sk"), bool("di"), bool("out")]),
+  ],
+});
 
 /**
  * Realtek RTL8139C+ Fast Ethernet controller (QEMU's "rtl8139", 10ec:8139 rev 0x20): 256
@@ -77,27 +106,26 @@ const Eeprom = { Idle: 0, AwaitingStart: 1, Command: 2, Reading: 3 } as const;
   romfile: "efi-rtl8139.rom",
 })
 export class Rtl8139 extends PciDevice {
-  private readonly phys = new Uint8Array(6);
-  private readonly mult = new Uint8Array(8);
-  private command = 0;
-  private cfg9346 = 0;
-  private readonly eeprom = {
-    contents: new Uint16Array(EEPROM_WORDS),
-    mode: Eeprom.Idle as number,
-    tick: 0,
-    input: 0,
-    output: 0,
-    cs: false,
-    sk: false,
-    di: false,
-    out: false,
+  private readonly state: Rtl8139Registers = {
+    phys: new Uint8Array(6),
+    mult: new Uint8Array(8),
+    command: 0,
+    cfg9346: 0,
+    eeprom: {
+      contents: new Uint16Array(EEPROM_WORDS),
+      mode: Eeprom.Idle,
+      tick: 0,
+      input: 0,
+      output: 0,
+      cs: false,
+      sk: false,
+      di: false,
+      out: false,
+    },
   };
-  private mac: number[] = [];
+  private readonly mac: NicMac;
 
-  constructor(
-    @inject(DEVICE_PROPS) private readonly settings: DeviceProps<typeof properties>,
-    @inject(MAC_ADDRESSES) private readonly macs: MacAddresses,
-  ) {
+  constructor(@inject(DEVICE_PROPS) settings: DeviceProps<typeof properties>, @inject(MAC_ADDRESSES) macs: MacAddresses) {
     super({ vendorId: 0x10ec, deviceId: 0x8139, classCode: 0x0200, revision: 0x20, interruptPin: 1 }, settings);
     // QEMU points at a capability list it never builds (and leaves the status bit clear).
     this.config.set8(PCI_CAPABILITY_LIST, 0xdc);
@@ -107,67 +135,31 @@ export class Rtl8139 extends PciDevice {
     };
     this.defineBar(0, { kind: "io", size: REGISTERS_SIZE, name: "rtl8139", ops });
     this.defineBar(1, { kind: "mem32", size: REGISTERS_SIZE, name: "rtl8139-mem", ops });
-    this.function.stateParts.push({
-      name: "rtl8139",
-      version: 1,
-      save: () => this.saveState(),
-      check: fixedLayoutCheck("rtl8139", STATE_BYTES),
-      load: (bytes) => this.loadState(bytes),
-    });
+    this.mac = new NicMac(macs, settings);
+    this.function.keepState(RTL8139_STATE, this.state);
   }
 
   /** The MAC address the NIC was given (QEMU's conf.macaddr). */
   get macAddress(): string {
-    return formatMac(this.mac);
+    return this.mac.toString();
   }
 
   /** QEMU picks the default MAC and fills the EEPROM at realize. */
   override plugged(): void {
-    this.mac = this.macs.claimFor(this.settings);
-    const e = this.eeprom.contents;
+    const mac = this.mac.claim();
+    const e = this.state.eeprom.contents;
     e.set([0x8129, 0x10ec, 0x8139]);
-    for (let i = 0; i < 3; i++) e[7 + i] = this.mac[2 * i]! | (this.mac[2 * i + 1]! << 8);
+    for (let i = 0; i < 3; i++) e[7 + i] = mac[2 * i]! | (mac[2 * i + 1]! << 8);
   }
 
   override unplugging(): void {
-    this.macs.release(this.mac);
+    this.mac.release();
   }
 
   /** The chip reset (power-on, system reset, ChipCmd.RST, Cfg9346 autoload): MAR and the EEPROM survive. */
   protected override resetRegisters(): void {
-    this.phys.set(this.mac);
-    this.command = CMD_RESET;
-  }
-
-  private saveState(): Uint8Array {
-    const e = this.eeprom;
-    const out = new Uint8Array(STATE_BYTES);
-    const v = new DataView(out.buffer);
-    out.set(this.phys, 0);
-    out.set(this.mult, 6);
-    v.setUint8(14, this.command);
-    v.setUint8(15, this.cfg9346);
-    v.setUint8(16, e.mode);
-    v.setUint32(17, e.tick);
-    v.setUint16(21, e.input);
-    v.setUint16(23, e.output);
-    v.setUint8(25, (e.cs ? 1 : 0) | (e.sk ? 2 : 0) | (e.di ? 4 : 0) | (e.out ? 8 : 0));
-    return out;
-  }
-
-  private loadState(bytes: Uint8Array): void {
-    const e = this.eeprom;
-    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.phys.set(bytes.subarray(0, 6));
-    this.mult.set(bytes.subarray(6, 14));
-    this.command = v.getUint8(14);
-    this.cfg9346 = v.getUint8(15);
-    e.mode = v.getUint8(16);
-    e.tick = v.getUint32(17);
-    e.input = v.getUint16(21);
-    e.output = v.getUint16(23);
-    const pins = v.getUint8(25);
-    [e.cs, e.sk, e.di, e.out] = [1, 2, 4, 8].map((bit) => (pins & bit) !== 0) as [boolean, boolean, boolean, boolean];
+    this.state.phys.set(this.mac.bytes);
+    this.state.command = CMD_RESET;
   }
 
   private read(offset: number, size: number): number {
@@ -183,9 +175,9 @@ export class Rtl8139 extends PciDevice {
   }
 
   private readByte(offset: number): number {
-    if (offset < IDR0 + 6) return this.phys[offset]!;
-    if (offset >= MAR0 && offset < MAR0 + 8) return this.mult[offset - MAR0]!;
-    if (offset === COMMAND) return this.command | CMD_RX_BUFFER_EMPTY;
+    if (offset < IDR0 + 6) return this.state.phys[offset]!;
+    if (offset >= MAR0 && offset < MAR0 + 8) return this.state.mult[offset - MAR0]!;
+    if (offset === COMMAND) return this.state.command | CMD_RX_BUFFER_EMPTY;
     if (offset === CFG9346) return this.readCfg9346();
     return RESET_BYTES.get(offset) ?? 0;
   }
@@ -196,8 +188,8 @@ export class Rtl8139 extends PciDevice {
   }
 
   private writeByte(offset: number, value: number): void {
-    if (offset < IDR0 + 6) this.phys[offset] = value;
-    else if (offset >= MAR0 && offset < MAR0 + 8) this.mult[offset - MAR0] = value;
+    if (offset < IDR0 + 6) this.state.phys[offset] = value;
+    else if (offset >= MAR0 && offset < MAR0 + 8) this.state.mult[offset - MAR0] = value;
     else if (offset === COMMAND) this.writeCommand(value);
     else if (offset === CFG9346) this.writeCfg9346(value);
   }
@@ -205,18 +197,19 @@ export class Rtl8139 extends PciDevice {
   /** RST resets the chip and reads back clear; RE and TE stick. */
   private writeCommand(value: number): void {
     if (value & CMD_RESET) this.resetRegisters();
-    this.command = ((value & ~CMD_KEPT) | (this.command & CMD_KEPT)) & ~CMD_RESET;
+    this.state.command = ((value & ~CMD_KEPT) | (this.state.command & CMD_KEPT)) & ~CMD_RESET;
   }
 
   private readCfg9346(): number {
-    let value = this.cfg9346;
-    if ((value & CFG9346_MODE) === CFG9346_MODE_PROGRAM) value = (value & ~EE_DO) | (this.eeprom.cs && this.eeprom.out ? EE_DO : 0);
+    let value = this.state.cfg9346;
+    if ((value & CFG9346_MODE) === CFG9346_MODE_PROGRAM)
+      value = (value & ~EE_DO) | (this.state.eeprom.cs && this.state.eeprom.out ? EE_DO : 0);
     return value;
   }
 
   /** Program mode drives the EEPROM's CS, SK and DI pins; autoload mode resets the chip. */
   private writeCfg9346(value: number): void {
-    value = (value & ~CFG9346_KEPT) | (this.cfg9346 & CFG9346_KEPT);
+    value = (value & ~CFG9346_KEPT) | (this.state.cfg9346 & CFG9346_KEPT);
     const mode = value & CFG9346_MODE;
     if (mode === CFG9346_MODE_PROGRAM) {
       this.setEepromPins((value & EE_CS) !== 0, (value & EE_SK) !== 0, (value & EE_DI) !== 0);
@@ -224,11 +217,11 @@ export class Rtl8139 extends PciDevice {
       value = 0;
       this.resetRegisters();
     }
-    this.cfg9346 = value;
+    this.state.cfg9346 = value;
   }
 
   private setEepromPins(cs: boolean, sk: boolean, di: boolean): void {
-    const e = this.eeprom;
+    const e = this.state.eeprom;
     const rising = !e.sk && sk;
     if (!e.cs && cs) {
       e.tick = 0;
@@ -244,7 +237,7 @@ export class Rtl8139 extends PciDevice {
 
   /** One SK rising edge: a start bit, then 8 command bits (10AAAAAA reads word A), then 16 data bits out. */
   private eepromClock(): void {
-    const e = this.eeprom;
+    const e = this.state.eeprom;
     const bit = e.di ? 1 : 0;
     e.tick++;
     switch (e.mode) {
@@ -274,7 +267,7 @@ export class Rtl8139 extends PciDevice {
 
   /** Only reads do anything: QEMU's EEPROM ignores write, erase and write-enable commands. */
   private eepromCommand(command: number): void {
-    const e = this.eeprom;
+    const e = this.state.eeprom;
     if ((command & 0xc0) === 0x80) {
       e.output = e.contents[command & (EEPROM_WORDS - 1)]!;
       e.out = false;

@@ -7,6 +7,7 @@ import { prop, types } from "../src/machine/properties.js";
 import { DEVICE_PROPS, IO_SPACE, MACHINE, MEMORY_SPACE } from "../src/machine/tokens.js";
 import { PCI_REVISION_ID } from "../src/pci/constants.js";
 import { PciDevice, type DeviceProps } from "../src/pci/device.js";
+import { bool, describeState, i32, pages, u16, u16Array, u32, u8, u8Array, type Field } from "../src/state/description.js";
 
 // ---- VGA registers shared by the PCI displays (QEMU's vga.c) ----
 
@@ -83,7 +84,8 @@ const PAGE_SIZE = 1 << PAGE_SHIFT;
  * allocated on the first non-zero write, so a 512 MiB framebuffer of zeros costs nothing.
  */
 export class Vram implements RegionOps {
-  private readonly pages: (Uint8Array | undefined)[];
+  /** 64 KiB pages, allocated on first non-zero write. */
+  readonly pages: (Uint8Array | undefined)[];
 
   constructor(readonly size: number) {
     this.pages = new Array<Uint8Array | undefined>(Math.ceil(size / PAGE_SIZE));
@@ -830,6 +832,48 @@ const properties = {
   ),
 };
 
+/** What snapshots keep of the VGA core: every register, index and latch, the DAC and the Bochs VBE registers. */
+export const VGA_CORE_FIELDS: Field<VgaCore>[] = [
+  u8Array("sr"),
+  u8Array("srVbe"),
+  u8Array("gr"),
+  u8Array("cr"),
+  u8Array("ar"),
+  u8("srIndex"),
+  u8("grIndex"),
+  u8("crIndex"),
+  u8("arIndex"),
+  u8("arFlipFlop"),
+  u8("msr"),
+  u8("fcr"),
+  u8("st00"),
+  u8("st01"),
+  u8("dacState"),
+  u8("dacSubIndex"),
+  u8("dacReadIndex"),
+  u8("dacWriteIndex"),
+  u8Array("dacCache"),
+  u8Array("palette"),
+  u32("latch"),
+  i32("bankOffset"),
+  u16("vbeIndex"),
+  u16Array("vbeRegs"),
+  u32("vbeLineOffset"),
+  u32("vbeStartAddr"),
+  u32("vbeBankMask"),
+];
+
+const VGA_STATE = describeState<VgaCore>({ name: "vga", version: 1, fields: VGA_CORE_FIELDS });
+
+/** Video RAM: the pages a guest wrote. */
+export const VRAM_STATE = describeState<Vram>({ name: "vram", version: 1, fields: [pages("pages", PAGE_SIZE)] });
+
+const QEXT_STATE = describeState<{ bigEndianFramebuffer: boolean }>({
+  name: "qemu-extended-regs",
+  version: 1,
+  fields: [bool("bigEndianFramebuffer")],
+});
+
 /**
  * QEMU's standard VGA "VGA" (1234:1111): VRAM in prefetchable BAR 0, an MMIO BAR 2 (EDID at
  * 0x000, the VGA ports at 0x400, Bochs VBE at 0x500, QEMU extended registers at 0x600), and the
@@ -848,7 +892,7 @@ const properties = {
 })
 export class StdVga extends PciDevice {
   readonly vga: VgaCore;
-  private bigEndianFramebuffer = false;
+  private readonly qext = { bigEndianFramebuffer: false };
   private readonly legacyPorts: Region[];
   private readonly lowMemory: Region;
 
@@ -862,6 +906,9 @@ export class StdVga extends PciDevice {
     checkGlobalVmstate(machine, props["global-vmstate"]);
     const vram = new Vram(vgaVramMiB(props.vgamem_mb) * MiB);
     const vga = (this.vga = new VgaCore(vram));
+    this.function.keepState(VGA_STATE, vga);
+    this.function.keepState(VRAM_STATE, vram);
+    this.function.keepState(QEXT_STATE, this.qext);
     const owner = this.driver;
     this.defineBar(0, {
       kind: "mem32",
@@ -960,12 +1007,12 @@ export class StdVga extends PciDevice {
       read: (offset, size) => {
         if (size !== 4) return 0;
         if (offset === 0) return QEXT_SIZE;
-        return this.bigEndianFramebuffer ? QEXT_BIG_ENDIAN : QEXT_LITTLE_ENDIAN;
+        return this.qext.bigEndianFramebuffer ? QEXT_BIG_ENDIAN : QEXT_LITTLE_ENDIAN;
       },
       write: (offset, size, value) => {
         if (size !== 4 || offset !== 4) return;
-        if (value === QEXT_BIG_ENDIAN) this.bigEndianFramebuffer = true;
-        if (value === QEXT_LITTLE_ENDIAN) this.bigEndianFramebuffer = false;
+        if (value === QEXT_BIG_ENDIAN) this.qext.bigEndianFramebuffer = true;
+        if (value === QEXT_LITTLE_ENDIAN) this.qext.bigEndianFramebuffer = false;
       },
     };
   }
@@ -984,6 +1031,6 @@ export class StdVga extends PciDevice {
 
   protected override resetRegisters(): void {
     this.vga.reset();
-    this.bigEndianFramebuffer = false;
+    this.qext.bigEndianFramebuffer = false;
   }
 }

@@ -4,16 +4,10 @@ import { pciDriver } from "../src/machine/drivers.js";
 import { objectLink, prop, types } from "../src/machine/properties.js";
 import { DEVICE_PROPS, RAM_SIZE } from "../src/machine/tokens.js";
 import type { DeviceProps } from "../src/pci/device.js";
-import {
-  VIRTIO_ID_BALLOON,
-  VirtioPciDevice,
-  bit,
-  hasBit,
-  readOnlyProperty,
-  virtioDeviceProperties,
-  virtioPciProperties,
-} from "./virtio-pci.js";
-import { fixedLayoutCheck } from "../src/state/state-part.js";
+import { VIRTIO_ID_BALLOON, bit, hasBit } from "../src/virtio/constants.js";
+import { readOnlyProperty, virtioDeviceProperties, virtioPciProperties } from "../src/virtio/properties.js";
+import { VirtioPciDevice } from "../src/virtio/transport.js";
+import { describeState, u32 } from "../src/state/description.js";
 
 /** VIRTIO_BALLOON_F_* feature bits. */
 const F = { STATS_VQ: 1, DEFLATE_ON_OOM: 2, FREE_PAGE_HINT: 3, PAGE_POISON: 4, REPORTING: 5 } as const;
@@ -25,6 +19,21 @@ const CFG_POISON_VAL = 12;
 const CONFIG_SIZE_FULL = 16;
 const CONFIG_SIZE_HINT = 12;
 const CONFIG_SIZE_BASE = 8;
+
+/** The configuration fields with state: the host's target and the guest's answers. */
+interface BalloonConfig {
+  /** Pages the host asks the guest to give back. */
+  numPages: number;
+  /** Pages the guest says it gave back. */
+  actual: number;
+  poisonVal: number;
+}
+
+const BALLOON_STATE = describeState<BalloonConfig>({
+  name: "virtio-balloon",
+  version: 1,
+  fields: [u32("numPages"), u32("actual"), u32("poisonVal")],
+});
 
 const BALLOON_QUEUE_SIZE = 128;
 const FREE_PAGE_QUEUE_SIZE = 1024;
@@ -61,11 +70,7 @@ const properties = {
   parents: ["virtio-balloon-pci-base", "virtio-pci", "virtio-balloon-device", "virtio-device"],
 })
 export class VirtioBalloonPci extends VirtioPciDevice {
-  /** Pages the host asks the guest to give back. */
-  private numPages = 0;
-  /** Pages the guest says it gave back. */
-  private actual = 0;
-  private poisonVal = 0;
+  private readonly balloon: BalloonConfig = { numPages: 0, actual: 0, poisonVal: 0 };
 
   constructor(
     @inject(DEVICE_PROPS) props: DeviceProps<typeof properties>,
@@ -101,46 +106,28 @@ export class VirtioBalloonPci extends VirtioPciDevice {
       configSize,
       features: (offered) => offered | own,
     });
-    this.function.stateParts.push({
-      name: "virtio-balloon",
-      version: 1,
-      save: () => {
-        const out = new Uint8Array(12);
-        const v = new DataView(out.buffer);
-        v.setUint32(0, this.numPages);
-        v.setUint32(4, this.actual);
-        v.setUint32(8, this.poisonVal);
-        return out;
-      },
-      check: fixedLayoutCheck("virtio-balloon", 12, "num_pages, actual and poison_val"),
-      load: (bytes) => {
-        const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        this.numPages = v.getUint32(0);
-        this.actual = v.getUint32(4);
-        this.poisonVal = v.getUint32(8);
-      },
-    });
+    this.function.keepState(BALLOON_STATE, this.balloon);
   }
 
   /** QEMU's balloon command: asks the guest to shrink to `bytes` of RAM (0 changes nothing). */
   setTarget(bytes: number): void {
     const target = Math.min(bytes, this.ramSize);
     if (!target) return;
-    this.numPages = Math.floor((this.ramSize - target) / 2 ** BALLOON_PAGE_SHIFT);
+    this.balloon.numPages = Math.floor((this.ramSize - target) / 2 ** BALLOON_PAGE_SHIFT);
     this.notifyConfig();
   }
 
   /** Guest RAM as the balloon leaves it: RAM minus what the guest gave back. */
   get actualBytes(): number {
-    return this.ramSize - this.actual * 2 ** BALLOON_PAGE_SHIFT;
+    return this.ramSize - this.balloon.actual * 2 ** BALLOON_PAGE_SHIFT;
   }
 
   protected override fillConfig(config: Uint8Array): void {
     const all = new Uint8Array(CONFIG_SIZE_FULL);
     const v = new DataView(all.buffer);
-    v.setUint32(CFG_NUM_PAGES, this.numPages, true);
-    v.setUint32(CFG_ACTUAL, this.actual, true);
-    v.setUint32(CFG_POISON_VAL, this.poisonVal, true);
+    v.setUint32(CFG_NUM_PAGES, this.balloon.numPages, true);
+    v.setUint32(CFG_ACTUAL, this.balloon.actual, true);
+    v.setUint32(CFG_POISON_VAL, this.balloon.poisonVal, true);
     config.set(all.subarray(0, config.length));
   }
 
@@ -149,11 +136,11 @@ export class VirtioBalloonPci extends VirtioPciDevice {
     const all = new Uint8Array(CONFIG_SIZE_FULL);
     all.set(config);
     const v = new DataView(all.buffer);
-    this.actual = v.getUint32(CFG_ACTUAL, true);
-    this.poisonVal = this.guestHas(F.PAGE_POISON) ? v.getUint32(CFG_POISON_VAL, true) : 0;
+    this.balloon.actual = v.getUint32(CFG_ACTUAL, true);
+    this.balloon.poisonVal = this.guestHas(F.PAGE_POISON) ? v.getUint32(CFG_POISON_VAL, true) : 0;
   }
 
   protected override resetDevice(): void {
-    this.poisonVal = 0;
+    this.balloon.poisonVal = 0;
   }
 }

@@ -5,7 +5,7 @@ import type { Machine } from "../src/machine/machine.js";
 import { bootindexProperty, hostLink, objectLink, prop, types } from "../src/machine/properties.js";
 import { DEVICE_PROPS, MACHINE } from "../src/machine/tokens.js";
 import type { DeviceProps } from "../src/pci/device.js";
-import { fixedLayoutCheck } from "../src/state/state-part.js";
+import { bool, describeState } from "../src/state/description.js";
 import {
   VECTORS_UNSPECIFIED,
   VIRTIO_CONFIG_S_DRIVER_OK,
@@ -14,16 +14,18 @@ import {
   VIRTIO_ID_BLOCK,
   VIRTQUEUE_MAX_SIZE,
   VIRTIO_QUEUE_MAX,
-  VirtioPciDevice,
   bit,
   hasBit,
+} from "../src/virtio/constants.js";
+import {
   ioeventfdProperty,
   onOffAuto,
   sizeType,
   readOnlyProperty,
   virtioDeviceProperties,
   virtioPciProperties,
-} from "./virtio-pci.js";
+} from "../src/virtio/properties.js";
+import { VirtioPciDevice } from "../src/virtio/transport.js";
 
 /** VIRTIO_BLK_F_* feature bits. */
 const F = {
@@ -138,6 +140,13 @@ interface BlockConf {
   numQueues: number;
 }
 
+/** The write cache as the guest sees it; reset restores the configured one. */
+interface WriteCache {
+  wce: boolean;
+}
+
+const BLK_STATE = describeState<WriteCache>({ name: "virtio-blk", version: 1, fields: [bool("wce")] });
+
 /**
  * virtio block device on PCI (QEMU's "virtio-blk-pci", 1af4:1001, SCSI storage controller):
  * capacity, geometry, block sizes, write cache and limits in the device configuration, one
@@ -154,8 +163,7 @@ export class VirtioBlkPci extends VirtioPciDevice {
   private readonly blk: BlkProps;
   private readonly conf: BlockConf;
   private readonly own: bigint;
-  /** The write cache as the guest sees it; reset restores the configured one. */
-  private wce: boolean;
+  private readonly cache: WriteCache;
 
   constructor(@inject(DEVICE_PROPS) props: BlkProps, @inject(MACHINE) machine: Machine) {
     const conf = blockConf(props, machine.hostConfig.drives?.find((d) => d.id === props.drive)?.readonly ?? false);
@@ -173,16 +181,8 @@ export class VirtioBlkPci extends VirtioPciDevice {
     this.blk = props;
     this.conf = conf;
     this.own = own;
-    this.wce = props["write-cache"] !== "off";
-    this.function.stateParts.push({
-      name: "virtio-blk",
-      version: 1,
-      save: () => Uint8Array.of(this.wce ? 1 : 0),
-      check: fixedLayoutCheck("virtio-blk", 1, "a write-cache flag"),
-      load: (bytes) => {
-        this.wce = bytes[0] !== 0;
-      },
-    });
+    this.cache = { wce: props["write-cache"] !== "off" };
+    this.function.keepState(BLK_STATE, this.cache);
   }
 
   protected override fillConfig(config: Uint8Array): void {
@@ -202,7 +202,7 @@ export class VirtioBlkPci extends VirtioPciDevice {
     all[CFG_PHYSICAL_BLOCK_EXP] = Math.log2(c.physical / c.logical);
     v.setUint16(CFG_MIN_IO_SIZE, Math.floor(p.min_io_size / c.logical), true);
     v.setUint32(CFG_OPT_IO_SIZE, Math.floor(p.opt_io_size / c.logical), true);
-    all[CFG_WCE] = this.wce ? 1 : 0;
+    all[CFG_WCE] = this.cache.wce ? 1 : 0;
     v.setUint16(CFG_NUM_QUEUES, c.numQueues, true);
     if (hasBit(this.own, F.DISCARD)) {
       const granularity = p.discard_granularity === 0xffffffff || !p["report-discard-granularity"] ? c.logical : p.discard_granularity;
@@ -220,17 +220,17 @@ export class VirtioBlkPci extends VirtioPciDevice {
 
   /** wce is the only writable field: any nonzero value turns the write cache on. */
   protected override configWritten(config: Uint8Array): void {
-    this.wce = config[CFG_WCE] !== 0;
+    this.cache.wce = config[CFG_WCE] !== 0;
   }
 
   /** At DRIVER_OK, a driver that cannot switch the cache (no CONFIG_WCE) gets the cache it negotiated (WCE). */
   protected override statusChanging(value: number): void {
     if (!(value & VIRTIO_CONFIG_S_DRIVER_OK) || this.guestHas(F.CONFIG_WCE)) return;
-    this.wce = this.guestHas(F.WCE);
+    this.cache.wce = this.guestHas(F.WCE);
   }
 
   protected override resetDevice(): void {
-    this.wce = this.blk["write-cache"] !== "off";
+    this.cache.wce = this.blk["write-cache"] !== "off";
   }
 }
 

@@ -2,23 +2,13 @@ import { inject } from "tsyringe";
 import { MachbusError } from "../src/errors.js";
 import { pciDriver } from "../src/machine/drivers.js";
 import { bootindexProperty, prop, types } from "../src/machine/properties.js";
-import { formatMac, nicProperties, type MacAddresses } from "../src/machine/mac-addresses.js";
+import { NicMac, formatMac, nicProperties, type MacAddresses } from "../src/machine/mac-addresses.js";
 import { DEVICE_PROPS, MAC_ADDRESSES } from "../src/machine/tokens.js";
 import type { DeviceProps } from "../src/pci/device.js";
-import { fixedLayoutCheck } from "../src/state/state-part.js";
-import {
-  VECTORS_UNSPECIFIED,
-  VIRTIO_F_VERSION_1,
-  VIRTIO_ID_NET,
-  VIRTQUEUE_MAX_SIZE,
-  VirtioPciDevice,
-  bit,
-  hasBit,
-  ioeventfdProperty,
-  readOnlyProperty,
-  virtioDeviceProperties,
-  virtioPciProperties,
-} from "./virtio-pci.js";
+import { describeState, u8Array } from "../src/state/description.js";
+import { VECTORS_UNSPECIFIED, VIRTIO_F_VERSION_1, VIRTIO_ID_NET, VIRTQUEUE_MAX_SIZE, bit, hasBit } from "../src/virtio/constants.js";
+import { ioeventfdProperty, readOnlyProperty, virtioDeviceProperties, virtioPciProperties } from "../src/virtio/properties.js";
+import { VirtioPciDevice } from "../src/virtio/transport.js";
 
 /** VIRTIO_NET_F_* feature bits. */
 const F = {
@@ -148,6 +138,12 @@ const properties = {
   failover: prop(types.bool, false, "offers VIRTIO_NET_F_STANDBY (feature bit 62)"),
 };
 
+interface GuestMac {
+  readonly mac: Uint8Array;
+}
+
+const NET_STATE = describeState<GuestMac>({ name: "virtio-net", version: 1, fields: [u8Array("mac")] });
+
 /**
  * virtio network device on PCI (QEMU's "virtio-net-pci", 1af4:1000, Ethernet controller): three
  * queues (receive, transmit, control), MAC and link status in the device configuration.
@@ -162,18 +158,14 @@ const properties = {
   parents: ["virtio-net-pci-base", "virtio-pci", "virtio-net-device", "virtio-device"],
 })
 export class VirtioNetPci extends VirtioPciDevice {
-  private configuredMac: number[] = [];
-  private mac: number[] = [];
-  /** The properties, whose `mac` gets the default address once plugged (as QEMU's info qtree shows). */
-  private readonly nicProps: DeviceProps<typeof properties>;
+  private readonly configuredMac: NicMac;
+  /** The MAC the guest sees: a legacy driver may write another one. */
+  private readonly guest: GuestMac = { mac: new Uint8Array(6) };
   private readonly speed: number;
   private readonly duplex: number;
   private readonly mtu: number;
 
-  constructor(
-    @inject(DEVICE_PROPS) props: DeviceProps<typeof properties>,
-    @inject(MAC_ADDRESSES) private readonly macs: MacAddresses,
-  ) {
+  constructor(@inject(DEVICE_PROPS) props: DeviceProps<typeof properties>, @inject(MAC_ADDRESSES) macs: MacAddresses) {
     const own = netFeatures(props);
     super(props, {
       name: "virtio-net",
@@ -193,37 +185,28 @@ export class VirtioNetPci extends VirtioPciDevice {
     this.speed = props.speed;
     this.duplex = props.duplex === "half" ? DUPLEX_HALF : props.duplex === "full" ? DUPLEX_FULL : DUPLEX_UNKNOWN;
     this.mtu = props.host_mtu;
-    this.nicProps = props;
-    this.function.stateParts.push({
-      name: "virtio-net",
-      version: 1,
-      save: () => Uint8Array.from(this.mac),
-      check: fixedLayoutCheck("virtio-net", 6, "a MAC address"),
-      load: (bytes) => {
-        this.mac = [...bytes];
-      },
-    });
+    this.configuredMac = new NicMac(macs, props);
+    this.function.keepState(NET_STATE, this.guest);
   }
 
   /** The MAC address the guest sees now. */
   get macAddress(): string {
-    return formatMac(this.mac);
+    return formatMac([...this.guest.mac]);
   }
 
   /** The default MAC is picked once the NIC is in the machine (QEMU: at realize). */
   override plugged(): void {
-    this.configuredMac = this.macs.claimFor(this.nicProps);
-    this.mac = [...this.configuredMac];
+    this.guest.mac.set(this.configuredMac.claim());
   }
 
   override unplugging(): void {
-    this.macs.release(this.configuredMac);
+    this.configuredMac.release();
   }
 
   protected override fillConfig(config: Uint8Array): void {
     const all = new Uint8Array(24);
     const v = new DataView(all.buffer);
-    all.set(this.mac, CFG_MAC);
+    all.set(this.guest.mac, CFG_MAC);
     v.setUint16(CFG_STATUS, VIRTIO_NET_S_LINK_UP, true);
     v.setUint16(CFG_MAX_VQ_PAIRS, 1, true);
     v.setUint16(CFG_MTU, this.mtu, true);
@@ -238,11 +221,11 @@ export class VirtioNetPci extends VirtioPciDevice {
   /** Legacy drivers that negotiated neither VERSION_1 nor CTRL_MAC_ADDR set the MAC by writing it. */
   protected override configWritten(config: Uint8Array): void {
     if (this.guestHas(F.CTRL_MAC_ADDR) || this.guestHas(VIRTIO_F_VERSION_1)) return;
-    this.mac = [...config.subarray(CFG_MAC, CFG_MAC + 6)];
+    this.guest.mac.set(config.subarray(CFG_MAC, CFG_MAC + 6));
   }
 
   protected override resetDevice(): void {
-    this.mac = [...this.configuredMac];
+    this.guest.mac.set(this.configuredMac.bytes);
   }
 
   /** Linux 2.6.25 claimed offloads it could not do: such drivers get the MAC feature only. */

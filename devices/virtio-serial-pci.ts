@@ -4,18 +4,9 @@ import { pciDriver } from "../src/machine/drivers.js";
 import { prop, types } from "../src/machine/properties.js";
 import { DEVICE_PROPS } from "../src/machine/tokens.js";
 import type { DeviceProps } from "../src/pci/device.js";
-import {
-  VECTORS_UNSPECIFIED,
-  VIRTIO_ID_CONSOLE,
-  VIRTIO_QUEUE_MAX,
-  VirtioPciDevice,
-  bit,
-  hasBit,
-  ioeventfdProperty,
-  readOnlyProperty,
-  virtioDeviceProperties,
-  virtioPciProperties,
-} from "./virtio-pci.js";
+import { VECTORS_UNSPECIFIED, VIRTIO_ID_CONSOLE, VIRTIO_QUEUE_MAX, bit, hasBit } from "../src/virtio/constants.js";
+import { ioeventfdProperty, readOnlyProperty, virtioDeviceProperties, virtioPciProperties } from "../src/virtio/properties.js";
+import { VirtioPciDevice } from "../src/virtio/transport.js";
 
 const VIRTIO_CONSOLE_F_MULTIPORT = 1;
 const VIRTIO_CONSOLE_F_EMERG_WRITE = 2;

@@ -19,7 +19,7 @@
  * "arm-gicv3-common", "pl011", "pl031", "pflash_cfi01"; removed "Icelake-Client-x86_64-cpu"; and
  * "vhost-blk-device", which never existed. They are kept so the lists stay QEMU's.
  */
-import type { CompatProperty } from "../src/machine/machine-type.js";
+import type { CompatProperty, MachineClassFields } from "../src/machine/machine-type.js";
 
 export interface PcVersion {
   /** "7.1" … "1.4", "0.11", "0.10" */
@@ -27,10 +27,10 @@ export interface PcVersion {
   readonly description: string;
   /** Entries this version adds over the next newer one, QEMU's order: hw_compat first, then pc_compat. */
   readonly compat: readonly CompatProperty[];
-  /** Other machine-option differences (not properties), for the docs. */
+  /** Machine-class fields this version changes (QEMU sets them in pc_i440fx_X_Y_machine_options). */
+  readonly classFields?: Partial<MachineClassFields>;
+  /** Other machine-option differences (not properties, not modelled), for the docs. */
   readonly notes?: readonly string[];
-  /** QEMU's gigabyte_align, where it changes (older types inherit it): false from pc-i440fx-1.7 down. */
-  readonly gigabyteAlign?: boolean;
 }
 
 const I440FX = "Standard PC (i440FX + PIIX, 1996)";
@@ -56,9 +56,8 @@ export const PC_VERSIONS: readonly PcVersion[] = [
       { driver: "arm-gicv3-common", property: "force-8-bit-prio", value: "on" },
       { driver: "nvme-ns", property: "eui64-default", value: "on" },
     ],
-    notes: [
-      "enforce_amd_1tb_hole=false: the AMD 1 TiB HyperTransport hole is not avoided when placing above-4G RAM and the 64-bit PCI window",
-    ],
+    // enforce_amd_1tb_hole=false: etc/e820 does not reserve the HyperTransport hole, and above-4G RAM is never moved past it
+    classFields: { amd1tbHole: false },
   },
   // pc-i440fx-6.2: hw_compat_6_2[] (1) + pc_compat_6_2[] (1)
   {
@@ -373,7 +372,7 @@ export const PC_VERSIONS: readonly PcVersion[] = [
       { driver: "vmxnet3", property: "x-old-msi-offsets", value: "on" },
       { driver: "vmxnet3", property: "x-disable-pcie", value: "on" },
     ],
-    notes: ["legacy_fw_cfg_order: fw_cfg files keep their legacy (registration) order"],
+    classFields: { legacyFwCfgOrder: true },
   },
   // pc-i440fx-2.4: hw_compat_2_4[] (6) + pc_compat_2_4[] (17)
   {
@@ -535,7 +534,8 @@ export const PC_VERSIONS: readonly PcVersion[] = [
   {
     version: "1.7",
     description: I440FX,
-    gigabyteAlign: false,
+    // gigabyte_align=false: with >= 3.5 GiB of RAM, low RAM ends at 0xe0000000, not 0xc0000000
+    classFields: { gigabyteAlign: false },
     compat: [
       { driver: "qemu32-x86_64-cpu", property: "model-id", value: "QEMU Virtual CPU version 1.7.0" },
       { driver: "qemu64-x86_64-cpu", property: "model-id", value: "QEMU Virtual CPU version 1.7.0" },
@@ -548,7 +548,6 @@ export const PC_VERSIONS: readonly PcVersion[] = [
       "hw_version 1.7.0",
       "firmware bios.bin (128 KiB) instead of bios-256k.bin (default_machine_opts=NULL)",
       "smbios_defaults=false: no default SMBIOS manufacturer/product strings",
-      "gigabyte_align=false: with >= 3.5 GiB RAM, low RAM ends at 0xe0000000, not 0xc0000000 (32-bit PCI hole starts later)",
       "legacy_acpi_table_size=6414",
       "x2apic not enabled by default under KVM (pc_compat_1_7_fn; KVM only)",
       'deprecated (with 1.6-1.4): -M help appends "(deprecated)"; warning "old and unattended - use a newer version instead"',
@@ -568,7 +567,9 @@ export const PC_VERSIONS: readonly PcVersion[] = [
       { driver: "i440FX-pcihost", property: "short_root_bus", value: "1" },
       { driver: "q35-pcihost", property: "short_root_bus", value: "1" },
     ],
-    notes: ["hw_version 1.6.0", "has_acpi_build=false: QEMU builds no ACPI tables (no etc/acpi/tables); the BIOS builds its own"],
+    // has_acpi_build=false: no etc/table-loader (nor ACPI tables); SeaBIOS keeps its PM base 0xb000 and builds its own ACPI tables
+    classFields: { acpiBuild: false },
+    notes: ["hw_version 1.6.0"],
   },
   // pc-i440fx-1.5: no hw_compat array (none exists below 2.1) + pc_compat_1_5[] (13)
   {

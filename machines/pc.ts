@@ -1,4 +1,4 @@
-import type { Board, MachineTypeDefinition } from "../src/machine/machine-type.js";
+import type { Board, MachineTypeDefinition, RamLayout } from "../src/machine/machine-type.js";
 import { prop, parseInteger, type PropertyType } from "../src/machine/properties.js";
 import { pciSlot } from "../src/pci/constants.js";
 import { ECAM_SIZE } from "../src/pci/host.js";
@@ -20,27 +20,34 @@ const ecamAddress: PropertyType<number | null> = {
   format: (v) => (v === null ? "off" : `0x${v.toString(16)}`),
 };
 
+const GiB = 2 ** 30;
+const MiB = 2 ** 20;
+/** QEMU's traditional end of low RAM (3.5 GiB), max-ram-below-4g's default. */
+const PC_MAX_RAM_BELOW_4G = 0xe000_0000;
+/** With gigabyte_align, split RAM ends here instead. */
+const PC_GIGABYTE_ALIGNED_LOWMEM = 0xc000_0000;
+
+/** QEMU's size syntax for machine options: bytes, or a number with a K, M, G or T suffix. */
+const ramBoundary: PropertyType<number> = {
+  name: "size",
+  parse(text) {
+    const m = /^\s*(0x[0-9a-f]+|\d+(?:\.\d+)?)\s*([kmgt]?)b?\s*$/i.exec(text);
+    if (!m) return { error: "a size such as 2G or 3584M" };
+    const value = Math.round(Number(m[1]) * { "": 1, k: 2 ** 10, m: MiB, g: GiB, t: 2 ** 40 }[m[2]!.toLowerCase()]!);
+    return value > 4 * GiB ? { error: "a size less than or equal to 4G" } : { value };
+  },
+  format: (v) => (v % GiB === 0 ? `${v / GiB}G` : v % MiB === 0 ? `${v / MiB}M` : String(v)),
+};
+
 /**
  * The pc board: i440FX host bridge at 00.0 and the PIIX3 function block at 01.x (ISA bridge,
  * IDE, PIIX4 power management), as `qemu-system-x86_64 -M pc -nodefaults` builds it.
  */
-/**
- * QEMU's pc_init1: RAM up to max_ram_below_4g (3.5 GiB) sits below the hole; a larger machine
- * keeps 3 GiB there with gigabyte_align (pc-i440fx-2.0 and newer), 3.5 GiB without, the rest above 4 GiB.
- */
-function pcRamSplit(gigabyteAlign: boolean): NonNullable<Board["ramSplit"]> {
-  return (ramSize) => {
-    const lowmem = ramSize >= 0xe0000000 && gigabyteAlign ? 0xc0000000 : 0xe0000000;
-    const below4g = Math.min(ramSize, lowmem);
-    return { below4g, above4g: ramSize - below4g };
-  };
-}
-
 export const i440fxBoard: Board = {
   name: "i440fx",
-  ramSplit: pcRamSplit(true),
   properties: {
     ecam: prop(ecamAddress, null, "PCI Express ECAM (MMCONFIG) window base, or off"),
+    "max-ram-below-4g": prop(ramBoundary, PC_MAX_RAM_BELOW_4G, "most RAM below 4 GiB; more goes above 4 GiB (0: the default, 3.5 GiB)"),
   },
   drivers: [I440fx, Piix3, Piix3Ide, Piix4Pm, FwCfgIo],
   build(machine, options) {
@@ -58,13 +65,41 @@ export const i440fxBoard: Board = {
       machine.memory.map(machine.host.ecamRegion, ecam);
     }
   },
+  /** QEMU 7.2's pc_init1: RAM up to max-ram-below-4g stays low; a split ends at 3 GiB with gigabyte_align. */
+  ramBelow4g(ramSize, options, machineClass) {
+    const max = (options["max-ram-below-4g"] as number | undefined) || PC_MAX_RAM_BELOW_4G;
+    let lowmem = max;
+    if (ramSize >= max && machineClass.gigabyteAlign) lowmem = Math.min(lowmem, PC_GIGABYTE_ALIGNED_LOWMEM);
+    return Math.min(ramSize, lowmem);
+  },
+  cmosBytes: pcCmosMemory,
 };
 
-/** Versions older than the first with gigabyteAlign set keep it (pc-i440fx-1.7 and older: false). */
-const boards: Board[] = [];
-for (const v of PC_VERSIONS) {
-  const previous = boards[boards.length - 1] ?? i440fxBoard;
-  boards.push(v.gigabyteAlign === undefined ? previous : { ...i440fxBoard, ramSplit: pcRamSplit(v.gigabyteAlign) });
+/**
+ * The RTC CMOS bytes QEMU's pc_cmos_init derives from the RAM layout: base memory in KiB
+ * (0x15), memory above 1 MiB in KiB (0x17 and 0x30, at most 65535), memory from 16 MiB to the
+ * end of low RAM in 64 KiB (0x34), and RAM above 4 GiB in 64 KiB (0x5b-0x5d). Each is little-endian.
+ */
+export function pcCmosMemory(layout: RamLayout): ReadonlyMap<number, number> {
+  const { below4g, above4g } = layout;
+  const base = Math.min(Math.floor(below4g / 1024), 640);
+  const extended = Math.min(below4g > MiB ? Math.floor((below4g - MiB) / 1024) : 0, 0xffff);
+  const above16m = Math.min(below4g > 16 * MiB ? Math.floor((below4g - 16 * MiB) / 0x10000) : 0, 0xffff);
+  const high = Math.floor(above4g / 0x10000);
+  const bytes: [number, number][] = [
+    [0x15, base & 0xff],
+    [0x16, base >> 8],
+    [0x17, extended & 0xff],
+    [0x18, extended >> 8],
+    [0x30, extended & 0xff],
+    [0x31, extended >> 8],
+    [0x34, above16m & 0xff],
+    [0x35, above16m >> 8],
+    [0x5b, high & 0xff],
+    [0x5c, (high >> 8) & 0xff],
+    [0x5d, (high >> 16) & 0xff],
+  ];
+  return new Map(bytes);
 }
 
 /**
@@ -84,8 +119,9 @@ export const pcMachineTypes: readonly MachineTypeDefinition[] = [
     name: `pc-qemu-${v.version}`,
     aliases: [v.version.startsWith("0.") ? `pc-${v.version}` : `pc-i440fx-${v.version}`],
     description: v.description,
-    board: boards[i]!,
+    board: i440fxBoard,
     newer: i === 0 ? "pc-qemu-7.2" : `pc-qemu-${PC_VERSIONS[i - 1]!.version}`,
     compat: v.compat,
+    classFields: v.classFields,
   })),
 ];

@@ -44,6 +44,7 @@ export type MachbusErrorCode =
   | "migration-refused"
   // firmware runs on an embedded CPU
   | "embed-not-ready"
+  | "embed-ram"
   | "firmware-timeout";
 
 export class MachbusError extends Error {

@@ -23,8 +23,30 @@ export { PciBus } from "./pci/bus.js";
 export { PciHost } from "./pci/host.js";
 export { Msi, type MsiOptions } from "./pci/msi.js";
 export { Msix, MSIX_CAP_LENGTH, msixPbaSize, msixExclusiveBarLayout, type MsixOptions } from "./pci/msix.js";
-export { MacAddresses, formatMac } from "./machine/mac-addresses.js";
+export { MacAddresses, NicMac, formatMac } from "./machine/mac-addresses.js";
 export * as pci from "./pci/constants.js";
+export {
+  describeState,
+  u8,
+  u16,
+  u32,
+  i32,
+  u64,
+  f64,
+  bool,
+  u8Array,
+  u16Array,
+  u32Array,
+  sparseU32Array,
+  pages,
+  struct,
+  table,
+  columns,
+  StateDescription,
+  type StateSpec,
+  type Field,
+} from "./state/description.js";
+export { saveState, loadState } from "./state/engine.js";
 export { Machine, type MachineOptions, type PlacedDevice } from "./machine/machine.js";
 export {
   MachineTypeRegistry,
@@ -32,6 +54,8 @@ export {
   type MachineType,
   type MachineTypeDefinition,
   type CompatProperty,
+  type MachineClassFields,
+  type RamLayout,
 } from "./machine/machine-type.js";
 export {
   DriverCatalogue,
@@ -67,6 +91,7 @@ export {
   parsePolicySpec,
   formatPolicySpec,
   DEFAULT_POLICY,
+  POLICY_INFO,
   type PolicyClass,
   type PolicyClassLike,
   type PolicyInfo,
@@ -94,6 +119,8 @@ export {
   IO_SPACE,
   MEMORY_SPACE,
   RAM_SIZE,
+  RAM_LAYOUT,
+  MACHINE_CLASS,
   ROOT_BUS,
   PCI_HOST,
   SLOT_ALLOCATOR,
@@ -106,6 +133,13 @@ export {
 export { queryPci, queryPciJson, type PciBusInfo, type PciDeviceInfo, type PciBridgeInfo, type PciRegionInfo } from "./pci/query-pci.js";
 export { lspciDump, type DumpDepth } from "./pci/lspci-dump.js";
 export { slotReport, formatSlotReport, type BusSlots, type SlotInfo, type SlotReport } from "./machine/slots.js";
-export { attachToV86, type V86AttachOptions, type V86Attachment, type UnroutableBar } from "./embed/v86-adapter.js";
+export {
+  attachToV86,
+  v86RamOptions,
+  type V86AttachOptions,
+  type V86Attachment,
+  type V86RamOptions,
+  type UnroutableBar,
+} from "./embed/v86-adapter.js";
 /** tsyringe's parameter decorator, re-exported so device models need only `machbus` (which loads reflect-metadata first). */
 export { inject } from "tsyringe";

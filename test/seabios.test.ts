@@ -1,11 +1,11 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { V86 } from "v86";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Machine } from "../src/index.js";
+import { Machine, builtinMachineTypes } from "../src/index.js";
 import { runFirmware, type FirmwareRun } from "../src/cli/boot.js";
-import { attachToV86 } from "../src/embed/v86-adapter.js";
+import { attachToV86, v86RamOptions } from "../src/embed/v86-adapter.js";
 import { formatInfoPci } from "../src/monitor/info-pci.js";
 
 /**
@@ -33,8 +33,11 @@ const hex32 = (v: number): string => "0x" + (v >>> 0).toString(16).padStart(8, "
 const bdfName = (bus: number, devfn: number): string =>
   `${bus.toString(16).padStart(2, "0")}:${(devfn >> 3).toString(16).padStart(2, "0")}.${devfn & 7}`;
 
-/** The machbus machine for a fixture's QEMU arguments (-M, -m, -device, -drive). */
-function machineFor(args: readonly string[]): Machine {
+/**
+ * The machbus machine for a fixture's QEMU arguments (-M, -m, -device, -drive). `type` replaces
+ * -M's machine type (a seed-era type, whose QEMU 7.2 reference is pc-i440fx-1.4 with -global).
+ */
+function machineFor(args: readonly string[], type?: string): Machine {
   const devices: string[] = [];
   const drives: string[] = [];
   let machine: string | undefined;
@@ -46,10 +49,10 @@ function machineFor(args: readonly string[]): Machine {
     else if (a === "-device") devices.push(args[++i]!);
     else if (a === "-drive") drives.push(args[++i]!);
   }
+  if (type !== undefined) machine = [type, ...(machine?.split(",").slice(1) ?? [])].join(",");
   return Machine.create({ machine, memory, devices, drives });
 }
 
-/** Drivers a scenario needs that are not in the catalogue (yet). */
 /** What regenerate.mjs reads through HMP: bus 0, then each bridge's secondary bus, depth first. */
 function dumpConfig(m: Machine): { buses: number[]; functions: Record<string, string[]> } {
   const latch = m.host.latch;
@@ -85,6 +88,54 @@ function linesOnlyIn(a: string[], b: string[]): string[] {
 
 const pciSection = (log: string): string[] => log.slice(log.indexOf(PCI_SECTION)).split("\n");
 
+interface AtMarker {
+  buses: number[];
+  functions: Record<string, string[]>;
+  infoPci: string;
+}
+
+/** SeaBIOS on v86 over `machine` up to the marker line, and the config space it left there. */
+async function bootToMarker(machine: Machine, marker: string): Promise<{ run: FirmwareRun; atMarker?: AtMarker }> {
+  let atMarker: AtMarker | undefined;
+  const run = await runFirmware(machine, {
+    firmware,
+    until: marker,
+    timeoutMs: 10_000,
+    // Inside the guest's OUT of the marker's newline: where QEMU's watchpoint stopped.
+    atMarker: () => (atMarker = { ...dumpConfig(machine), infoPci: formatInfoPci(machine) }),
+  });
+  return { run, atMarker };
+}
+
+/** The first `length` bytes of fw_cfg item `key`, read as firmware does (select at 0x510, bytes from 0x511). */
+function fwCfgItem(m: Machine, key: number, length: number): number[] {
+  m.ioWrite(0x510, 2, key);
+  return Array.from({ length }, () => m.ioRead(0x511, 1));
+}
+
+interface FwCfgView {
+  items: Record<string, { key: number; bytes: string }>;
+  files: { name: string; size: number; select: number; bytes?: string }[];
+}
+
+/** machbus's fw_cfg as regenerate.mjs read QEMU's: the same items (as many bytes), the directory, and file bytes where QEMU's were recorded. */
+function fwCfgLike(m: Machine, qemu: FwCfgView): FwCfgView {
+  const hex = (bytes: number[]): string => Buffer.from(bytes).toString("hex");
+  const items = Object.fromEntries(
+    Object.entries(qemu.items).map(([name, { key, bytes }]) => [name, { key, bytes: hex(fwCfgItem(m, key, bytes.length / 2)) }]),
+  );
+  const count = Buffer.from(fwCfgItem(m, 0x19, 4)).readUInt32BE(0);
+  const dir = Buffer.from(fwCfgItem(m, 0x19, 4 + 64 * count));
+  const files = Array.from({ length: count }, (_, i) => {
+    const e = dir.subarray(4 + 64 * i, 68 + 64 * i);
+    const name = e.subarray(8).toString("latin1").replace(/\0+$/, "");
+    const file: FwCfgView["files"][number] = { name, size: e.readUInt32BE(0), select: e.readUInt16BE(4) };
+    if (qemu.files.find((f) => f.name === name)?.bytes !== undefined) file.bytes = hex(fwCfgItem(m, file.select, file.size));
+    return file;
+  });
+  return { items, files };
+}
+
 // npm test installs Debian's seabios first (test/setup/system-packages.sh); without it this fails loudly.
 if (!existsSync(BIOS)) throw new Error(`${BIOS} is missing: install Debian's seabios package`);
 const firmware = new Uint8Array(readFileSync(BIOS));
@@ -97,17 +148,10 @@ describe("SeaBIOS 1.16.2 on v86 over machbus, against QEMU 7.2", () => {
     const fixture = JSON.parse(text(`after-boot/${scenario}.json`)) as AfterBoot;
     describe(scenario, () => {
       let run: FirmwareRun;
-      let atMarker: { buses: number[]; functions: Record<string, string[]>; infoPci: string } | undefined;
+      let atMarker: AtMarker | undefined;
 
       beforeAll(async () => {
-        const machine = machineFor(fixture.args);
-        run = await runFirmware(machine, {
-          firmware,
-          until: fixture.stoppedAt,
-          timeoutMs: 10_000,
-          // Inside the guest's OUT of the marker's newline: where QEMU's watchpoint stopped.
-          atMarker: () => (atMarker = { ...dumpConfig(machine), infoPci: formatInfoPci(machine) }),
-        });
+        ({ run, atMarker } = await bootToMarker(machineFor(fixture.args), fixture.stoppedAt));
       });
 
       it("reaches the end of PCI init", () => {
@@ -146,11 +190,140 @@ describe("SeaBIOS 1.16.2 on v86 over machbus, against QEMU 7.2", () => {
   }
 });
 
-describe("board I/O devices (ports read through the machine)", () => {
-  const item = (m: Machine, key: number, length: number): number[] => {
-    m.ioWrite(0x510, 2, key);
-    return Array.from({ length }, () => m.ioRead(0x511, 1));
+interface MachineTypeRun extends AfterBoot {
+  log: string[];
+  fwCfg: FwCfgView;
+  cmos: Record<string, number>;
+  /** On types whose fw_cfg has DMA by default (the record is then the boot with DMA off). */
+  withDma?: { onlyWithDma: string[]; onlyWithoutDma: string[]; configIdentical: boolean; infoPciIdentical: boolean };
+}
+
+interface MachineTypeFixture {
+  machine: string;
+  /** For a type QEMU 7.2 no longer has: the type it was booted as, with its compat entries as -global. */
+  qemuMachine?: string;
+  scenarios: Record<string, MachineTypeRun>;
+}
+
+/** fw_cfg files QEMU lists that machbus does not, and why. */
+const UNMODELLED_FILES: [RegExp, string][] = [
+  [/^etc\/acpi\/(rsdp|tables)$/, "ACPI tables: QEMU generates them (AML); machbus does not"],
+  [/^etc\/tpm\/log$/, "no TPM is modelled"],
+  [/^etc\/smbios\/smbios-(tables|anchor)$/, "SMBIOS tables: not generated, so SeaBIOS builds its own"],
+  [/^genroms\//, "option ROM images (kvmvapic.bin, and NIC ROMs where rombar=0): machbus reads no ROM files"],
+];
+/** fw_cfg items and files machbus has with other contents than QEMU's, and why. */
+const OTHER_CONTENTS = new Map([
+  ["etc/table-loader", "empty: no ACPI tables to load (its presence alone moves SeaBIOS's PM base, as on QEMU)"],
+  ["hpet", "count 0: no HPET is modelled (QEMU's pc has one at 0xfed00000)"],
+  ["smbiosEntries", "no SMBIOS fields (QEMU passes pc-i440fx-2.0's type 1 strings this way)"],
+]);
+
+/** The CMOS bytes the machine's board defines for its RAM layout, keyed as the fixtures key them ("0x34"). */
+const cmosMemory = (m: Machine): Record<string, number> =>
+  Object.fromEntries([...(m.type.board.cmosBytes?.(m.ramLayout) ?? [])].map(([i, v]) => ["0x" + i.toString(16), v]));
+
+/** QEMU's name for a machbus type: pc-i440fx-X.Y, pc-0.11, pc-0.10. */
+const qemuName = (type: { name: string; aliases: readonly string[] }): string =>
+  type.aliases.find((a) => /^pc-(i440fx-)?\d/.test(a)) ?? type.name;
+
+describe("SeaBIOS on every pc machine type, against QEMU 7.2 (machine-types/)", () => {
+  const dir = new URL("machine-types/", FIXTURES);
+  const fixtures = new Map(
+    readdirSync(dir).map((f) => [f.replace(/\.json$/, ""), JSON.parse(readFileSync(new URL(f, dir), "latin1")) as MachineTypeFixture]),
+  );
+  const pcTypes = builtinMachineTypes.list().filter((t) => t.board.name === "i440fx");
+
+  it("has a QEMU reference for every pc machine type machbus offers, and for no other", () => {
+    expect([...fixtures.keys()].sort()).toEqual(pcTypes.map(qemuName).sort());
+  });
+
+  for (const type of pcTypes) {
+    const fixture = fixtures.get(qemuName(type));
+    if (!fixture) continue; // the test above names it
+    describe(`${type.name} (${fixture.machine}${fixture.qemuMachine ? `, booted on QEMU as ${fixture.qemuMachine}` : ""})`, () => {
+      for (const [scenario, record] of Object.entries(fixture.scenarios)) {
+        describe(scenario, () => {
+          let machine: Machine;
+          let run: FirmwareRun;
+          let atMarker: AtMarker | undefined;
+
+          beforeAll(async () => {
+            machine = machineFor(record.args, fixture.qemuMachine ? fixture.machine : undefined);
+            ({ run, atMarker } = await bootToMarker(machine, record.stoppedAt));
+          });
+
+          it("prints QEMU's log from power-on to the end of PCI init, line for line", () => {
+            expect(run.log.split("\n")).toEqual([...record.log, ""]);
+          });
+
+          if (record.withDma) {
+            // machbus's fw_cfg has no DMA interface, so the record above is QEMU's boot with DMA off.
+            it("differs from QEMU's default boot (fw_cfg DMA on) only by the DMA line", () => {
+              expect(record.withDma).toMatchObject({
+                onlyWithDma: ["QEMU fw_cfg DMA interface supported"],
+                onlyWithoutDma: [],
+                configIdentical: true,
+                infoPciIdentical: true,
+              });
+            });
+          }
+
+          it("leaves every function's 64 config dwords as QEMU's, on the same buses", () => {
+            expect(atMarker?.buses).toEqual(record.buses);
+            expect(Object.keys(atMarker?.functions ?? {})).toEqual(record.present);
+            expect(atMarker?.functions).toEqual(record.functions);
+          });
+
+          it("shows QEMU's info pci", () => {
+            expect(atMarker?.infoPci).toBe(record.infoPci.join("\n") + "\n");
+          });
+
+          it("tells the firmware through fw_cfg what QEMU does, but for the named differences", () => {
+            const qemu = record.fwCfg;
+            const ours = fwCfgLike(machine, qemu);
+            const modelled = qemu.files.filter((f) => !UNMODELLED_FILES.some(([re]) => re.test(f.name)));
+            expect(ours.files.map((f) => f.name)).toEqual(modelled.map((f) => f.name));
+            for (const name of Object.keys(qemu.items).filter((n) => !OTHER_CONTENTS.has(n))) {
+              expect(ours.items[name], name).toEqual(qemu.items[name]);
+            }
+            // Select keys differ where QEMU has files before this one that machbus lacks.
+            modelled.forEach(({ select: _, ...theirs }, i) => {
+              const { select: __, ...mine } = ours.files[i]!;
+              if (!OTHER_CONTENTS.has(theirs.name)) expect(mine, theirs.name).toEqual(theirs);
+            });
+          });
+
+          it("has the board give the CMOS memory bytes QEMU sets for this RAM layout", () => {
+            expect(cmosMemory(machine)).toEqual(record.cmos);
+          });
+        });
+      }
+    });
+  }
+});
+
+describe("RAM below and above 4 GiB, as QEMU 7.2 splits it (ram-layouts.json)", () => {
+  const { layouts } = JSON.parse(text("ram-layouts.json")) as {
+    layouts: { machine: string; memory: string; ramSize: string; e820: string; cmos: Record<string, number> }[];
   };
+  for (const layout of layouts) {
+    it(`-M ${layout.machine} -m ${layout.memory}: fw_cfg's RAM size and etc/e820, and the CMOS memory bytes, equal QEMU's`, () => {
+      const m = Machine.create({ machine: layout.machine, memory: layout.memory });
+      const qemu: FwCfgView = {
+        items: { ramSize: { key: 0x03, bytes: layout.ramSize } },
+        files: [{ name: "etc/e820", size: layout.e820.length / 2, select: 0, bytes: layout.e820 }],
+      };
+      const ours = fwCfgLike(m, qemu);
+      expect(ours.items.ramSize?.bytes).toBe(layout.ramSize);
+      expect(ours.files.find((f) => f.name === "etc/e820")?.bytes).toBe(layout.e820);
+      expect(cmosMemory(m)).toEqual(layout.cmos);
+    });
+  }
+});
+
+describe("board I/O devices (ports read through the machine)", () => {
+  const item = fwCfgItem;
 
   it("fw_cfg: signature, ID without DMA, RAM size, and arch-local keys that do not alias the generic ones", () => {
     const m = Machine.create({ memory: "64M" });
@@ -258,11 +431,24 @@ describe("attachToV86", () => {
       port_read32(p: number): number;
       port_write32(p: number, v: number): void;
       port_write8(p: number, v: number): void;
+      port_read8(p: number): number;
     };
     device_raise_irq(line: number): void;
     device_lower_irq(line: number): void;
     reboot_internal(): void;
+    memory_size: { [index: number]: number };
+    read8(address: number): number;
+    write8(address: number, value: number): void;
   }
+  const cmosRead = (cpu: Cpu, index: number): number => {
+    cpu.io.port_write8(0x70, index);
+    return cpu.io.port_read8(0x71);
+  };
+  const readyV86 = async (options: object): Promise<{ emulator: V86; cpu: Cpu }> => {
+    const emulator = new V86({ vga_memory_size: 2 << 20, autostart: false, ...options });
+    await new Promise<void>((resolve) => emulator.add_listener("emulator-ready", () => resolve()));
+    return { emulator, cpu: (emulator as unknown as { v86: { cpu: Cpu } }).v86.cpu };
+  };
 
   it("claims the machine's ports as the guest maps them, forwards IRQs and resets, and gives v86 its entries back", async () => {
     const machine = Machine.create({ memory: "64M", devices: ["pci-bridge,id=br1,chassis_nr=1"] });
@@ -313,5 +499,39 @@ describe("attachToV86", () => {
     attachment.detach();
     expect(io.ports.every((entry, p) => entry === before[p])).toBe(true);
     await emulator.destroy();
+  });
+
+  it("gives v86 a 4 GiB machine's 3 GiB of low RAM beyond v86's own 2 GiB limit, and the CMOS memory bytes of the layout", async () => {
+    const machine = Machine.create({ memory: "4G", devices: ["pci-bridge,id=br1,chassis_nr=1"] });
+    const wasm = await WebAssembly.compile(readFileSync(join(V86_BUILD, "v86.wasm")));
+    const { emulator, cpu } = await readyV86(v86RamOptions(machine, wasm));
+    const attachment = attachToV86(emulator, machine);
+    expect(cpu.memory_size[0]).toBe(0xc000_0000);
+    // The top of low RAM, where SeaBIOS relocates itself, is RAM: what is written there reads back.
+    cpu.write8(0xbfff_fff0, 0x5a);
+    expect(cpu.read8(0xbfff_fff0)).toBe(0x5a);
+    const cmos = machine.type.board.cmosBytes!(machine.ramLayout);
+    expect([...cmos.keys()].map((i) => cmosRead(cpu, i))).toEqual([...cmos.values()]);
+    // A memory BAR below 3 GiB is RAM to v86; at 3 GiB it is routed.
+    machine.configWrite(0, 0x10, 0x10, 4, 0xbff0_0000);
+    machine.configWrite(0, 0x10, 0x04, 2, 2);
+    expect(attachment.unroutable()).toMatchObject([{ bdf: "00:02.0", address: 0xbff0_0000n }]);
+    machine.configWrite(0, 0x10, 0x10, 4, 0xc000_0000);
+    expect(attachment.unroutable()).toEqual([]);
+    attachment.detach();
+    await emulator.destroy();
+  });
+
+  it("refuses a v86 whose RAM is not the machine's RAM below 4 GiB, and RAM v86 cannot take", async () => {
+    const { emulator } = await readyV86({ wasm_path: join(V86_BUILD, "v86.wasm"), memory_size: 64 << 20 });
+    expect(() => attachToV86(emulator, Machine.create({ memory: "128M" }))).toThrow(
+      "attachToV86: v86 has 67108864 bytes of RAM, the machine 134217728 below 4 GiB; create v86 with v86RamOptions(machine, wasm)",
+    );
+    await emulator.destroy();
+    const wasm = await WebAssembly.compile(readFileSync(join(V86_BUILD, "v86.wasm")));
+    expect(() => v86RamOptions(Machine.create({ memory: "100000K" }), wasm)).toThrow("v86 takes RAM below 4 GiB in whole 128 KiB");
+    expect(() => v86RamOptions(Machine.create({ machine: "pc,max-ram-below-4g=4G", memory: "4000M" }), wasm)).toThrow(
+      "this machine has 4194304000 bytes there",
+    );
   });
 });

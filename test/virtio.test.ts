@@ -5,7 +5,7 @@ import { VirtioBalloonPci } from "../devices/virtio-balloon-pci.js";
 import { VirtioBlkPci } from "../devices/virtio-blk-pci.js";
 import { VirtioNetPci } from "../devices/virtio-net-pci.js";
 import { VirtioSerialPci } from "../devices/virtio-serial-pci.js";
-import type { VirtioPciDevice } from "../devices/virtio-pci.js";
+import type { VirtioPciDevice } from "../src/virtio/transport.js";
 import { labelled, labelledOne, loadRegisterFixture, readValues, replayMatchesQemu, type Step } from "./support/register-fixtures.js";
 
 // Register facts come from QEMU 7.2 through the scenarios of test/fixtures/qemu/registers

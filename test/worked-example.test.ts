@@ -56,6 +56,22 @@ describe("worked example: our own device and machine type (docs/examples/acme-bo
     expect(m.memRead(0xfe000000, 4)).toBe(3);
   });
 
+  it("the watchdog's counter is described state: a snapshot brings it back, and the interrupt with it", () => {
+    const m = acmeMachine("acme-1.0", ["acme-watchdog,id=wd,timeout=3"]);
+    m.configWrite(0, 2 << 3, 0x10, 4, 0xfe000000);
+    m.configWrite(0, 2 << 3, 0x04, 2, 0x0002);
+    const wd = m.findDevice("wd") as AcmeWatchdog;
+    wd.tick();
+    const copy = acmeMachine("acme-1.0", ["acme-watchdog,id=wd,timeout=3"]);
+    copy.load(m.save());
+    expect(copy.memRead(0xfe000000, 4)).toBe(2);
+    const links: boolean[] = [];
+    copy.events.on("intx", (e) => links.push(e.level));
+    (copy.findDevice("wd") as AcmeWatchdog).tick();
+    (copy.findDevice("wd") as AcmeWatchdog).tick();
+    expect(links).toEqual([true]);
+  });
+
   it("an older version of the machine type keeps the old default through its compat properties", () => {
     const old = acmeMachine("acme-0.9", ["acme-watchdog,id=wd"]);
     expect(old.placement(old.findDevice("wd")!)!.props.timeout).toBe(5);

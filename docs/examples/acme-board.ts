@@ -10,11 +10,13 @@ import {
   MachineTypeRegistry,
   PciDevice,
   builtinDrivers,
+  describeState,
   i440fxBoard,
   inject,
   pciDriver,
   prop,
   types,
+  u32,
   type Board,
   type DeviceProps,
 } from "../../src/index.js";
@@ -29,23 +31,31 @@ const watchdogProperties = {
 const REG_COUNTER = 0x0; // ticks left; reads only
 const REG_KICK = 0x4; // any write reloads the counter and drops the interrupt
 
+/** What a snapshot keeps of the watchdog: the ticks left (INTA follows from it). */
+interface WatchdogRegisters {
+  counter: number;
+}
+
+const WATCHDOG_STATE = describeState<WatchdogRegisters>({ name: "acme-watchdog", version: 1, fields: [u32("counter")] });
+
 /**
  * ACME PCI watchdog: a 4 KiB register BAR with a down-counter that raises INTA when it reaches
  * zero. `tick()` is called by whoever models time (here: the test).
  */
 @pciDriver({ name: "acme-watchdog", description: "ACME PCI watchdog", category: "misc", properties: watchdogProperties })
 export class AcmeWatchdog extends PciDevice {
-  private counter: number;
+  private readonly state: WatchdogRegisters;
 
   constructor(@inject(DEVICE_PROPS) private readonly settings: DeviceProps<typeof watchdogProperties>) {
     super({ vendorId: 0x1234, deviceId: 0xa0a0, classCode: 0x0880, interruptPin: 1 }, settings);
-    this.counter = settings.timeout;
+    this.state = { counter: settings.timeout };
+    this.function.keepState(WATCHDOG_STATE, this.state);
     this.defineBar(0, {
       kind: "mem32",
       size: 0x1000,
       name: "acme-watchdog-mmio",
       ops: {
-        read: (offset) => (offset === REG_COUNTER ? this.counter : 0),
+        read: (offset) => (offset === REG_COUNTER ? this.state.counter : 0),
         write: (offset) => {
           if (offset === REG_KICK) this.kick();
         },
@@ -54,18 +64,18 @@ export class AcmeWatchdog extends PciDevice {
   }
 
   tick(): void {
-    if (this.counter === 0) return;
-    this.counter--;
-    if (this.counter === 0) this.setIrq(true);
+    if (this.state.counter === 0) return;
+    this.state.counter--;
+    if (this.state.counter === 0) this.setIrq(true);
   }
 
   private kick(): void {
-    this.counter = this.settings.timeout;
+    this.state.counter = this.settings.timeout;
     this.setIrq(false);
   }
 
   protected override resetRegisters(): void {
-    this.counter = this.settings.timeout;
+    this.state.counter = this.settings.timeout;
   }
 }
 
@@ -79,6 +89,8 @@ export const acmeBoard: Board = {
   name: "acme",
   properties: {},
   drivers: i440fxBoard.drivers, // the chips build() plugs, known whatever catalogue a machine has
+  ramBelow4g: i440fxBoard.ramBelow4g, // pc's memory map: RAM split below and above 4 GiB as QEMU does
+  cmosBytes: i440fxBoard.cmosBytes,
   build(machine, options) {
     i440fxBoard.build(machine, { ...options, ecam: null });
     const bus = machine.rootBus;

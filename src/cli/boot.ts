@@ -1,16 +1,18 @@
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { V86, type V86Options } from "v86";
 import { Machine, MachbusError, parseDeviceSpec } from "../index.js";
 import type { DebugconEvent } from "../events.js";
-import { attachToV86 } from "../embed/v86-adapter.js";
+import { attachToV86, v86RamOptions } from "../embed/v86-adapter.js";
 import { formatInfoPci } from "../monitor/info-pci.js";
 import { machineOptions, readUserBytes, type MachineCliOptions } from "./machine-options.js";
 
 /** node_modules/v86/build: the .mjs build needs to be told where its wasm is. */
 const V86_BUILD = dirname(createRequire(import.meta.url).resolve("v86"));
-const MMAP_CHUNK = 0x20000;
-const V86_MAX_RAM = 2 ** 31 - MMAP_CHUNK;
+let v86Wasm: Promise<WebAssembly.Module> | undefined;
+/** v86.wasm, compiled once per process: each run only instantiates it. */
+const compiledV86 = (): Promise<WebAssembly.Module> => (v86Wasm ??= WebAssembly.compile(readFileSync(join(V86_BUILD, "v86.wasm"))));
 
 export interface RunFirmwareOptions {
   /** The BIOS image (64-256 KiB), loaded so that it ends at 1 MiB. */
@@ -36,10 +38,7 @@ export interface FirmwareRun {
  * interrupt lines (src/embed/v86-adapter.ts), until the marker line or the timeout.
  */
 export async function runFirmware(machine: Machine, options: RunFirmwareOptions): Promise<FirmwareRun> {
-  const ram = machine.ramSize;
-  if (ram % MMAP_CHUNK !== 0 || ram > V86_MAX_RAM) {
-    throw new MachbusError("bad-property-value", `v86 takes RAM in whole 128 KiB up to 2 GiB - 128 KiB; --memory ${ram} bytes is not`);
-  }
+  const ram = v86RamOptions(machine, await compiledV86());
   let log = "";
   let line = "";
   let started = 0;
@@ -63,9 +62,8 @@ export async function runFirmware(machine: Machine, options: RunFirmwareOptions)
   };
 
   const emulator = new V86({
-    wasm_path: join(V86_BUILD, "v86.wasm"),
+    ...ram,
     bios: { buffer: new Uint8Array(options.firmware).buffer }, // a copy: v86 keeps it for reboots
-    memory_size: ram,
     vga_memory_size: 2 * 1024 * 1024, // v86's VGA always exists; machbus does not show it on PCI
     net_device: { type: "none" } as unknown as V86Options["net_device"], // no ne2k at ISA port 0x300
     autostart: true,

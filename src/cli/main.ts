@@ -11,6 +11,7 @@ import { normalizeArgv } from "./argv.js";
 import { boot, type BootCliOptions } from "./boot.js";
 import { registerLayoutCommand } from "./layout.js";
 import { registerRunCommand } from "./run.js";
+import { serve, type ServeCliOptions } from "./serve.js";
 import { addMachineOptions, buildMachine, readUserBytes, readUserFile, writeUserFile, type MachineCliOptions } from "./machine-options.js";
 import { dumpMachineConfig, formatMachineConfig, machineConfigJsonSchema, parseMachineConfig } from "../state/machine-config.js";
 import { compareMachineConfigs } from "../state/migration.js";
@@ -111,6 +112,11 @@ addMachineOptions(program.command("boot"))
   .option("--until <text>", "stop at the first debug-console line containing TEXT (an error if it never comes)")
   .option("--timeout <seconds>", "give up after this long", "10")
   .action((opts: BootCliOptions) => boot(opts));
+
+addMachineOptions(program.command("serve"))
+  .description("the web app (slot map, config space, address map) on 127.0.0.1, starting with the machine the options describe")
+  .option("--port <n>", "TCP port on 127.0.0.1 (0: any free port)", "8086")
+  .action((opts: ServeCliOptions) => serve(opts, normalizeArgv(process.argv.slice(2)).slice(1)));
 
 addMachineOptions(program.command("monitor"))
   .description("a QEMU-HMP-style monitor reading commands from standard input")

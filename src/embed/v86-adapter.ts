@@ -29,7 +29,10 @@ interface V86Io {
 }
 interface V86Cpu {
   io: V86Io;
-  memory_size: ArrayLike<number>;
+  /** v86's RAM size as its wasm code reads it (a view of the wasm memory at offset 812). */
+  memory_size: { [index: number]: number };
+  wasm_memory: WebAssembly.Memory;
+  devices?: { rtc?: { cmos_write(index: number, value: number): void }; vga?: { vga_memory_size: number } };
   memory_map_read8: (MmapRead | undefined)[];
   memory_map_write8: (MmapWrite | undefined)[];
   memory_map_read32: (MmapRead | undefined)[];
@@ -39,13 +42,108 @@ interface V86Cpu {
   reboot_internal(): void;
 }
 
+/** The wasm exports this module uses: v86's RAM allocation and its byte access to guest memory. */
+interface V86WasmExports {
+  memory: WebAssembly.Memory;
+  allocate_memory(size: number): number;
+  read8(address: number): number;
+}
+
 /** v86 routes guest-physical memory to JS in chunks of this size (`memory_map_*[addr >>> 17]`). */
 const MMAP_CHUNK = 0x20000;
+/** The most RAM v86 allocates itself: its memory_size option is a signed 32-bit count. */
+const V86_OWN_MAX_RAM = 2 ** 31 - MMAP_CHUNK;
+const WASM_PAGE = 0x10000;
+/** A wasm memory holds at most 4 GiB; v86's own data and later allocations (VGA memory, JIT) need room beside the RAM. */
+const V86_MAX_RAM = 2 ** 32 - 128 * 2 ** 20;
+/** Where v86 serves its own VGA framebuffer (VGA_LFB_ADDRESS in v86's memory.rs), ahead of any JS handler. */
+const V86_VGA_LFB = 0xe000_0000;
 /** v86 keeps the top 1 MiB as its own alias of the BIOS in low RAM. */
 const V86_BIOS_ALIAS = 0xfff0_0000;
 const I440FX_ID = 0x12378086;
 const I440FX_PAM0 = 0x59;
 const PAM_RAM_PRESENT = 0x10; // PAM0 bit 4 (v86's i440FX resets it set)
+
+/** v86's wasm memories whose RAM v86RamOptions set aside itself, with its size. */
+const ownRam = new WeakMap<WebAssembly.Memory, number>();
+
+/** What v86RamOptions gives the V86 constructor. */
+export interface V86RamOptions {
+  memory_size: number;
+  /** Instantiates v86's wasm (v86's `wasm_fn` option, used instead of `wasm_path`). */
+  wasm_fn: (imports: WebAssembly.Imports) => Promise<WebAssembly.Exports>;
+}
+
+/**
+ * The V86 constructor options that give v86 the machine's RAM below 4 GiB
+ * (`machine.ramLayout.below4g`), with `wasm` the compiled v86.wasm. Up to 2 GiB - 128 KiB this
+ * is v86's own memory_size. Beyond that v86 cannot allocate RAM itself: the instantiation grows
+ * v86's wasm memory by the whole low RAM, points v86's RAM at it, and attachToV86 gives v86 the
+ * full size. Host memory is only used for the pages the guest touches. RAM above 4 GiB is never
+ * backed: firmware is told of it (fw_cfg etc/e820, CMOS) and does not touch it, and v86's
+ * physical addresses end at 4 GiB.
+ */
+export function v86RamOptions(machine: Machine, wasm: WebAssembly.Module): V86RamOptions {
+  const below = machine.ramLayout.below4g;
+  if (below % MMAP_CHUNK !== 0 || below < 2 ** 20 || below > V86_MAX_RAM) {
+    throw new MachbusError(
+      "embed-ram",
+      `v86 takes RAM below 4 GiB in whole 128 KiB, from 1 MiB to ${V86_MAX_RAM / 2 ** 20} MiB; this machine has ${below} bytes there`,
+    );
+  }
+  if (below > V86_OWN_MAX_RAM) {
+    // Fail here, with the machine's name for it, rather than inside v86's start-up.
+    try {
+      new WebAssembly.Memory({ initial: Math.ceil(below / WASM_PAGE) });
+    } catch {
+      throw new MachbusError(
+        "embed-ram",
+        `v86 needs a wasm memory of over ${below / 2 ** 20} MiB for this machine's RAM below 4 GiB; this host gives none`,
+      );
+    }
+  }
+  return {
+    memory_size: Math.min(below, V86_OWN_MAX_RAM),
+    wasm_fn: async (imports) => {
+      const { exports } = await WebAssembly.instantiate(wasm, imports);
+      if (below <= V86_OWN_MAX_RAM) return exports;
+      const wasmExports = exports as unknown as V86WasmExports;
+      return { ...exports, allocate_memory: () => allocateLargeRam(wasmExports, below) };
+    },
+  };
+}
+
+/**
+ * v86's allocate_memory cannot take 2 GiB or more (Rust's Layout is limited to isize::MAX on
+ * wasm32). Lets v86 allocate a token 128 KiB, so that its RAM pointer (a Rust static) holds that
+ * block's address; grows the wasm memory by `size` bytes; and moves the pointer to the new
+ * pages. The static is the word holding the token's address for which v86's own read8 then reads
+ * the new pages. Returns the RAM's offset in wasm memory, as allocate_memory does.
+ */
+function allocateLargeRam(exports: V86WasmExports, size: number): number {
+  const { memory } = exports;
+  const token = exports.allocate_memory(MMAP_CHUNK) >>> 0;
+  const base = memory.buffer.byteLength;
+  memory.grow(Math.ceil(size / WASM_PAGE));
+  const words = new Uint32Array(memory.buffer, 0, token >>> 2);
+  const bytes = new Uint8Array(memory.buffer);
+  const probe = 0x1000; // RAM for read8 (below memory_size, outside the VGA window)
+  bytes[base + probe] = 0xa5;
+  try {
+    for (let i = 0; i < words.length; i++) {
+      if (words[i] !== token) continue;
+      words[i] = base;
+      if ((exports.read8(probe) & 0xff) === 0xa5) {
+        ownRam.set(memory, size);
+        return base;
+      }
+      words[i] = token;
+    }
+  } finally {
+    bytes[base + probe] = 0;
+  }
+  throw new MachbusError("embed-ram", "v86RamOptions: this v86 build keeps its RAM pointer where machbus cannot find it");
+}
 
 export interface V86AttachOptions {
   /**
@@ -89,6 +187,7 @@ export function attachToV86(emulator: object, machine: Machine, options: V86Atta
   if (!cpu?.io?.ports) {
     throw new MachbusError("embed-not-ready", "attachToV86: the emulator has no CPU yet; attach from its 'emulator-ready' listener");
   }
+  giveRam(cpu, machine);
   const io = cpu.io;
   const mio = machine.io;
   const mmem = machine.memory;
@@ -156,11 +255,16 @@ export function attachToV86(emulator: object, machine: Machine, options: V86Atta
     [cpu.memory_map_read8[index], cpu.memory_map_write8[index], cpu.memory_map_read32[index], cpu.memory_map_write32[index]] = claim.saved;
     chunks.delete(index);
   };
+  const lfbSize = cpu.devices?.vga?.vga_memory_size ?? 0;
   const whyUnroutable = (address: bigint, size: number): string | null => {
     const ramTop = cpu.memory_size[0]!;
-    if (address + BigInt(size) > 1n << 32n) return "above 4 GiB (v86's memory map is 32-bit)";
+    const end = address + BigInt(size);
+    if (end > 1n << 32n) return "above 4 GiB (v86's memory map is 32-bit)";
     if (address < BigInt(ramTop)) return `below the top of v86's RAM (0x${ramTop.toString(16)}), which v86 never routes to devices`;
-    if (address + BigInt(size) > BigInt(V86_BIOS_ALIAS)) return "in the top 1 MiB, v86's BIOS alias";
+    if (end > BigInt(V86_BIOS_ALIAS)) return "in the top 1 MiB, v86's BIOS alias";
+    if (address < BigInt(V86_VGA_LFB + lfbSize) && end > BigInt(V86_VGA_LFB)) {
+      return `in v86's VGA framebuffer (0x${V86_VGA_LFB.toString(16)}, ${lfbSize} bytes), which v86 serves itself`;
+    }
     return null;
   };
   const routeMemory = (e: BarMappingEvent, address: bigint, claim: boolean): void => {
@@ -238,6 +342,27 @@ export function attachToV86(emulator: object, machine: Machine, options: V86Atta
     },
     unroutable: () => [...unroutable],
   };
+}
+
+/**
+ * Makes v86's RAM the machine's RAM below 4 GiB: the full size where v86RamOptions set it aside,
+ * and the CMOS bytes the board's firmware reads for the RAM layout (v86 filled them from its own size).
+ */
+function giveRam(cpu: V86Cpu, machine: Machine): void {
+  const below = machine.ramLayout.below4g;
+  const own = ownRam.get(cpu.wasm_memory);
+  if (own !== undefined && own !== below) {
+    throw new MachbusError("embed-ram", `attachToV86: v86's RAM was set aside for ${own} bytes, the machine has ${below} below 4 GiB`);
+  }
+  if (own !== undefined) cpu.memory_size[0] = below;
+  if (cpu.memory_size[0] !== below) {
+    throw new MachbusError(
+      "embed-ram",
+      `attachToV86: v86 has ${cpu.memory_size[0]} bytes of RAM, the machine ${below} below 4 GiB; create v86 with v86RamOptions(machine, wasm)`,
+    );
+  }
+  const rtc = cpu.devices?.rtc;
+  for (const [index, value] of machine.type.board.cmosBytes?.(machine.ramLayout) ?? []) rtc?.cmos_write(index, value);
 }
 
 /**

@@ -167,15 +167,9 @@ function pcimemStart(ramBelow4g: number): number {
   return ramBelow4g;
 }
 
-/** QEMU's pc split of RAM around the hole when the board does not say (gigabyte-aligned, as pc-i440fx-2.0 and newer). */
-function defaultRamSplit(ramSize: number): { below4g: number; above4g: number } {
-  const below = ramSize >= 0xe0000000 ? 0xc0000000 : ramSize;
-  return { below4g: below, above4g: ramSize - below };
-}
-
 /** Computes the layout; a layout that does not fit comes back with `fits: false` and the failure. */
 export function planBarLayout(machine: Machine): BarLayout {
-  const split = machine.type.board.ramSplit?.(machine.ramSize) ?? defaultRamSplit(machine.ramSize);
+  const split = machine.ramLayout;
   const log: string[] = [];
   const label = (fn: PciFunction): string => (fn.owner.id ? `${fn.owner.driver},id=${fn.owner.id}` : fn.owner.driver);
 

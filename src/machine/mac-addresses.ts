@@ -48,6 +48,41 @@ export class MacAddresses {
   }
 }
 
+/**
+ * One NIC's MAC address over its life, the same for every NIC model: claimed from the machine's
+ * MacAddresses when the NIC is plugged (QEMU's realize; a default is written back into the NIC's
+ * `mac` property, so info qtree and dump-config show it), given back when it is unplugged.
+ */
+export class NicMac {
+  private claimed: readonly number[] = [];
+
+  constructor(
+    private readonly macs: MacAddresses,
+    private readonly props: { mac: string },
+  ) {}
+
+  /** At plug: the NIC's `mac=`, or the next free default. */
+  claim(): readonly number[] {
+    this.claimed = this.macs.claimFor(this.props);
+    return this.claimed;
+  }
+
+  /** At unplug. */
+  release(): void {
+    this.macs.release(this.claimed);
+    this.claimed = [];
+  }
+
+  /** The six bytes claimed (empty while the NIC is not plugged). */
+  get bytes(): readonly number[] {
+    return this.claimed;
+  }
+
+  toString(): string {
+    return formatMac(this.claimed);
+  }
+}
+
 /** "52:54:00:12:34:56" */
 export function formatMac(mac: readonly number[]): string {
   return mac.map((b) => b.toString(16).padStart(2, "0")).join(":");

@@ -10,6 +10,39 @@ export interface CompatProperty {
   readonly value: string;
 }
 
+/**
+ * What a machine type decides beyond device properties: QEMU's MachineClass / PCMachineClass
+ * fields that change what firmware is told. Each version states only what it changes, as a
+ * delta over the next newer type (like its compat properties).
+ */
+export interface MachineClassFields {
+  /** has_acpi_build: QEMU builds the ACPI tables, so fw_cfg lists etc/table-loader (SeaBIOS then moves the PM base to 0x600). */
+  readonly acpiBuild: boolean;
+  /** gigabyte_align: RAM that must be split ends at 3 GiB below 4 GiB, not at max-ram-below-4g. */
+  readonly gigabyteAlign: boolean;
+  /** enforce_amd_1tb_hole: the e820 table reserves AMD's HyperTransport hole (QEMU's qemu64 CPU is an AMD one). */
+  readonly amd1tbHole: boolean;
+  /** legacy_fw_cfg_order: fw_cfg files in QEMU's fixed order instead of by name, and no bios-geometry. */
+  readonly legacyFwCfgOrder: boolean;
+}
+
+/** QEMU 7.2's values (pc_machine_class_init); versioned types override some. */
+export const MACHINE_CLASS_DEFAULTS: MachineClassFields = {
+  acpiBuild: true,
+  gigabyteAlign: true,
+  amd1tbHole: true,
+  legacyFwCfgOrder: false,
+};
+
+/** Where the board puts guest RAM in physical memory. */
+export interface RamLayout {
+  readonly size: number;
+  /** RAM from address 0 up (QEMU's below_4g_mem_size). */
+  readonly below4g: number;
+  /** RAM from 4 GiB up (above_4g_mem_size). */
+  readonly above4g: number;
+}
+
 /** A board: the chipset and the fixed wiring a machine type builds before any user device. */
 export interface Board {
   readonly name: string;
@@ -22,8 +55,10 @@ export interface Board {
   readonly drivers?: readonly DeviceClass[];
   /** Sets up interrupt routing and plugs the onboard devices into a fresh machine. */
   build(machine: Machine, options: Record<string, unknown>): void;
-  /** How guest RAM splits around the 32-bit PCI hole (pc: QEMU's below_4g/above_4g_mem_size). */
-  ramSplit?(ramSize: number): { below4g: number; above4g: number };
+  /** How much of `ramSize` lies below 4 GiB (the rest goes above); without it, all of it. */
+  ramBelow4g?(ramSize: number, options: Record<string, unknown>, machineClass: MachineClassFields): number;
+  /** RTC CMOS bytes (index, value) the board's firmware reads for this layout, for hosts whose RTC holds the CMOS. */
+  cmosBytes?(layout: RamLayout): ReadonlyMap<number, number>;
 }
 
 export interface MachineTypeDefinition {
@@ -37,6 +72,8 @@ export interface MachineTypeDefinition {
   readonly newer?: string;
   /** Compat properties this version adds on top of `newer`'s. */
   readonly compat?: readonly CompatProperty[];
+  /** Machine-class fields this version changes from `newer`'s. */
+  readonly classFields?: Partial<MachineClassFields>;
   readonly isDefault?: boolean;
 }
 
@@ -45,6 +82,8 @@ export interface MachineType extends MachineTypeDefinition {
   readonly aliases: readonly string[];
   /** Effective compat properties, newest delta first (later entries override earlier ones). */
   readonly compatChain: readonly CompatProperty[];
+  /** Effective machine-class fields: the defaults, then each delta from the newest to this type's. */
+  readonly machineClass: MachineClassFields;
 }
 
 /**
@@ -116,10 +155,17 @@ export class MachineTypeRegistry {
   }
 
   private complete(def: MachineTypeDefinition): MachineType {
-    return { ...def, aliases: def.aliases ?? [], compatChain: this.chain(def, new Set()) };
+    const lineage = this.lineage(def, new Set());
+    return {
+      ...def,
+      aliases: def.aliases ?? [],
+      compatChain: lineage.flatMap((d) => d.compat ?? []),
+      machineClass: Object.assign({}, MACHINE_CLASS_DEFAULTS, ...lineage.map((d) => d.classFields ?? {})) as MachineClassFields,
+    };
   }
 
-  private chain(def: MachineTypeDefinition, seen: Set<string>): CompatProperty[] {
+  /** The type's `newer` chain, newest first, ending with the type itself. */
+  private lineage(def: MachineTypeDefinition, seen: Set<string>): MachineTypeDefinition[] {
     if (seen.has(def.name)) {
       throw new MachbusError("machine-type-invalid", `machine type ${def.name}: its 'newer' chain loops`);
     }
@@ -128,7 +174,7 @@ export class MachineTypeRegistry {
     if (def.newer && !newer) {
       throw new MachbusError("machine-type-invalid", `machine type ${def.name}: newer type '${def.newer}' is not registered`);
     }
-    return [...(newer ? this.chain(newer, seen) : []), ...(def.compat ?? [])];
+    return [...(newer ? this.lineage(newer, seen) : []), def];
   }
 }
 

@@ -20,7 +20,7 @@ import { builtinDrivers } from "../../devices/index.js";
 import { builtinMachineTypes } from "../../machines/index.js";
 import { DriverCatalogue, type DeviceClass, type DriverClass, type DriverInfo, type MachineDevice } from "./drivers.js";
 import { parseDriveOption, type HostConfig } from "./host-config.js";
-import type { MachineType, MachineTypeRegistry } from "./machine-type.js";
+import type { MachineType, MachineTypeRegistry, RamLayout } from "./machine-type.js";
 import { parseProperty, type PropertySchema } from "./properties.js";
 import {
   CLOCK,
@@ -30,8 +30,10 @@ import {
   MACHINE,
   type Clock,
   IO_SPACE,
+  MACHINE_CLASS,
   MEMORY_SPACE,
   PCI_HOST,
+  RAM_LAYOUT,
   RAM_SIZE,
   ROOT_BUS,
   SLOT_ALLOCATOR,
@@ -100,6 +102,8 @@ export class Machine {
   readonly container: DependencyContainer;
   readonly type: MachineType;
   readonly ramSize: number;
+  /** Where the board put the RAM: the host backs `below4g` bytes from address 0 and `above4g` from 4 GiB. */
+  readonly ramLayout: RamLayout;
   /** Board options as resolved (e.g. ecam). */
   readonly boardOptions: Readonly<Record<string, unknown>>;
   /** Host configuration: the backends devices name; kept apart from everything guest-visible. */
@@ -127,6 +131,8 @@ export class Machine {
     this.type = head ? registry.resolve(head) : registry.default();
     this.boardOptions = resolveOptions(`machine ${this.type.name}`, this.type.board.properties, pairs);
     this.ramSize = parseMemorySize(options.memory);
+    const below4g = this.type.board.ramBelow4g?.(this.ramSize, this.boardOptions, this.type.machineClass) ?? this.ramSize;
+    this.ramLayout = { size: this.ramSize, below4g, above4g: this.ramSize - below4g };
     this.hostConfig = {
       drives: [...(options.host?.drives ?? []), ...(options.drives ?? []).map(parseDriveOption)],
       netdevs: [...(options.host?.netdevs ?? [])],
@@ -144,6 +150,8 @@ export class Machine {
     this.container.registerInstance(IO_SPACE, this.io);
     this.container.registerInstance(MEMORY_SPACE, this.memory);
     this.container.registerInstance(RAM_SIZE, this.ramSize);
+    this.container.registerInstance(RAM_LAYOUT, this.ramLayout);
+    this.container.registerInstance(MACHINE_CLASS, this.type.machineClass);
     this.container.registerInstance(MAC_ADDRESSES, new MacAddresses());
     this.container.registerInstance(CLOCK, options.clock ?? { nowNs: () => performance.now() * 1e6 });
     this.container.registerInstance(MACHINE, this);

@@ -7,6 +7,7 @@ import type { PciHost } from "../pci/host.js";
 import type { SlotAllocator } from "./allocator.js";
 import type { MacAddresses } from "./mac-addresses.js";
 import type { Machine } from "./machine.js";
+import type { MachineClassFields, RamLayout } from "./machine-type.js";
 
 /**
  * The machine's services, injected by these tokens into device constructors. Each machine has
@@ -22,6 +23,10 @@ export const SLOT_ALLOCATOR: InjectionToken<SlotAllocator> = Symbol("machbus.slo
 export const ALLOCATOR_PARAMS: InjectionToken<unknown> = Symbol("machbus.allocatorParams");
 /** Guest RAM size in bytes (the chipset reports it; the embedder provides the RAM itself). */
 export const RAM_SIZE: InjectionToken<number> = Symbol("machbus.ramSize");
+/** Where the board put that RAM: below and above 4 GiB (what fw_cfg's e820 table says). */
+export const RAM_LAYOUT: InjectionToken<RamLayout> = Symbol("machbus.ramLayout");
+/** The machine type's class fields (what firmware is told, per version). */
+export const MACHINE_CLASS: InjectionToken<MachineClassFields> = Symbol("machbus.machineClass");
 /** The machine's MAC address book: NICs without `mac=` get QEMU's 52:54:00:12:34:56, :57, ... */
 export const MAC_ADDRESSES: InjectionToken<MacAddresses> = Symbol("machbus.macAddresses");
 /** Time as the host sees it, for devices that count (the ACPI PM timer). */

@@ -15,13 +15,6 @@ export interface CapabilityEntry {
   readonly offset: number;
 }
 
-/** A capability as the device laid it out: where, how big, and its masks (for relocation on load). */
-interface CapabilityLayout {
-  readonly id: number;
-  offset: number;
-  readonly size: number;
-}
-
 const hex = (n: number): string => "0x" + n.toString(16).padStart(2, "0");
 const alignUp4 = (n: number): number => (n + 3) & ~3;
 
@@ -31,9 +24,6 @@ const alignUp4 = (n: number): number => (n + 3) & ~3;
  * `label` names the owning function in error messages.
  */
 export class Capabilities {
-  /** Every capability added through this object, in the order they were added. */
-  private readonly layout: CapabilityLayout[] = [];
-
   constructor(
     private readonly space: ConfigSpace,
     private readonly label: () => string,
@@ -56,7 +46,6 @@ export class Capabilities {
     s.wmask.fill(0, where, where + size);
     s.w1cmask.fill(0, where, where + size);
     s.cmask.fill(0xff, where, where + size);
-    this.layout.push({ id, offset: where, size });
     return where;
   }
 
@@ -65,58 +54,17 @@ export class Capabilities {
    * as present and what a target checks against (the seed's cap_present & ~cap_supported).
    */
   presentMask(): number {
+    // The same walk as the iterator, without its allocations: snapshots ask once per function.
+    const c = this.space.config;
+    if (!(c[PCI_STATUS]! & PCI_STATUS_CAP_LIST)) return 0;
     let mask = 0;
-    for (const cap of this) if (cap.id < 32) mask |= 1 << cap.id;
+    let next = c[PCI_CAPABILITY_LIST]!;
+    for (let steps = 0; next >= PCI_CONFIG_HEADER_SIZE && steps < 48; steps++) {
+      const id = c[next + PCI_CAP_LIST_ID]!;
+      if (id < 32) mask |= 1 << id;
+      next = c[next + PCI_CAP_LIST_NEXT]!;
+    }
     return mask >>> 0;
-  }
-
-  /**
-   * After config bytes were loaded, makes the bookkeeping follow the loaded list (the seed's
-   * pci_reserve_capability after load): the bytes the device's own capabilities occupied become
-   * ordinary device space, then each loaded capability gets the masks of the device's capability
-   * with the same id (the k-th of that id for the k-th), at its loaded offset. Returns the ids the
-   * device does not implement (the caller refuses the load, having kept a copy to restore).
-   */
-  relocateToLoadedList(): number[] {
-    const s = this.space;
-    const loaded = this.list();
-    // The usual case: the stream's list is the device's own, so every mask is already right.
-    if (loaded.length === this.layout.length && loaded.every((c) => this.layout.some((l) => l.id === c.id && l.offset === c.offset))) {
-      return [];
-    }
-    s.ownMasks();
-    // In list order (newest first, as add links them), so the k-th loaded capability of an id
-    // takes the masks of the device's k-th of that id in the same order.
-    const templates = [...this.layout].reverse().map((cap) => ({
-      cap,
-      wmask: s.wmask.slice(cap.offset, cap.offset + cap.size),
-      w1cmask: s.w1cmask.slice(cap.offset, cap.offset + cap.size),
-      cmask: s.cmask.slice(cap.offset, cap.offset + cap.size),
-    }));
-    for (const { cap } of templates) {
-      s.used.fill(0, cap.offset, Math.min(alignUp4(cap.offset + cap.size), PCI_CONFIG_SPACE_SIZE));
-      s.wmask.fill(0xff, cap.offset, cap.offset + cap.size);
-      s.w1cmask.fill(0, cap.offset, cap.offset + cap.size);
-      s.cmask.fill(0, cap.offset, cap.offset + cap.size);
-    }
-    const unsupported: number[] = [];
-    const seen = new Map<number, number>();
-    for (const cap of loaded) {
-      const k = seen.get(cap.id) ?? 0;
-      seen.set(cap.id, k + 1);
-      const t = templates.filter((x) => x.cap.id === cap.id)[k];
-      if (!t || cap.offset + t.cap.size > PCI_CONFIG_SPACE_SIZE) {
-        unsupported.push(cap.id);
-        continue;
-      }
-      const at = cap.offset;
-      s.used.fill(0xff, at, Math.min(alignUp4(at + t.cap.size), PCI_CONFIG_SPACE_SIZE));
-      s.wmask.set(t.wmask, at);
-      s.w1cmask.set(t.w1cmask, at);
-      s.cmask.set(t.cmask, at);
-      t.cap.offset = at;
-    }
-    return unsupported;
   }
 
   /**
@@ -135,8 +83,6 @@ export class Capabilities {
     s.cmask.fill(0, offset, offset + size);
     s.used.fill(0, offset, Math.min(alignUp4(offset + size), PCI_CONFIG_SPACE_SIZE));
     if (s.config[PCI_CAPABILITY_LIST] === 0) s.config[PCI_STATUS] = s.config[PCI_STATUS]! & ~PCI_STATUS_CAP_LIST;
-    const i = this.layout.findIndex((c) => c.offset === offset);
-    if (i >= 0) this.layout.splice(i, 1);
     return offset;
   }
 

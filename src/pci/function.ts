@@ -1,5 +1,5 @@
 import type { AddressSpace } from "../memory/address-space.js";
-import type { StatePart } from "../state/state-part.js";
+import type { KeptState, StateDescription } from "../state/description.js";
 import { Bar, BAR_UNMAPPED } from "./bar.js";
 import type { PciBus } from "./bus.js";
 import { ConfigSpace, getLe, setLe } from "./config-space.js";
@@ -80,8 +80,8 @@ export class PciFunction {
   /** The flags below, as bits (one field instead of five: machines have thousands of functions). */
   private flags = POWERED;
 
-  /** State beyond config space that snapshots carry (engine features and device models add parts). */
-  readonly stateParts: StatePart[] = [];
+  /** State beyond config space that snapshots carry, as described state (see keepState). */
+  readonly states: KeptState[] = [];
   // Shared empty lists until a hook arrives: most functions have few hooks or none.
   private writeHooks: readonly Hook<ConfigWriteHook>[] = NO_HOOKS;
   private resetHooks: readonly (() => void)[] = NO_HOOKS;
@@ -211,6 +211,18 @@ export class PciFunction {
   sendMessage(address: bigint, data: number): void {
     if (!(this.space.get16(PCI_COMMAND) & PCI_COMMAND_MASTER)) return;
     this.bus?.events.emit("msi", { device: this.owner.id ?? this.owner.driver, bdf: this.bdf, address, data });
+  }
+
+  /**
+   * Snapshots carry `target` as `description` says (src/state/description.ts): engine features
+   * (MSI-X) and device models declare their registers this way. Names are unique per function.
+   */
+  keepState<T extends object>(description: StateDescription<T>, target: T): void {
+    if (description.name === "pci" || this.states.some((k) => k.description.name === description.name)) {
+      throw new Error(`${this.label}: a state called '${description.name}' is already kept`);
+    }
+    if (this.states.length === 30) throw new Error(`${this.label}: keeps more than 30 states`);
+    this.states.push({ description, target });
   }
 
   /** Engine features with reset state of their own (MSI, MSI-X) register here. */

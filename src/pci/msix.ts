@@ -1,6 +1,6 @@
 import { MachbusError } from "../errors.js";
 import { Region } from "../memory/address-space.js";
-import type { StatePart } from "../state/state-part.js";
+import { bool, describeState, u32Array, u8Array } from "../state/description.js";
 import { Bar } from "./bar.js";
 import { PCI_CAP_ID_MSIX, PCI_NUM_PINS } from "./constants.js";
 import type { PciDevice } from "./device.js";
@@ -51,6 +51,21 @@ export function msixExclusiveBarLayout(vectors: number): { size: number; pbaOffs
   return { size, pbaOffset };
 }
 
+/** What MSI-X keeps beyond config space: the table, the pending bits, vector use counts and the mask latch. */
+interface MsixState {
+  readonly table: Uint8Array;
+  readonly pba: Uint8Array;
+  readonly useCount: Uint32Array;
+  /** QEMU's msix_function_masked: updated on control writes only (msix_reset leaves it alone). */
+  functionMasked: boolean;
+}
+
+const MSIX_STATE = describeState<MsixState>({
+  name: "msix",
+  version: 1,
+  fields: [u8Array("table"), u8Array("pba"), u32Array("useCount"), bool("functionMasked")],
+});
+
 /**
  * MSI-X (QEMU's msix.c): the 12-byte capability, the vector table and the pending bit array as
  * regions inside BAR contents. Every vector starts masked. A device marks the vectors it drives
@@ -61,11 +76,7 @@ export function msixExclusiveBarLayout(vectors: number): { size: number; pbaOffs
 export class Msix {
   readonly offset: number;
   readonly vectors: number;
-  private readonly table: Uint8Array;
-  private readonly pba: Uint8Array;
-  private readonly useCount: Uint32Array;
-  /** QEMU's msix_function_masked: updated on control writes only (msix_reset leaves it alone). */
-  private functionMasked = true;
+  private readonly state: MsixState;
 
   /**
    * Adds the capability and maps the table and PBA into the given BARs' contents. Throws when
@@ -100,9 +111,12 @@ export class Msix {
     s.set32(this.offset + MSIX_TABLE, tableOffset | tableBar.index);
     s.set32(this.offset + MSIX_PBA, pbaOffset | pbaBar.index);
     s.wmask[this.offset + CONTROL_BYTE] = s.wmask[this.offset + CONTROL_BYTE]! | CONTROL_ENABLE | CONTROL_MASKALL;
-    this.table = new Uint8Array(tableSize);
-    this.pba = new Uint8Array(pbaSize);
-    this.useCount = new Uint32Array(vectors);
+    this.state = {
+      table: new Uint8Array(tableSize),
+      pba: new Uint8Array(pbaSize),
+      useCount: new Uint32Array(vectors),
+      functionMasked: true,
+    };
     this.maskAll();
 
     const owner = label;
@@ -135,7 +149,7 @@ export class Msix {
     );
     device.function.onConfigWrite(this.offset + CONTROL_BYTE, 1, () => this.controlWritten());
     device.function.onReset(() => this.reset());
-    device.function.stateParts.push(this.statePart());
+    device.function.keepState(MSIX_STATE, this.state);
   }
 
   /**
@@ -175,37 +189,37 @@ export class Msix {
 
   /** Masked by its own vector control bit or by the function (QEMU's msix_is_masked). */
   isMasked(vector: number): boolean {
-    return this.vectorMasked(vector, this.functionMasked);
+    return this.vectorMasked(vector, this.state.functionMasked);
   }
 
   isPending(vector: number): boolean {
-    return (this.pba[vector >> 3]! & (1 << (vector & 7))) !== 0;
+    return (this.state.pba[vector >> 3]! & (1 << (vector & 7))) !== 0;
   }
 
   /** Marks a vector as driven by the device; false when it does not exist (QEMU's msix_vector_use). */
   use(vector: number): boolean {
     if (!(vector >= 0 && vector < this.vectors)) return false;
-    this.useCount[vector]!++;
+    this.state.useCount[vector]!++;
     return true;
   }
 
   /** Undoes one `use`; the last one clears the vector's pending bit. */
   unuse(vector: number): void {
-    if (!(vector >= 0 && vector < this.vectors) || this.useCount[vector] === 0) return;
-    if (--this.useCount[vector]! === 0) this.clearPending(vector);
+    if (!(vector >= 0 && vector < this.vectors) || this.state.useCount[vector] === 0) return;
+    if (--this.state.useCount[vector]! === 0) this.clearPending(vector);
   }
 
   /** Forgets every use and pending bit (QEMU's msix_unuse_all_vectors). */
   unuseAll(): void {
-    this.useCount.fill(0);
-    this.pba.fill(0);
+    this.state.useCount.fill(0);
+    this.state.pba.fill(0);
   }
 
   /** QEMU's msix_notify: an unused or absent vector does nothing, a masked one becomes pending. */
   notify(vector: number): void {
-    if (!(vector >= 0 && vector < this.vectors) || this.useCount[vector] === 0) return;
+    if (!(vector >= 0 && vector < this.vectors) || this.state.useCount[vector] === 0) return;
     if (this.isMasked(vector)) {
-      this.pba[vector >> 3] = this.pba[vector >> 3]! | (1 << (vector & 7));
+      this.state.pba[vector >> 3] = this.state.pba[vector >> 3]! | (1 << (vector & 7));
       return;
     }
     this.send(vector);
@@ -217,11 +231,11 @@ export class Msix {
   }
 
   private vectorMasked(vector: number, functionMasked: boolean): boolean {
-    return functionMasked || (this.table[vector * MSIX_ENTRY_SIZE + ENTRY_VECTOR_CTRL]! & ENTRY_CTRL_MASKBIT) !== 0;
+    return functionMasked || (this.state.table[vector * MSIX_ENTRY_SIZE + ENTRY_VECTOR_CTRL]! & ENTRY_CTRL_MASKBIT) !== 0;
   }
 
   private clearPending(vector: number): void {
-    this.pba[vector >> 3] = this.pba[vector >> 3]! & ~(1 << (vector & 7));
+    this.state.pba[vector >> 3] = this.state.pba[vector >> 3]! & ~(1 << (vector & 7));
   }
 
   /** An unmasked vector with its pending bit set is delivered now. */
@@ -233,37 +247,38 @@ export class Msix {
   }
 
   private tableLong(offset: number): number {
-    const t = this.table;
+    const t = this.state.table;
     return (t[offset]! | (t[offset + 1]! << 8) | (t[offset + 2]! << 16) | (t[offset + 3]! << 24)) >>> 0;
   }
 
   private pbaLong(offset: number): number {
     let v = 0;
-    for (let i = 3; i >= 0; i--) v = (v << 8) | (this.pba[offset + i] ?? 0);
+    for (let i = 3; i >= 0; i--) v = (v << 8) | (this.state.pba[offset + i] ?? 0);
     return v >>> 0;
   }
 
   private tableWritten(offset: number, value: number): void {
     const vector = Math.floor(offset / MSIX_ENTRY_SIZE);
     const wasMasked = this.isMasked(vector);
-    for (let i = 0; i < 4; i++) this.table[offset + i] = (value >>> (8 * i)) & 0xff;
+    for (let i = 0; i < 4; i++) this.state.table[offset + i] = (value >>> (8 * i)) & 0xff;
     this.maskChanged(vector, wasMasked);
   }
 
   /** QEMU's msix_write_config, run when a write covers the control byte. */
   private controlWritten(): void {
-    const wasMasked = this.functionMasked;
-    this.functionMasked = !this.enabled || this.functionMaskBit;
+    const wasMasked = this.state.functionMasked;
+    this.state.functionMasked = !this.enabled || this.functionMaskBit;
     if (!this.enabled) return;
     for (let pin = 0; pin < PCI_NUM_PINS; pin++) this.device.function.setPinLevel(pin, false);
-    if (this.functionMasked === wasMasked) return;
+    if (this.state.functionMasked === wasMasked) return;
     for (let v = 0; v < this.vectors; v++) this.maskChanged(v, this.vectorMasked(v, wasMasked));
   }
 
   private maskAll(): void {
     for (let v = 0; v < this.vectors; v++) {
       const wasMasked = this.isMasked(v);
-      this.table[v * MSIX_ENTRY_SIZE + ENTRY_VECTOR_CTRL] = this.table[v * MSIX_ENTRY_SIZE + ENTRY_VECTOR_CTRL]! | ENTRY_CTRL_MASKBIT;
+      this.state.table[v * MSIX_ENTRY_SIZE + ENTRY_VECTOR_CTRL] =
+        this.state.table[v * MSIX_ENTRY_SIZE + ENTRY_VECTOR_CTRL]! | ENTRY_CTRL_MASKBIT;
       this.maskChanged(v, wasMasked);
     }
   }
@@ -272,38 +287,8 @@ export class Msix {
   private reset(): void {
     const s = this.device.config;
     s.config[this.offset + CONTROL_BYTE] = s.config[this.offset + CONTROL_BYTE]! & ~s.wmask[this.offset + CONTROL_BYTE]!;
-    this.table.fill(0);
-    this.pba.fill(0);
+    this.state.table.fill(0);
+    this.state.pba.fill(0);
     this.maskAll();
-  }
-
-  /** Table, PBA, use counts and the function-mask latch, as a snapshot part. */
-  private statePart(): StatePart {
-    const size = this.table.length + this.pba.length + 4 * this.vectors + 1;
-    return {
-      name: "msix",
-      version: 1,
-      save: () => {
-        const out = new Uint8Array(size);
-        out.set(this.table, 0);
-        out.set(this.pba, this.table.length);
-        new DataView(out.buffer).setUint8(size - 1, this.functionMasked ? 1 : 0);
-        const view = new DataView(out.buffer, this.table.length + this.pba.length);
-        this.useCount.forEach((n, v) => view.setUint32(4 * v, n));
-        return out;
-      },
-      check: (bytes, version) => {
-        if (version !== 1) return `MSI-X state version ${version} is unknown (this machbus writes 1)`;
-        if (bytes.length !== size) return `MSI-X state of ${bytes.length} bytes does not fit ${this.vectors} vectors (${size} bytes)`;
-        return null;
-      },
-      load: (bytes) => {
-        this.table.set(bytes.subarray(0, this.table.length));
-        this.pba.set(bytes.subarray(this.table.length, this.table.length + this.pba.length));
-        const view = new DataView(bytes.buffer, bytes.byteOffset + this.table.length + this.pba.length);
-        for (let v = 0; v < this.vectors; v++) this.useCount[v] = view.getUint32(4 * v);
-        this.functionMasked = bytes[size - 1] !== 0;
-      },
-    };
   }
 }

@@ -1,5 +1,16 @@
 import { inject } from "tsyringe";
-import { Msi, pciDriver, PciDevice, prop, registerFile, types, type DeviceProps } from "../../src/index.js";
+import {
+  describeState,
+  MachbusError,
+  Msi,
+  pciDriver,
+  PciDevice,
+  prop,
+  registerFile,
+  types,
+  u32Array,
+  type DeviceProps,
+} from "../../src/index.js";
 import { DEVICE_PROPS } from "../../src/machine/tokens.js";
 
 const barProps = {
@@ -27,5 +38,56 @@ export class BarTestDevice extends PciDevice {
     this.defineBar(2, { kind: "mem64", size: 1 << 20, prefetchable: true, name: "test-mem64", ops: registerFile(16) });
     this.defineBar(4, { kind: "mem32", size: 16, prefetchable: true, name: "test-pref32", ops: registerFile(16) });
     this.defineBar(6, { kind: "rom", size: 65536, name: "test.rom", ops: registerFile(16) });
+  }
+}
+
+/** Mode values a host cannot resume: refused by the state's load step, and by the re-derivation after it. */
+export const REFUSED_WHILE_LOADING = 0xdead0001;
+export const REFUSED_AFTER_LOADING = 0xdead0002;
+
+interface StateRegisters {
+  readonly words: Uint32Array;
+  /** Called just before the device refuses its state (tests look at the machine then). */
+  failing: (() => void) | null;
+}
+
+/** 16 plain registers; word 0 is a mode a host may be unable to resume (as a backend refuses state in QEMU's post_load). */
+const TEST_STATE = describeState<StateRegisters>({
+  name: "test-state",
+  version: 1,
+  fields: [u32Array("words")],
+  loaded(r) {
+    if (r.words[0] !== REFUSED_WHILE_LOADING) return;
+    r.failing?.();
+    throw new MachbusError("state-invalid", "test-state: this host cannot resume mode 0xdead0001");
+  },
+});
+
+/**
+ * A device whose registers (memory BAR 0, 16 dwords) are described state that passes every check
+ * but that a host may fail to resume once it is applied: how the tests make a snapshot load fail
+ * after other devices' state went in.
+ */
+@pciDriver({ name: "test-state", description: "state test device", category: "misc", properties: {} })
+export class StateTestDevice extends PciDevice {
+  readonly registers: StateRegisters = { words: new Uint32Array(16), failing: null };
+  constructor(@inject(DEVICE_PROPS) props: DeviceProps) {
+    super({ vendorId: 0x1234, deviceId: 0x11fe, classCode: 0x00ff, interruptPin: 1 }, props);
+    const words = this.registers.words;
+    this.defineBar(0, {
+      kind: "mem32",
+      size: 64,
+      name: "test-state-regs",
+      ops: { read: (offset) => words[offset >> 2]!, write: (offset, _size, value) => (words[offset >> 2] = value >>> 0) },
+      regionOptions: { implMin: 4, implMax: 4 },
+    });
+    this.function.keepState(TEST_STATE, this.registers);
+  }
+
+  override stateLoaded(): void {
+    if (this.registers.words[0] === REFUSED_AFTER_LOADING) {
+      this.registers.failing?.();
+      throw new MachbusError("state-invalid", "test-state: this host cannot resume mode 0xdead0002");
+    }
   }
 }
