@@ -89,6 +89,9 @@ const FW_CFG_STATE = describeState<FwCfgSelection>({ name: "fw_cfg", version: 1,
 export class FwCfgIo extends IsaDevice {
   /** Item bytes by key (arch-local keys keep their 0x8000 bit). */
   private readonly items = new Map<number, Uint8Array>();
+  /** The named files, directory order aside. */
+  private readonly files: [string, Uint8Array][];
+  private readonly legacyOrder: boolean;
   private readonly maxEntry: number;
   private readonly selection: FwCfgSelection = { key: FW_CFG_SIGNATURE, offset: 0 };
   private current: Uint8Array | null = null;
@@ -134,7 +137,9 @@ export class FwCfgIo extends IsaDevice {
     this.add(FW_CFG_E820_TABLE, new Uint8Array(4 + 16 * 20)); // reservations only: none
     this.add(FW_CFG_HPET, new Uint8Array(1 + 8 * 15)); // no HPET is modelled: count 0
     this.add(FW_CFG_NUMA, new Uint8Array(8 * 2)); // no nodes; one CPU-to-node slot
-    this.addFiles(pcFiles(ram, machineClass), machineClass.legacyFwCfgOrder);
+    this.files = pcFiles(ram, machineClass);
+    this.legacyOrder = machineClass.legacyFwCfgOrder;
+    this.addFileItems();
     this.keepState(FW_CFG_STATE, this.selection);
   }
 
@@ -159,9 +164,19 @@ export class FwCfgIo extends IsaDevice {
     this.items.set(key, data);
   }
 
+  /**
+   * A file a board chip serves through fw_cfg (QEMU's fw_cfg_add_file: ICH9's etc/smi/*). The
+   * directory stays sorted, so the keys of later files move, as on QEMU.
+   */
+  addFile(name: string, data: Uint8Array): void {
+    this.files.push([name, data]);
+    this.addFileItems();
+  }
+
   /** The directory (big-endian, sorted by name or in legacy order, as QEMU keeps it) and the files at 0x20 on. */
-  private addFiles(files: readonly (readonly [string, Uint8Array])[], legacyOrder: boolean): void {
-    const sorted = [...files].sort(([a], [b]) => (legacyOrder ? legacyRank(a) - legacyRank(b) : a < b ? -1 : a > b ? 1 : 0));
+  private addFileItems(): void {
+    const legacyOrder = this.legacyOrder;
+    const sorted = [...this.files].sort(([a], [b]) => (legacyOrder ? legacyRank(a) - legacyRank(b) : a < b ? -1 : a > b ? 1 : 0));
     const dir = new Uint8Array(4 + 64 * sorted.length);
     const view = new DataView(dir.buffer);
     view.setUint32(0, sorted.length);

@@ -1,6 +1,7 @@
 /** machbus's own device models, and `builtinDrivers`: the catalogue a machine gets by default. */
 import { DriverCatalogue } from "../src/machine/drivers.js";
 import { I440fx, Piix3, Piix3Ide, Piix4Pm } from "./chipset.js";
+import { Ich9Ahci, Ich9Lpc, Ich9Smbus, Mch } from "./q35-chipset.js";
 import { PciBridge } from "./pci-bridge.js";
 import { VirtioNetPci } from "./virtio-net-pci.js";
 import { VirtioBlkPci } from "./virtio-blk-pci.js";
@@ -17,12 +18,16 @@ import { Rtl8139 } from "./rtl8139.js";
 import { Ne2kPci } from "./ne2k-pci.js";
 import { Piix3UsbUhci } from "./piix3-usb-uhci.js";
 
-/** Every built-in device model: the pc chipset, fw_cfg, and every model a user can add. */
+/** Every built-in device model: the pc and q35 chipsets, fw_cfg, and every model a user can add. */
 export const builtinDrivers = new DriverCatalogue([
   I440fx,
   Piix3,
   Piix3Ide,
   Piix4Pm,
+  Mch,
+  Ich9Lpc,
+  Ich9Ahci,
+  Ich9Smbus,
   FwCfgIo,
   PciBridge,
   VirtioNetPci,

@@ -7,7 +7,7 @@
 import "reflect-metadata";
 
 export { builtinDrivers } from "../devices/index.js";
-export { builtinMachineTypes, i440fxBoard } from "../machines/index.js";
+export { builtinMachineTypes, i440fxBoard, q35Board } from "../machines/index.js";
 
 export { MachbusError, isMachbusError, type MachbusErrorCode } from "./errors.js";
 export type * from "./events.js";
@@ -19,6 +19,8 @@ export { Bar, BAR_UNMAPPED, type BarKind, type BarSpec } from "./pci/bar.js";
 export { PciFunction } from "./pci/function.js";
 export { PciDevice, pciCommonProperties, type DeviceProps, type PciIdentity } from "./pci/device.js";
 export { PciBridgeDevice } from "./pci/bridge.js";
+export * as pcie from "./pci/pcie.js";
+export * as pcieExtcaps from "./pci/pcie-extcaps.js";
 export { PciBus } from "./pci/bus.js";
 export { PciHost } from "./pci/host.js";
 export { Msi, type MsiOptions } from "./pci/msi.js";
@@ -126,6 +128,7 @@ export {
   SLOT_ALLOCATOR,
   ALLOCATOR_PARAMS,
   MACHINE,
+  PLUG_BUS,
   CLOCK,
   MAC_ADDRESSES,
   type Clock,

@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { Machine } from "../src/index.js";
+import { Machine, builtinDrivers } from "../src/index.js";
+import { parseDeviceSpec } from "../src/machine/device-spec.js";
 import { LayoutError, assignBarLayout, planBarLayout, type BarLayout } from "../src/layout/bar-layout.js";
 import { machbus } from "./support/cli.js";
 import { machineFor } from "./support/qemu-fixtures.js";
@@ -20,10 +21,22 @@ interface AfterBoot {
   functions: Record<string, string[]>;
 }
 
-const scenarios = readdirSync(new URL("after-boot/", FIXTURES))
+const all = readdirSync(new URL("after-boot/", FIXTURES))
   .filter((f) => f.endsWith(".json"))
   .map((f) => f.slice(0, -5))
   .sort();
+/** Scenarios with device models machbus does not have yet (q35's PCI Express devices): their machines cannot be built. */
+const buildable = (name: string): boolean => {
+  const { devices } = JSON.parse(readFileSync(new URL(`after-boot/${name}.json`, FIXTURES), "utf8")) as { devices: string[] };
+  return devices.every((d) => builtinDrivers.has(parseDeviceSpec(d).driver));
+};
+const scenarios = all.filter(buildable);
+
+/**
+ * BARs SeaBIOS rewrites after its allocation pass, in its device init: ICH9's SMBus base goes to
+ * 0x700 (ich9_smbus_setup), whatever the layout gave BAR 4.
+ */
+const REWRITTEN_AFTER_LAYOUT = new Set(["8086:2930 bar 4"]);
 
 function dword(fixture: AfterBoot, bdf: string, offset: number): number {
   return parseInt(fixture.functions[bdf]![offset / 4]!, 16);
@@ -52,6 +65,10 @@ function programmedBar(fixture: AfterBoot, bdf: string, bar: number, type: strin
 }
 
 describe("BAR layout against SeaBIOS on QEMU (every scenario in test/fixtures/seabios)", () => {
+  it("builds every scenario's machine but those awaiting q35's PCI Express device models", () => {
+    expect(all.filter((n) => !buildable(n))).toEqual(["q35-root-devices", "q35-rp-e1000e", "q35-rp-virtio-pcie-pci-bridge", "q35-two-rp"]);
+  });
+
   it("covers the cases that matter", () => {
     // I/O at 0x1000, the 64-bit window, RAM-dependent holes, closed windows, both panics.
     for (const s of [
@@ -89,8 +106,13 @@ describe("BAR layout against SeaBIOS on QEMU (every scenario in test/fixtures/se
 
       it("every BAR holds the address SeaBIOS wrote", () => {
         expect(plan().fits).toBe(true);
-        const got = plan().bars.map((b) => `${b.bdf} bar ${b.bar} ${programmedBar(fixture, b.bdf, b.bar, b.type, b.is64).toString(16)}`);
-        expect(got).toEqual(plan().bars.map((b) => `${b.bdf} bar ${b.bar} ${b.address.toString(16)}`));
+        const id = (bdf: string): string => {
+          const v = dword(fixture, bdf, 0);
+          return `${(v & 0xffff).toString(16).padStart(4, "0")}:${(v >>> 16).toString(16).padStart(4, "0")}`;
+        };
+        const bars = plan().bars.filter((b) => !REWRITTEN_AFTER_LAYOUT.has(`${id(b.bdf)} bar ${b.bar}`));
+        const got = bars.map((b) => `${b.bdf} bar ${b.bar} ${programmedBar(fixture, b.bdf, b.bar, b.type, b.is64).toString(16)}`);
+        expect(got).toEqual(bars.map((b) => `${b.bdf} bar ${b.bar} ${b.address.toString(16)}`));
       });
 
       it("every bridge window is programmed as SeaBIOS did", () => {

@@ -39,7 +39,7 @@ describe("machbus CLI", () => {
     const m = machbus(["info", "pci", "--machine", "nosuch"]);
     expect(m.status).toBe(1);
     expect(m.stderr).toMatch(
-      /^machbus: unsupported machine type 'nosuch' \(valid: pc-qemu-7\.2, pc-qemu-7\.1, .*pc-qemu-0\.10; aliases: pc, pc-i440fx-7\.2, .*pc-0\.10\)\n$/,
+      /^machbus: unsupported machine type 'nosuch' \(valid: pc-qemu-7\.2, pc-qemu-7\.1, .*pc-qemu-0\.10, pc-q35-7\.2, .*pc-q35-2\.4; aliases: pc, pc-i440fx-7\.2, .*pc-0\.10, q35\)\n$/,
     );
     const d = machbus(["lspci", "--device", "nosuch"]);
     expect(d.status).toBe(1);

@@ -16,7 +16,17 @@ import { formatInfoPci } from "../src/monitor/info-pci.js";
  */
 const BIOS = "/usr/share/seabios/bios.bin";
 const FIXTURES = new URL("./fixtures/seabios/", import.meta.url);
-const SCENARIOS = ["chipset", "e1000", "e1000-virtio-rtl", "bridge", "bridge-nested", "multifunction", "virtio-64bit", "vga"];
+const SCENARIOS = [
+  "chipset",
+  "e1000",
+  "e1000-virtio-rtl",
+  "bridge",
+  "bridge-nested",
+  "multifunction",
+  "virtio-64bit",
+  "vga",
+  "q35-chipset",
+];
 const PCI_SECTION = "=== PCI bus & bridge init ===\n";
 
 interface AfterBoot {

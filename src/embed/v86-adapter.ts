@@ -60,8 +60,11 @@ const V86_MAX_RAM = 2 ** 32 - 128 * 2 ** 20;
 const V86_VGA_LFB = 0xe000_0000;
 /** v86 keeps the top 1 MiB as its own alias of the BIOS in low RAM. */
 const V86_BIOS_ALIAS = 0xfff0_0000;
-const I440FX_ID = 0x12378086;
-const I440FX_PAM0 = 0x59;
+/** Host bridges whose PAM0 the workaround sets: i440FX (pc) at 0x59, the MCH (q35) at 0x90. */
+const PAM0_BY_HOST_BRIDGE = new Map([
+  [0x12378086, 0x59],
+  [0x29c08086, 0x90],
+]);
 const PAM_RAM_PRESENT = 0x10; // PAM0 bit 4 (v86's i440FX resets it set)
 
 /** v86's wasm memories whose RAM v86RamOptions set aside itself, with its size. */
@@ -147,7 +150,7 @@ function allocateLargeRam(exports: V86WasmExports, size: number): number {
 
 export interface V86AttachOptions {
   /**
-   * Sets PAM0 bit 4 of the i440FX before the first instruction (default true). A v86 limitation:
+   * Sets PAM0 bit 4 of the host bridge (i440FX or MCH) before the first instruction (default true). A v86 limitation:
    * v86 cannot execute from memory above RAM, and with QEMU's PAM0 of 0 SeaBIOS calls itself
    * through the high flash alias. With the bit set it makes the BIOS writable directly and
    * writes the same final PAM values as on QEMU.
@@ -267,6 +270,10 @@ export function attachToV86(emulator: object, machine: Machine, options: V86Atta
     }
     return null;
   };
+  const routeChunks = (address: bigint, size: number, claim: boolean): void => {
+    const first = Number(address) / MMAP_CHUNK;
+    for (let i = Math.floor(first); i * MMAP_CHUNK < Number(address) + size; i++) (claim ? claimChunk : releaseChunk)(i);
+  };
   const routeMemory = (e: BarMappingEvent, address: bigint, claim: boolean): void => {
     const why = whyUnroutable(address, e.size);
     if (why !== null) {
@@ -280,8 +287,7 @@ export function attachToV86(emulator: object, machine: Machine, options: V86Atta
       options.onUnroutable?.(report);
       return;
     }
-    const first = Number(address) / MMAP_CHUNK;
-    for (let i = Math.floor(first); i * MMAP_CHUNK < Number(address) + e.size; i++) (claim ? claimChunk : releaseChunk)(i);
+    routeChunks(address, e.size, claim);
   };
 
   // ---- following the guest ----
@@ -291,18 +297,23 @@ export function attachToV86(emulator: object, machine: Machine, options: V86Atta
     if (e.oldAddress !== null) route(e.oldAddress, false);
     if (e.newAddress !== null) route(e.newAddress, true);
   };
+  // Board blocks: PM registers in I/O space; ECAM and the ICH9 RCRB in memory, where v86 can route them.
+  const routeRegion = (space: "io" | "memory", address: number, size: number, claim: boolean): void => {
+    if (space === "io") routePorts(address, size, claim);
+    else if (whyUnroutable(BigInt(address), size) === null) routeChunks(BigInt(address), size, claim);
+  };
   const onRegion = (e: RegionMappingEvent): void => {
-    if (e.space !== "io") return; // no board device maps memory blocks of its own yet
-    if (e.oldAddress !== null) routePorts(e.oldAddress, e.size, false);
-    if (e.newAddress !== null) routePorts(e.newAddress, e.size, true);
+    if (e.oldAddress !== null) routeRegion(e.space, e.oldAddress, e.size, false);
+    if (e.newAddress !== null) routeRegion(e.space, e.newAddress, e.size, true);
   };
   const onIrq = (e: IrqEvent): void => (e.level ? cpu.device_raise_irq(e.line) : cpu.device_lower_irq(e.line));
   const applyPamWorkaround = (): void => {
     if (options.pamWorkaround === false) return;
     const latch = machine.host.latch;
-    if (machine.configRead(0, 0, 0) === I440FX_ID) {
-      const pam0 = machine.configRead(0, 0, I440FX_PAM0, 1);
-      if (!(pam0 & PAM_RAM_PRESENT)) machine.configWrite(0, 0, I440FX_PAM0, 1, pam0 | PAM_RAM_PRESENT);
+    const pamReg = PAM0_BY_HOST_BRIDGE.get(machine.configRead(0, 0, 0));
+    if (pamReg !== undefined) {
+      const pam0 = machine.configRead(0, 0, pamReg, 1);
+      if (!(pam0 & PAM_RAM_PRESENT)) machine.configWrite(0, 0, pamReg, 1, pam0 | PAM_RAM_PRESENT);
     }
     mio.write(0xcf8, 4, latch); // these config cycles must leave no trace in the guest's latch
   };
@@ -326,6 +337,7 @@ export function attachToV86(emulator: object, machine: Machine, options: V86Atta
   };
 
   claimCurrent(machine, claimPort, (e, address) => routeMemory(e, address, true));
+  for (const { region, base } of machine.memory.regions()) routeRegion("memory", base, region.size, true);
   follow("on");
   applyPamWorkaround();
 

@@ -160,8 +160,16 @@ interface FwBus {
   readonly regions: Record<RegionType, Region>;
 }
 
-/** SeaBIOS's RAM-dependent start of the 32-bit hole (i440fx_mem_addr_setup). */
-function pcimemStart(ramBelow4g: number): number {
+/** The q35 host bridge SeaBIOS recognizes by its ID (8086:29c0), and where it puts MMCONFIG: 256 MiB at 0xb0000000. */
+const Q35_MCH_ID = 0x29c08086;
+const Q35_PCIEXBAR_END = 0xb0000000 + 0x10000000;
+
+/**
+ * SeaBIOS's start of the 32-bit hole: on q35 right above the MMCONFIG window it sets up
+ * (mch_mem_addr_setup); on pc dependent on RAM (i440fx_mem_addr_setup).
+ */
+function pcimemStart(machine: Machine, ramBelow4g: number): number {
+  if (machine.rootBus.get(0)?.space.get32(0) === Q35_MCH_ID) return Q35_PCIEXBAR_END;
   if (ramBelow4g <= 0x80000000) return 0x80000000;
   if (ramBelow4g <= 0xc0000000) return 0xc0000000;
   return ramBelow4g;
@@ -229,7 +237,7 @@ export function planBarLayout(machine: Machine): BarLayout {
 
   // pci_bios_map_devices
   const root = fwBuses[0]!.regions;
-  const start32 = pcimemStart(split.below4g);
+  const start32 = pcimemStart(machine, split.below4g);
   const base64 = alignUp(FOUR_GIB + split.above4g, GIB);
   const all = (list: Entry[]): number => regionSum({ base: 0, list });
   const windows: Record<WindowName, { start: number; end: number; entries: Entry[]; requested: number }> = {

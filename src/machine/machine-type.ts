@@ -93,6 +93,8 @@ export interface MachineType extends MachineTypeDefinition {
  */
 export class MachineTypeRegistry {
   private readonly types = new Map<string, MachineTypeDefinition>();
+  /** Families ("pc-qemu-", "pc-q35-") in the order their first type was given. */
+  private readonly families: string[] = [];
 
   /** Throws if two definitions claim a name or an alias, or more than one is the default. */
   constructor(definitions: Iterable<MachineTypeDefinition> = []) {
@@ -104,6 +106,7 @@ export class MachineTypeRegistry {
         }
       }
       this.types.set(def.name, def);
+      if (!this.families.includes(family(def.name))) this.families.push(family(def.name));
     }
     const defaults = [...this.types.values()].filter((d) => d.isDefault);
     if (defaults.length > 1) {
@@ -135,9 +138,10 @@ export class MachineTypeRegistry {
     return this.complete(def);
   }
 
-  /** All types, newest first within a board (the order `machbus machines` prints). */
+  /** All types: families in the order given, newest first within each (the order `machbus machines` prints). */
   list(): MachineType[] {
-    return [...this.types.values()].map((d) => this.complete(d)).sort(compareTypes);
+    const rank = (d: MachineTypeDefinition): number => this.families.indexOf(family(d.name));
+    return [...this.types.values()].sort((a, b) => rank(a) - rank(b) || compareVersions(a, b)).map((d) => this.complete(d));
   }
 
   /** The type a machine gets when none is named. */
@@ -178,13 +182,15 @@ export class MachineTypeRegistry {
   }
 }
 
-/** Orders "pc-qemu-7.2" before "pc-qemu-1.4" before "pc-qemu-0.11": by board, then version, newest first. */
-function compareTypes(a: MachineTypeDefinition, b: MachineTypeDefinition): number {
+/** A type's name without its version: "pc-qemu-" for "pc-qemu-7.2". */
+function family(name: string): string {
+  return name.replace(/[\d.]+$/, "");
+}
+
+/** Orders "pc-qemu-7.2" before "pc-qemu-1.4" before "pc-qemu-0.11", and 4.1 before 4.0.1 before 4.0: newest first. */
+function compareVersions(a: MachineTypeDefinition, b: MachineTypeDefinition): number {
   const va = versionOf(a.name);
   const vb = versionOf(b.name);
-  const pa = a.name.replace(/[\d.]+$/, "");
-  const pb = b.name.replace(/[\d.]+$/, "");
-  if (pa !== pb) return pa < pb ? -1 : 1;
   for (let i = 0; i < Math.max(va.length, vb.length); i++) {
     const d = (vb[i] ?? 0) - (va[i] ?? 0);
     if (d) return d;

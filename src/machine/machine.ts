@@ -28,6 +28,7 @@ import {
   EVENTS,
   MAC_ADDRESSES,
   MACHINE,
+  PLUG_BUS,
   type Clock,
   IO_SPACE,
   MACHINE_CLASS,
@@ -199,9 +200,14 @@ export class Machine {
     return m;
   }
 
-  /** Board use: the root bus with the board's INTx mapping, and config mechanism #1 at 0xCF8. */
-  createRootBus(mapIrq: MapIrq): PciBus {
-    this.rootBus = new PciBus("pci.0", this.io, this.memory, this.events, mapIrq);
+  /**
+   * Board use: the root bus with the board's INTx mapping, and config mechanism #1 at 0xCF8.
+   * A PCI Express root bus ("pcie.0" on q35) lets config cycles reach 4 KiB through ECAM.
+   */
+  createRootBus(mapIrq: MapIrq, { name = "pci.0", express = false }: { name?: string; express?: boolean } = {}): PciBus {
+    this.rootBus = new PciBus(name, this.io, this.memory, this.events, mapIrq);
+    this.rootBus.express = express;
+    this.rootBus.allowsExtendedConfig = express;
     this.host = new PciHost(this.rootBus);
     this.container.registerInstance(ROOT_BUS, this.rootBus);
     this.container.registerInstance(PCI_HOST, this.host);
@@ -405,6 +411,7 @@ export class Machine {
       return device;
     }
     const requested = parsed.bus === null ? this.rootBus : this.findBus(parsed.bus);
+    child.registerInstance(PLUG_BUS, requested);
     const device = child.resolve(cls as unknown as new (...args: any[]) => PciDevice);
     const fn = device.function;
     fn.hotplugged = hotplug;

@@ -35,6 +35,12 @@ export interface Clock {
   nowNs(): number;
 }
 export const CLOCK: InjectionToken<Clock> = Symbol("machbus.clock");
+/**
+ * The bus the PCI device being constructed will be plugged into: what QEMU devices look at while
+ * they realize (an endpoint on a PCI Express root bus is a root complex integrated endpoint;
+ * virtio is PCI Express only below a PCIe port).
+ */
+export const PLUG_BUS: InjectionToken<PciBus> = Symbol("machbus.plugBus");
 /** The resolved properties of the device being constructed (registered in the machine's device scope while it is). */
 export const DEVICE_PROPS: InjectionToken<unknown> = Symbol("machbus.deviceProps");
 /** The machine itself, for devices that need the whole of it (rare: prefer the narrower tokens). */

@@ -31,7 +31,7 @@ export function formatQtree(machine: Machine): string {
 
 function formatBus(machine: Machine, bus: PciBus, indent: number): string {
   const pad = " ".repeat(indent);
-  let out = `${pad}bus: ${bus.name}\n${pad}  type PCI\n`;
+  let out = `${pad}bus: ${bus.name}\n${pad}  type ${bus.express ? "PCIE" : "PCI"}\n`;
   const placed = machine.devices().filter((p) => p.device instanceof PciDevice && p.device.function.bus === bus);
   for (const p of [...placed].reverse()) out += formatDevice(machine, p, indent + 2);
   return out;

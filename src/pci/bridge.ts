@@ -91,6 +91,11 @@ export abstract class PciBridgeDevice extends PciDevice {
     return this.secondary !== null;
   }
 
+  /** Whether the secondary bus is PCI Express: a PCIe port's is, a PCIe-to-PCI bridge's is not. */
+  protected get secondaryIsExpress(): boolean {
+    return this.function.isExpress;
+  }
+
   /** Name of the secondary bus: the bridge's id, or "pci.N" numbered in creation order, as QEMU names it. */
   private secondaryBusName(primary: PciBus): string {
     return (this.busName ??= this.id ?? `pci.${primary.root.nextAutomaticId++}`);
@@ -104,7 +109,9 @@ export abstract class PciBridgeDevice extends PciDevice {
     io.onOverlap((r) => primary.events.emit("mapping-overlap", r));
     memory.onOverlap((r) => primary.events.emit("mapping-overlap", r));
     this.secondary = new PciBus(name, io, memory, primary.events, swizzle, this.function);
-    this.secondary.allowsExtendedConfig = this.function.isExpress && primary.allowsExtendedConfig;
+    // QEMU's pcie_bus_realize: extended config reaches a PCIe bus whose parent bus allows it.
+    this.secondary.express = this.secondaryIsExpress;
+    this.secondary.allowsExtendedConfig = this.secondaryIsExpress && primary.allowsExtendedConfig;
     primary.addChild(this.secondary);
     this.updateWindows();
   }

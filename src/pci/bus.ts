@@ -37,12 +37,16 @@ export class PciBus {
   slotReservedMask = 0;
   /** The board's rules per slot; slots without one are ordinary. */
   readonly slotRules = new Map<number, SlotRule>();
+  /** Whether the bus takes hotplug at all (QEMU: a hotplug handler; q35's pcie.0 has none). */
+  hotpluggable = true;
   /** Slots whose devices can be added and removed at run time (all by default). */
   hotplugSlots = 0xffffffff;
   /** First devfn automatic placement considers (QEMU's devfn_min). */
   devfnMin = 0;
   /** Root bus only: the next automatic bus number for "pci.N" names (QEMU's automatic_ids; the root is pci.0). */
   nextAutomaticId = 1;
+  /** Whether this is a PCI Express bus (QEMU's TYPE_PCIE_BUS: "type PCIE" in info qtree). */
+  express = false;
   /** Whether config cycles may reach offsets 0x100-0xfff here (a PCI Express hierarchy). */
   allowsExtendedConfig = false;
 
@@ -167,6 +171,9 @@ export class PciBus {
         `PCI: slot ${slot} function ${func} not available for ${name}, reserved for ${rule.driver} (${rule.reason})`,
       );
     }
+    if (fn.hotplugged && !this.hotpluggable) {
+      throw new MachbusError("not-hotpluggable", `Bus '${this.name}' does not support hotplugging`);
+    }
     if (fn.hotplugged && !this.isHotplugSlot(slot)) {
       throw new MachbusError("not-hotpluggable", `PCI: slot ${slot} of bus ${this.name} does not support hotplug`);
     }
@@ -226,6 +233,18 @@ export class PciBus {
     this.root.arena!.detach(fn.space);
     this.root.routing!.invalidate();
     fn.bus = null;
+  }
+
+  /**
+   * QEMU's pci_set_power (a PCIe slot's power controller): an unpowered function decodes no BAR
+   * and config cycles do not reach it; powering it off resets it.
+   */
+  setPower(fn: PciFunction, on: boolean): void {
+    if (fn.powered === on || this.functions[fn.devfn] !== fn) return;
+    fn.powered = on;
+    this.root.routing!.invalidate();
+    fn.updateMappings();
+    if (!on) fn.owner.reset();
   }
 
   /** Present functions in devfn order. */

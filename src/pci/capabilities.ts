@@ -223,7 +223,12 @@ export class ExtendedCapabilities {
     private readonly label: () => string,
   ) {}
 
-  add(id: number, version: number, size: number, offset?: number): number {
+  /**
+   * `allowOverlap`: place it even over bytes another extended capability uses, as QEMU's
+   * pcie_add_capability (which checks nothing) lets e1000e put its serial number at 0x140,
+   * inside its AER capability's TLP prefix log.
+   */
+  add(id: number, version: number, size: number, offset?: number, { allowOverlap = false }: { allowOverlap?: boolean } = {}): number {
     const s = this.space;
     if (s.size <= EXT_CAP_START) {
       throw new MachbusError(
@@ -233,7 +238,7 @@ export class ExtendedCapabilities {
     }
     const entries = this.list();
     const where = offset ?? (entries.length === 0 ? EXT_CAP_START : this.findSpace(id, size));
-    this.checkPlacement(id, size, where, entries.length === 0);
+    this.checkPlacement(id, size, where, entries.length === 0, allowOverlap);
     s.ownMasks();
     if (entries.length > 0) {
       const last = entries[entries.length - 1]!.offset;
@@ -301,7 +306,7 @@ export class ExtendedCapabilities {
     throw new MachbusError("capability-no-space", `${this.label()}: no room for extended capability ${hex(id)} of ${size} bytes`);
   }
 
-  private checkPlacement(id: number, size: number, offset: number, first: boolean): void {
+  private checkPlacement(id: number, size: number, offset: number, first: boolean, allowOverlap = false): void {
     if (!Number.isInteger(size) || size < 4 || offset + size > this.space.size) {
       throw new MachbusError(
         "capability-bad-size",
@@ -316,7 +321,7 @@ export class ExtendedCapabilities {
       );
     }
     const used = this.space.used;
-    for (let i = offset; i < offset + size; i++) {
+    for (let i = offset; i < offset + size && !allowOverlap; i++) {
       if (used[i]) {
         throw new MachbusError(
           "capability-overlap",

@@ -72,9 +72,11 @@ export class ConfigRouting {
 /**
  * QEMU's rule (pci_host_config_read_common and _write_common): a function hot-plugged while its
  * slot has no function 0 neither answers nor takes config cycles until function 0 arrives; one
- * present at start-up answers whatever the slot holds.
+ * present at start-up answers whatever the slot holds. An unpowered function (a PCIe slot's power
+ * controller off, pci_set_power) answers nothing.
  */
 function answersConfigCycles(fn: PciFunction): boolean {
+  if (!fn.powered) return false;
   return !fn.hotplugged || (fn.devfn & 7) === 0 || fn.bus?.get(fn.devfn & ~7) !== undefined;
 }
 

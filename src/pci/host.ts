@@ -79,13 +79,16 @@ export class PciHost {
   private readonly latchCell = new Int32Array(new ArrayBuffer(4));
   readonly addressRegion: Region;
   readonly dataRegion: Region;
+  /** What an ECAM window decodes (bus, devfn, register from the offset): boards map a Region of their size over it. */
+  readonly ecam: RegionOps;
   readonly ecamRegion: Region;
 
   constructor(readonly root: PciBus) {
     const routing = root.routing!;
     this.addressRegion = new Region("pci-conf-idx", 4, new ConfigAddressPort(this.latchCell));
     this.dataRegion = new Region("pci-conf-data", 4, new ConfigDataPort(this.latchCell, routing, root.arena!));
-    this.ecamRegion = new Region("pcie-mmcfg-mmio", ECAM_SIZE, new EcamWindow(routing));
+    this.ecam = new EcamWindow(routing);
+    this.ecamRegion = new Region("pcie-mmcfg-mmio", ECAM_SIZE, this.ecam);
   }
 
   /** The CONFIG_ADDRESS latch as an unsigned value. */

@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
 import { Machine } from "../../src/index.js";
 
 /** test/fixtures/qemu, where regenerate.mjs writes what real QEMU 7.2 showed. */
@@ -136,4 +137,172 @@ export function replayConfigProtocol(m: Machine, fixture: ConfigFixture) {
     return { bdf, reset, writeOnes };
   });
   return { present, absentSample: absent, functions: result };
+}
+
+// ---------------------------------------------------------------- q35 (test/fixtures/qemu/q35)
+
+export const Q35_FIXTURES = `${QEMU_FIXTURES}q35/`;
+
+/** The ECAM part of a q35 config fixture (see test/fixtures/qemu/q35/README.md). */
+export interface EcamFixture {
+  setup: string[];
+  enable: string[];
+  mmcfg: { base: string; size: string } | null;
+  present: string[];
+  absentSample: Record<string, { "0x000": string; "0x100": string }>;
+  skipped: { bdf: string; offset: string }[];
+  functions: { bdf: string; reset: string[]; writeOnes: (string | null)[] }[];
+}
+
+export interface Q35ConfigFixture extends ConfigFixture {
+  events: { event: string; data?: unknown }[];
+  ecam?: EcamFixture;
+}
+
+export function q35FixtureNames(): string[] {
+  return readdirSync(`${Q35_FIXTURES}config`)
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => f.slice(0, -5))
+    .sort();
+}
+
+export function loadQ35Fixture(name: string): Q35ConfigFixture {
+  return JSON.parse(readFileSync(`${Q35_FIXTURES}config/${name}.json`, "utf8")) as Q35ConfigFixture;
+}
+
+export function readQ35Text(relative: string): string {
+  return readFileSync(Q35_FIXTURES + relative, "utf8");
+}
+
+/**
+ * Runs one qtest command of a fixture on the machine, as QEMU's qtest does it, and returns the
+ * answer in QEMU's spelling: `OK`, or `OK 0x...` (ports at least 4 hex digits, memory 16).
+ */
+export function runQtest(m: Machine, command: string): string {
+  const [op, a, b] = command.split(" ") as [string, string, string | undefined];
+  const addr = parseInt(a, 16);
+  const size = ({ b: 1, w: 2, l: 4, q: 8 } as const)[op.slice(-1) as "b" | "w" | "l" | "q"];
+  const value = b === undefined ? 0 : parseInt(b, 16);
+  if (op.startsWith("out")) {
+    m.ioWrite(addr, size as 1 | 2 | 4, value);
+    return "OK";
+  }
+  if (op.startsWith("in"))
+    return `OK 0x${m
+      .ioRead(addr, size as 1 | 2 | 4)
+      .toString(16)
+      .padStart(4, "0")}`;
+  if (op.startsWith("write")) {
+    if (size === 8) throw new Error(`writeq is not used by the fixtures: ${command}`);
+    m.memWrite(addr, size, value);
+    return "OK";
+  }
+  if (op.startsWith("read")) {
+    // A 64-bit read is two 32-bit ones: QEMU's memory core splits it so for regions taking 4 bytes at most.
+    const v = size === 8 ? (BigInt(m.memRead(addr + 4, 4)) << 32n) | BigInt(m.memRead(addr, 4)) : BigInt(m.memRead(addr, size));
+    return `OK 0x${v.toString(16).padStart(16, "0")}`;
+  }
+  throw new Error(`unsupported qtest command ${command}`);
+}
+
+/** The value of a qtest answer. */
+export const qtestValue = (answer: string): number => Number(BigInt(answer.slice(3)) & 0xffffffffn);
+
+/**
+ * Replays the ECAM protocol of a q35 fixture on a fresh machine: setup and MMCONFIG enable
+ * through mechanism #1, the ECAM scan, absent samples, then reset and write-ones of every
+ * dword of the fixture's functions, through the memory space.
+ */
+export function replayEcamProtocol(m: Machine, ecam: EcamFixture) {
+  for (const c of [...ecam.setup, ...ecam.enable]) runQtest(m, c);
+  const base = Number(ecam.mmcfg!.base);
+  const address = (bdf: string, off: number): number => {
+    const { bus, devfn } = bdfParts(bdf);
+    return base + bus * 0x100000 + devfn * 0x1000 + off;
+  };
+  const present: string[] = [];
+  const buses = [...new Set(ecam.present.map((b) => bdfParts(b).bus))].sort((x, y) => x - y);
+  for (const bus of buses) {
+    for (let devfn = 0; devfn < 256; devfn++) {
+      const bdf = `${bus.toString(16).padStart(2, "0")}:${(devfn >> 3).toString(16).padStart(2, "0")}.${devfn & 7}`;
+      if (m.memRead(address(bdf, 0), 4) !== 0xffffffff) present.push(bdf);
+    }
+  }
+  const absentSample: Record<string, { "0x000": string; "0x100": string }> = {};
+  for (const bdf of Object.keys(ecam.absentSample)) {
+    absentSample[bdf] = { "0x000": hex32(m.memRead(address(bdf, 0), 4)), "0x100": hex32(m.memRead(address(bdf, 0x100), 4)) };
+  }
+  const resets = ecam.functions.map((f) => Array.from({ length: 1024 }, (_, i) => hex32(m.memRead(address(f.bdf, 4 * i), 4))));
+  const functions = ecam.functions.map((f, k) => {
+    const skip = new Set(ecam.skipped.filter((s) => s.bdf === f.bdf).map((s) => Number(s.offset)));
+    const writeOnes = resets[k]!.map((reset, i) => {
+      if (skip.has(4 * i)) return null;
+      const a = address(f.bdf, 4 * i);
+      m.memWrite(a, 4, 0xffffffff);
+      const v = hex32(m.memRead(a, 4));
+      m.memWrite(a, 4, parseInt(reset, 16));
+      return v;
+    });
+    return { bdf: f.bdf, reset: resets[k]!, writeOnes };
+  });
+  return { present, absentSample, functions };
+}
+
+/** One step of a q35 transcript (test/fixtures/qemu/q35/README.md, "Transcripts"). */
+export type TranscriptStep = { note?: string; events?: { event: string; data?: unknown }[] } & (
+  | { qtest: string; answer: string }
+  | { mmcfg: { base: string; size: string; priority: number } | null }
+  | { qmp: string; arguments?: Record<string, string>; return?: unknown; error?: { class: string; desc: string } }
+  | { hmp: string; output: string }
+);
+
+export interface Transcript {
+  args: string[];
+  devices: string[];
+  steps: TranscriptStep[];
+}
+
+export function loadTranscript(name: string): Transcript {
+  return JSON.parse(readQ35Text(`transcripts/${name}.json`)) as Transcript;
+}
+
+/**
+ * For each step, the MMCONFIG window QEMU had while it ran: the next `mmcfg` step's (a
+ * transcript records the mapping after the accesses that depend on it), or after the last one,
+ * that one's.
+ */
+export function mmcfgDuring(steps: readonly TranscriptStep[]): ({ base: number; size: number } | null)[] {
+  type Window = { base: number; size: number } | null;
+  const windowOf = (s: TranscriptStep): Window | undefined =>
+    "mmcfg" in s ? (s.mmcfg ? { base: Number(s.mmcfg.base), size: Number(s.mmcfg.size) } : null) : undefined;
+  const last =
+    steps
+      .map(windowOf)
+      .filter((w) => w !== undefined)
+      .pop() ?? null;
+  const out: Window[] = new Array(steps.length).fill(last);
+  let next: Window | undefined;
+  for (let i = steps.length - 1; i >= 0; i--) {
+    const here = windowOf(steps[i]!);
+    if (here !== undefined) next = here;
+    if (next !== undefined) out[i] = next;
+  }
+  return out;
+}
+
+interface ProtocolResult {
+  present: string[];
+  absentSample: Record<string, unknown>;
+  functions: { bdf: string; reset: readonly (string | null)[]; writeOnes: readonly (string | null)[] }[];
+}
+
+/** A replayed config protocol equals the fixture's: present functions, absent samples, every function's dwords. */
+export function expectSameConfig(got: ProtocolResult, want: ProtocolResult): void {
+  expect(got.present).toEqual(want.present);
+  expect(got.absentSample).toEqual(want.absentSample);
+  for (const w of want.functions) {
+    const g = got.functions.find((f) => f.bdf === w.bdf)!;
+    expect({ bdf: w.bdf, reset: g.reset }).toEqual({ bdf: w.bdf, reset: w.reset });
+    expect({ bdf: w.bdf, writeOnes: g.writeOnes }).toEqual({ bdf: w.bdf, writeOnes: w.writeOnes });
+  }
 }
