@@ -87,6 +87,12 @@ async function main(): Promise<void> {
   );
   results.configRead = configReadFigures(pc);
 
+  const q35 = await benchConfigReadIsolated("q35");
+  console.log(
+    `config read, q35 (${q35.functions} functions): full path ${fmt(q35.opsPerSec)}/s, raw DataView ${fmt(q35.rawOpsPerSec)}/s, ratio ${q35.ratio.toFixed(3)}`,
+  );
+  results.configReadQ35 = configReadFigures(q35);
+
   const all = await benchConfigReadIsolated("catalogue");
   console.log(
     `config read, every catalogue device (${all.functions} functions): full path ${fmt(all.opsPerSec)}/s, raw ${fmt(all.rawOpsPerSec)}/s, ratio ${all.ratio.toFixed(3)}`,
