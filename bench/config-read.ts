@@ -84,7 +84,7 @@ export async function benchConfigRead(machine: Machine): Promise<ConfigReadResul
  * benchConfigRead in a fresh process: each scenario gets its own optimizer state, so what it
  * learned from another machine's run (its closures, its routes) does not slow this one down.
  */
-export function benchConfigReadIsolated(scenario: "pc" | "catalogue"): Promise<ConfigReadResult> {
+export function benchConfigReadIsolated(scenario: "pc" | "q35" | "catalogue"): Promise<ConfigReadResult> {
   return new Promise((resolve, reject) => {
     let result: ConfigReadResult | undefined;
     // Without on-stack replacement the two loops are optimized as whole functions. With it, V8

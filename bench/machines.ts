@@ -44,27 +44,6 @@ function e1000Slots(specs: string[], bus: string, slots: number): void {
   }
 }
 
-/**
- * About 10,000 functions, bridges behind bridges: 8 bridges on the root bus, each with 4 bridges
- * in its slots 28-31 and an 8-function e1000 in each of its slots 0-27, each of those 4 bridges
- * with an 8-function e1000 in all 32 slots (10,028 functions with the chipset).
- */
-export function tenThousandFunctionSpecs(): string[] {
-  const specs: string[] = [];
-  let chassis = 1;
-  for (let b = 0; b < 8; b++) {
-    const bridge = `br${b}`;
-    specs.push(`pci-bridge,id=${bridge},chassis_nr=${chassis++}`);
-    for (let k = 0; k < 4; k++) {
-      const inner = `${bridge}.${k}`;
-      specs.push(`pci-bridge,id=${inner},bus=${bridge},addr=${(28 + k).toString(16)},chassis_nr=${chassis++}`);
-      e1000Slots(specs, inner, 32);
-    }
-    e1000Slots(specs, bridge, 28);
-  }
-  return specs;
-}
-
 /** Numbers every bridge depth first, as firmware does: secondary buses 1, 2, ..., each subordinate covering its children. */
 export function numberBridges(machine: Machine): void {
   let next = 1;
@@ -87,6 +66,47 @@ export function thousandFunctionSpecs(): string[] {
   for (let b = 0; b < 4; b++) {
     specs.push(`pci-bridge,id=br${b},chassis_nr=${b + 1}`);
     e1000Slots(specs, `br${b}`, 32);
+  }
+  return specs;
+}
+
+/** Root slots the pc chipset leaves free (0 is the host bridge, 1 PIIX3). */
+const ROOT_FREE_SLOTS = 30;
+/** Level-1 buses keep their first slots for level-2 bridges; the rest hold devices. */
+const LEVEL2_PER_LEVEL1 = 4;
+
+/**
+ * A machine of `targetFunctions` device functions (exactly, bridges not counted): 8-function
+ * multifunction e1000s filling every slot of buses two bridges deep. Each bridge on the root
+ * bus leads to a bus whose first 4 slots hold bridges and whose other 28 hold devices; each of
+ * those 4 bridges leads to a bus of 32 devices. Bridges are added only as the count needs them,
+ * so N and 2N functions give machines of the same shape (the bench builds both).
+ */
+export function functionMachineSpecs(targetFunctions: number): string[] {
+  const level1Slots = 32 - LEVEL2_PER_LEVEL1;
+  const perLevel1 = 8 * (level1Slots + LEVEL2_PER_LEVEL1 * 32);
+  if (targetFunctions > ROOT_FREE_SLOTS * perLevel1) throw new Error(`at most ${ROOT_FREE_SLOTS * perLevel1} functions fit`);
+  const specs: string[] = [];
+  let left = targetFunctions;
+  let chassis = 1;
+  const fillBus = (bus: string, firstSlot: number): void => {
+    for (let slot = firstSlot; slot < 32 && left > 0; slot++) {
+      const count = Math.min(8, left);
+      for (let fn = 0; fn < count; fn++) {
+        specs.push(`e1000,bus=${bus},addr=${slot.toString(16)}.${fn}${fn === 0 && count > 1 ? ",multifunction=on" : ""}`);
+      }
+      left -= count;
+    }
+  };
+  for (let b = 0; left > 0; b++) {
+    const level1 = `l1b${b}`;
+    specs.push(`pci-bridge,id=${level1},chassis_nr=${chassis++}`);
+    for (let s = 0; s < LEVEL2_PER_LEVEL1 && left > 0; s++) {
+      const level2 = `l2b${b}s${s}`;
+      specs.push(`pci-bridge,id=${level2},chassis_nr=${chassis++},bus=${level1},addr=${s.toString(16)}`);
+      fillBus(level2, 0);
+    }
+    fillBus(level1, LEVEL2_PER_LEVEL1);
   }
   return specs;
 }

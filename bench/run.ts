@@ -1,10 +1,12 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Machine } from "../src/index.js";
+import { benchBarRemap } from "./bar-remap.js";
+import { benchBuildIsolated, memoryOf } from "./build.js";
 import { bundleSize, packageEntries } from "./bundle.js";
 import { benchConfigReadIsolated, type ConfigReadResult } from "./config-read.js";
 import { benchExperiment } from "./experiment.js";
 import { benchFirmware } from "./firmware.js";
-import { fullPcSpecs, numberBridges, tenThousandFunctionSpecs, thousandFunctionSpecs } from "./machines.js";
+import { catalogueMachine, fullPcSpecs, functionMachineSpecs, numberBridges, thousandFunctionSpecs } from "./machines.js";
 import { median } from "./stats.js";
 
 /**
@@ -35,24 +37,6 @@ function time(runs: number, fn: () => void): number {
     times.push(performance.now() - t0);
   }
   return median(times);
-}
-
-/** Bytes that what `make` returns keeps alive, on the JS heap and in ArrayBuffers (node --expose-gc, as `npm run bench` runs it). */
-async function memoryOf(make: () => unknown): Promise<{ heap: number; buffers: number }> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) throw new Error("run with node --expose-gc (npm run bench does)");
-  // V8 frees ArrayBuffer memory after a collection, in the background: let it finish.
-  const settle = async (): Promise<NodeJS.MemoryUsage> => {
-    gc();
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    gc();
-    return process.memoryUsage();
-  };
-  const before = await settle();
-  const kept = [make()];
-  const after = await settle();
-  kept.length = 0;
-  return { heap: after.heapUsed - before.heapUsed, buffers: after.arrayBuffers - before.arrayBuffers };
 }
 
 /** Median wall and CPU time (this process, GC threads included) of `runs` calls, in ms. */
@@ -104,11 +88,48 @@ async function main(): Promise<void> {
   );
   results.configRead = configReadFigures(pc);
 
+  const q35 = await benchConfigReadIsolated("q35");
+  console.log(
+    `config read, q35 (${q35.functions} functions): full path ${fmt(q35.opsPerSec)}/s, raw DataView ${fmt(q35.rawOpsPerSec)}/s, ratio ${q35.ratio.toFixed(3)}`,
+  );
+  results.configReadQ35 = configReadFigures(q35);
+
   const all = await benchConfigReadIsolated("catalogue");
   console.log(
     `config read, every catalogue device (${all.functions} functions): full path ${fmt(all.opsPerSec)}/s, raw ${fmt(all.rawOpsPerSec)}/s, ratio ${all.ratio.toFixed(3)}`,
   );
   results.configReadCatalogue = configReadFigures(all);
+
+  const remap = benchBarRemap(catalogueMachine());
+  console.log(
+    `BAR remap (every catalogue device): a config write moving ${remap.bar}, then one access through it: median ${remap.medianUs.toFixed(1)} us, p90 ${remap.p90Us.toFixed(1)} us (${remap.samples} samples)`,
+  );
+  results.barRemap = {
+    bar: remap.bar,
+    medianUs: Number(remap.medianUs.toFixed(2)),
+    p90Us: Number(remap.p90Us.toFixed(2)),
+    samples: remap.samples,
+  };
+
+  const built = await benchBuildIsolated(10_000);
+  console.log(
+    `build ${fmt(built.functions)} functions (8-function e1000s behind bridges behind bridges): ${built.minMs.toFixed(0)} ms (CPU ${built.cpuMs.toFixed(0)} ms); ${fmt(2 * built.functions)}: ${built.doubleMinMs.toFixed(0)} ms (CPU ${built.doubleCpuMs.toFixed(0)} ms), x${built.ratio.toFixed(2)} (CPU x${built.cpuRatio.toFixed(2)}); fastest of 7 rounds each; each function adds ${fmt(built.heapPerFunction)} bytes of heap and ${fmt(built.buffersPerFunction)} of buffers (${fmt(built.heapPerFunctionOverall)} and ${fmt(built.buffersPerFunctionOverall)} per function with the board)`,
+  );
+  results.build10k = {
+    functions: built.functions,
+    ms: ms(built.minMs),
+    doubleFunctionsMs: ms(built.doubleMinMs),
+    medianMs: ms(built.ms),
+    doubleFunctionsMedianMs: ms(built.doubleMs),
+    cpuMs: ms(built.cpuMs),
+    doubleFunctionsCpuMs: ms(built.doubleCpuMs),
+    ratio: Number(built.ratio.toFixed(3)),
+    cpuRatio: Number(built.cpuRatio.toFixed(3)),
+    heapBytesPerFunction: Math.round(built.heapPerFunction),
+    buffersBytesPerFunction: Math.round(built.buffersPerFunction),
+    heapBytesPerFunctionOverall: Math.round(built.heapPerFunctionOverall),
+    buffersBytesPerFunctionOverall: Math.round(built.buffersPerFunctionOverall),
+  };
 
   const specs = fullPcSpecs();
   const build = time(7, () => Machine.create({ devices: specs }));
@@ -124,7 +145,7 @@ async function main(): Promise<void> {
     `save + load of a ${thousand.functions}-function machine (${fmt(thousand.streamBytes)}-byte stream): save ${thousand.saveMs.toFixed(1)} ms, load ${thousand.loadMs.toFixed(1)} ms, together ${thousand.totalMs.toFixed(1)} ms (CPU ${thousand.totalCpuMs.toFixed(1)} ms); one such machine holds ${fmt(kib(memory.heap))} KiB of heap and ${fmt(kib(memory.buffers))} KiB of buffers`,
   );
   results.saveLoad = { ...thousand, heapKiB: kib(memory.heap), buffersKiB: kib(memory.buffers) };
-  const tenThousand = saveLoad(tenThousandFunctionSpecs);
+  const tenThousand = saveLoad(() => functionMachineSpecs(10_000));
   console.log(
     `save + load of a ${tenThousand.functions}-function machine, bridges behind bridges (${fmt(tenThousand.streamBytes)}-byte stream): save ${tenThousand.saveMs.toFixed(1)} ms, load ${tenThousand.loadMs.toFixed(1)} ms, together ${tenThousand.totalMs.toFixed(1)} ms (CPU ${tenThousand.totalCpuMs.toFixed(1)} ms; target < 300 ms)`,
   );

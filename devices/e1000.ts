@@ -4,6 +4,7 @@ import { formatMac, nicProperties, type MacAddresses } from "../src/machine/mac-
 import { bootindexProperty, prop, types } from "../src/machine/properties.js";
 import { DEVICE_PROPS, MAC_ADDRESSES } from "../src/machine/tokens.js";
 import { PCI_CACHE_LINE_SIZE } from "../src/pci/constants.js";
+import type { RegionOps } from "../src/memory/address-space.js";
 import { PciDevice, type DeviceProps } from "../src/pci/device.js";
 import { bool, describeState, sparseU32Array, struct, u16, u16Array, u32 } from "../src/state/description.js";
 
@@ -19,6 +20,8 @@ const properties = {
 
 const MMIO_SIZE = 0x20000;
 const IO_SIZE = 0x40;
+/** BAR 1: QEMU's e1000-io reads 0 and ignores writes (one handler for every NIC). */
+const IO_PORTS = { read: (): number => 0, write: (): void => {} };
 
 // Register offsets in BAR 0 (Intel 8254x Software Developer's Manual, section 13).
 const CTRL = 0x0000;
@@ -141,7 +144,15 @@ interface E1000Registers {
   readonly regs: Uint32Array;
   pbm: Uint32Array | null;
   readonly phy: Uint16Array;
-  readonly eecd: { valIn: number; bitnumIn: number; bitnumOut: number; reading: boolean; old: number };
+  readonly eecd: EepromInterface;
+}
+
+interface EepromInterface {
+  valIn: number;
+  bitnumIn: number;
+  bitnumOut: number;
+  reading: boolean;
+  old: number;
 }
 
 const E1000_STATE = describeState<E1000Registers>({
@@ -212,6 +223,50 @@ const PHY_REGISTERS: ReadonlyArray<readonly [number, number, number]> = [
 ];
 
 /**
+ * E1000Registers whose arrays are made on first use, holding the reset values: a machine of ten
+ * thousand NICs the guest never touches then holds none of them.
+ */
+class LazyRegisters implements E1000Registers {
+  pbm: Uint32Array | null = null;
+  /** The MAC the receive address registers reset to (known once the NIC is plugged). */
+  mac: readonly number[] = [];
+  private regsStore: Uint32Array | null = null;
+  private phyStore: Uint16Array | null = null;
+  private eecdStore: EepromInterface | null = null;
+
+  constructor(private readonly initVet: boolean) {}
+
+  get regs(): Uint32Array {
+    if (this.regsStore) return this.regsStore;
+    const regs = new Uint32Array(SLOTS);
+    for (const [offset, value] of RESET_VALUES) regs[SLOT[offset >> 2]!] = value;
+    const m = this.mac;
+    regs[SLOT[RA >> 2]!] = (m[0]! | (m[1]! << 8) | (m[2]! << 16) | (m[3]! << 24)) >>> 0;
+    regs[SLOT[(RA >> 2) + 1]!] = (m[4]! | (m[5]! << 8) | RAH_AV) >>> 0;
+    if (this.initVet) regs[SLOT[VET >> 2]!] = ETH_P_VLAN;
+    return (this.regsStore = regs);
+  }
+
+  get phy(): Uint16Array {
+    if (this.phyStore) return this.phyStore;
+    const phy = new Uint16Array(32);
+    for (const [reg, value] of PHY_REGISTERS) phy[reg] = value;
+    return (this.phyStore = phy);
+  }
+
+  get eecd(): EepromInterface {
+    return (this.eecdStore ??= { valIn: 0, bitnumIn: 0, bitnumOut: 0, reading: false, old: 0 });
+  }
+
+  /** Back to the reset values (made again on first use); the EEPROM interface's shift state survives, as in QEMU. */
+  reset(): void {
+    this.regsStore = null;
+    this.pbm = null;
+    this.phyStore = null;
+  }
+}
+
+/**
  * Intel 82540EM Gigabit Ethernet controller (QEMU's "e1000", 8086:100e rev 3): registers in
  * memory BAR 0 (128 KiB, "e1000-mmio", dword accesses only: a narrower access reads or writes the
  * whole register at offset & ~3), an I/O BAR 1 of 64 ports that reads 0 ("e1000-io").
@@ -229,15 +284,10 @@ const PHY_REGISTERS: ReadonlyArray<readonly [number, number, number]> = [
   romfile: "efi-e1000.rom",
   parents: ["e1000-base"],
 })
-export class E1000 extends PciDevice {
-  private readonly state: E1000Registers = {
-    regs: new Uint32Array(SLOTS),
-    pbm: null,
-    phy: new Uint16Array(32),
-    eecd: { valIn: 0, bitnumIn: 0, bitnumOut: 0, reading: false, old: 0 },
-  };
+export class E1000 extends PciDevice implements RegionOps {
+  private readonly state: LazyRegisters;
   private readonly flags: number;
-  private readonly eeprom = new Uint16Array(64);
+  private eepromStore: Uint16Array | null = null;
   private mac: number[] = [];
 
   constructor(
@@ -248,14 +298,15 @@ export class E1000 extends PciDevice {
     // QEMU sets 0x10 at realize; the reset that follows clears it before any guest can look.
     this.config.set8(PCI_CACHE_LINE_SIZE, 0x10);
     this.flags = (settings.mitigation ? MIT : 0) | (settings.extra_mac_registers ? MAC : 0);
+    this.state = new LazyRegisters(settings["init-vet"]);
     this.defineBar(0, {
       kind: "mem32",
       size: MMIO_SIZE,
       name: "e1000-mmio",
-      ops: { read: (offset) => this.readRegister(offset >> 2), write: (offset, _size, value) => this.writeRegister(offset >> 2, value) },
+      ops: this,
       regionOptions: { implMin: 4, implMax: 4, owner: "e1000" },
     });
-    this.defineBar(1, { kind: "io", size: IO_SIZE, name: "e1000-io", ops: { read: () => 0, write: () => {} } });
+    this.defineBar(1, { kind: "io", size: IO_SIZE, name: "e1000-io", ops: IO_PORTS });
     this.function.keepState(E1000_STATE, this.state);
   }
 
@@ -264,15 +315,30 @@ export class E1000 extends PciDevice {
     return formatMac(this.mac);
   }
 
-  /** QEMU picks the default MAC and fills the EEPROM at realize. */
+  /** QEMU picks the default MAC at realize (the EEPROM holding it is filled on first use). */
   override plugged(): void {
     this.mac = this.macs.claimFor(this.settings);
-    this.eeprom.set(EEPROM_TEMPLATE);
-    for (let i = 0; i < 3; i++) this.eeprom[i] = this.mac[2 * i]! | (this.mac[2 * i + 1]! << 8);
-    this.eeprom[11] = this.eeprom[13] = 0x100e;
+    this.state.mac = this.mac;
+  }
+
+  /** QEMU's EEPROM contents at realize: the template with the MAC and device id, and its checksum. */
+  private get eeprom(): Uint16Array {
+    if (this.eepromStore) return this.eepromStore;
+    const eeprom = Uint16Array.from(EEPROM_TEMPLATE);
+    for (let i = 0; i < 3; i++) eeprom[i] = this.mac[2 * i]! | (this.mac[2 * i + 1]! << 8);
+    eeprom[11] = eeprom[13] = 0x100e;
     let sum = 0;
-    for (let i = 0; i < EEPROM_CHECKSUM_WORD; i++) sum += this.eeprom[i]!;
-    this.eeprom[EEPROM_CHECKSUM_WORD] = (EEPROM_SUM - sum) & 0xffff;
+    for (let i = 0; i < EEPROM_CHECKSUM_WORD; i++) sum += eeprom[i]!;
+    eeprom[EEPROM_CHECKSUM_WORD] = (EEPROM_SUM - sum) & 0xffff;
+    return (this.eepromStore = eeprom);
+  }
+
+  /** BAR 0's handler (the NIC is its own, so a machine of many NICs makes no handler objects): the register at offset >> 2. */
+  read(offset: number): number {
+    return this.readRegister(offset >> 2);
+  }
+  write(offset: number, _size: number, value: number): void {
+    this.writeRegister(offset >> 2, value);
   }
 
   override unplugging(): void {
@@ -297,16 +363,7 @@ export class E1000 extends PciDevice {
   }
 
   protected override resetRegisters(): void {
-    this.state.regs.fill(0);
-    this.state.pbm = null;
-    for (const [offset, value] of RESET_VALUES) this.setReg(offset >> 2, value);
-    const m = this.mac;
-    this.setReg(RA >> 2, (m[0]! | (m[1]! << 8) | (m[2]! << 16) | (m[3]! << 24)) >>> 0);
-    this.setReg((RA >> 2) + 1, (m[4]! | (m[5]! << 8) | RAH_AV) >>> 0);
-    if (this.settings["init-vet"]) this.setReg(VET >> 2, ETH_P_VLAN);
-    this.state.phy.fill(0);
-    for (const [reg, value] of PHY_REGISTERS) this.state.phy[reg] = value;
-    // The EEPROM interface's shift state survives a reset, as in QEMU.
+    this.state.reset();
   }
 
   /** INTx follows the loaded cause and mask registers. */

@@ -31,6 +31,8 @@ export class Ich9Smbus extends PciDevice {
   private readonly registers = registerFile(SMBUS_IO_SIZE);
   private readonly region = new Region("pm-smbus", SMBUS_IO_SIZE, this.registers, { maxAccess: 1, owner: "ICH9-SMB" });
   private readonly bar: Bar;
+  /** Whether the SMBus registers decode in BAR 4 (HOSTC.HST_EN). */
+  private decoding = false;
 
   constructor(@inject(DEVICE_PROPS) props: DeviceProps) {
     super({ vendorId: 0x8086, deviceId: 0x2930, revision: 0x02, classCode: 0x0c05, interruptPin: 1 }, props);
@@ -61,8 +63,9 @@ export class Ich9Smbus extends PciDevice {
 
   private updateDecode(): void {
     const on = (this.config.get8(ICH9_SMB_HOSTC) & ICH9_SMB_HOSTC_HST_EN) !== 0;
-    const space = this.bar.contents;
-    if (on && !space.isMapped(this.region)) space.map(this.region, 0);
-    if (!on && space.isMapped(this.region)) space.unmap(this.region);
+    if (on === this.decoding) return;
+    this.decoding = on;
+    if (on) this.bar.contents.map(this.region, 0);
+    else this.bar.contents.unmap(this.region);
   }
 }

@@ -143,4 +143,27 @@ describe("BAR mapping follows the command register and the BAR value", () => {
       }),
     ]);
   });
+
+  it("NICs whose I/O BARs share one handler stay apart: moving one away leaves the other's mapping, under its own name", () => {
+    const m = Machine.create({ devices: ["e1000,addr=5", "e1000,addr=6", "e1000,addr=7"] });
+    const overlaps: { owner: string; overlaps: { owner: string }[] }[] = [];
+    m.events.on("mapping-overlap", (r) => overlaps.push(r));
+    const placeIoBar = (slot: number, base: number): void => {
+      m.configWrite(0, slot << 3, 0x14, 4, base);
+      m.configWrite(0, slot << 3, 0x04, 2, 0x0001);
+    };
+    placeIoBar(6, 0xc000);
+    placeIoBar(5, 0xc000);
+    placeIoBar(5, 0xd000);
+    expect(m.io.resolve(0xc004)?.region.name).toBe("e1000-io");
+    expect(m.io.resolve(0xd004)?.region.name).toBe("e1000-io");
+    placeIoBar(7, 0xc000);
+    expect(overlaps.map((o) => [o.owner, o.overlaps.map((x) => x.owner)])).toEqual([
+      ["e1000 (00:05.0)", ["e1000 (00:06.0)"]],
+      ["e1000 (00:07.0)", ["e1000 (00:06.0)"]],
+    ]);
+    placeIoBar(6, 0xe000);
+    placeIoBar(7, 0xf000);
+    expect(m.io.resolve(0xc004)).toBeNull();
+  });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { Capabilities, ConfigSpace, ExtendedCapabilities, MachbusError, pci } from "../src/index.js";
+import { Capabilities, ConfigSpace, ExtendedCapabilities, Machine, MachbusError, pci } from "../src/index.js";
 import { initHeaderMasks } from "../src/pci/config-space.js";
+import { BarTestDevice } from "./support/test-devices.js";
 
 function space(size = 256): { s: ConfigSpace; caps: Capabilities } {
   const s = new ConfigSpace(size);
@@ -142,5 +143,37 @@ describe("PCI Express extended capabilities", () => {
   it("need a 4096-byte space", () => {
     const ext = new ExtendedCapabilities(new ConfigSpace(256), () => "test-dev");
     expect(() => ext.add(1, 1, 8)).toThrow(/needs a PCI Express/);
+  });
+});
+
+describe("masks of plugged functions", () => {
+  const configOf = (m: Machine, id: string) => m.findDevice(id)!.config;
+
+  it("functions of one model share one copy of their masks, and a capability added to one changes only its own", () => {
+    const m = Machine.create({
+      devices: ["test-bars,id=a,addr=5", "test-bars,id=b,addr=6", "test-bars,id=c,addr=7,msi=on"],
+      drivers: [BarTestDevice],
+    });
+    const [a, b, c] = [configOf(m, "a"), configOf(m, "b"), configOf(m, "c")];
+    expect(a.masks).toBe(b.masks);
+    expect(c.masks).not.toBe(a.masks); // MSI makes other masks
+    const before = Uint8Array.from(b.masks.bytes);
+    m.findDevice("a")!.capabilities.add(pci.PCI_CAP_ID_VNDR, 8, 0x80);
+    expect(a.masks).not.toBe(b.masks);
+    expect(a.cmask[0x80]).toBe(0xff);
+    expect(b.masks.bytes).toEqual(before);
+    // The guest still sees each function's own masks: 0x80 is read-only on a now, writable on b.
+    m.configWrite(0, 5 << 3, 0x80, 4, 0xffffffff);
+    m.configWrite(0, 6 << 3, 0x80, 4, 0xffffffff);
+    expect(m.configRead(0, 5 << 3, 0x80)).toBe(0x00000009);
+    expect(m.configRead(0, 6 << 3, 0x80)).toBe(0xffffffff);
+  });
+
+  it("save and load leave each of virtio's five vendor capabilities with its own masks", () => {
+    const m = Machine.create({ devices: ["virtio-net-pci,id=n"] });
+    const s = configOf(m, "n");
+    const before = Uint8Array.from(s.masks.bytes);
+    m.load(m.save());
+    expect(Uint8Array.from(configOf(m, "n").masks.bytes)).toEqual(before);
   });
 });

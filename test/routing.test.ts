@@ -1,6 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { Machine, type IrqEvent } from "../src/index.js";
+import { formatInfoPci } from "../src/monitor/info-pci.js";
+import { bdfParts, hex32, loadConfigFixture, loadHotplugFixture, machineFor, runSetup } from "./support/qemu-fixtures.js";
 import { BarTestDevice } from "./support/test-devices.js";
+
+/** The devfns of bus 0 that answer a dword read of offset 0, as a guest's scan finds them ("00:02.1"). */
+function scanBus0(m: Machine): string[] {
+  const found: string[] = [];
+  for (let devfn = 0; devfn < 256; devfn++) {
+    if (m.configRead(0, devfn, 0) !== 0xffffffff) found.push(`00:${(devfn >> 3).toString(16).padStart(2, "0")}.${devfn & 7}`);
+  }
+  return found;
+}
 
 const ECAM = 0xb0000000;
 
@@ -51,11 +62,41 @@ describe("ECAM gives the same bytes as mechanism #1", () => {
 });
 
 describe("multifunction rules", () => {
-  it("functions 1-7 are visible only while function 0 exists", () => {
-    const m = Machine.create({ devices: ["test-bars,addr=6.1,id=f1"], drivers: [BarTestDevice] });
-    expect(m.configRead(0, (6 << 3) | 1, 0)).toBe(0xffffffff);
+  it("a function present at start-up answers config cycles whether or not its slot has a function 0, as on QEMU 7.2", () => {
+    const fixture = loadConfigFixture("function-1-alone"); // -device e1000,addr=2.1, nothing at 2.0
+    const m = machineFor(fixture);
+    expect(scanBus0(m)).toEqual(fixture.present);
+    expect(fixture.present).toContain("00:02.1");
+    expect(hex32(m.configRead(0, (2 << 3) | 1, 0))).toBe(fixture.functions.find((f) => f.bdf === "00:02.1")!.reset[0]);
     const m2 = Machine.create({ devices: ["test-bars,addr=6.0,multifunction=on", "test-bars,addr=6.1"], drivers: [BarTestDevice] });
     expect(m2.configRead(0, (6 << 3) | 1, 0)).toBe(0x11ff1234);
+  });
+
+  it("a function hot-plugged without function 0 reads all ones and drops writes until function 0 arrives, as QEMU 7.2 showed", () => {
+    const fixture = loadHotplugFixture("hotplug-function-1-alone");
+    const m = machineFor(fixture);
+    for (const step of fixture.steps) {
+      if (step.deviceAdd) {
+        const { driver, ...props } = step.deviceAdd;
+        const spec = [driver, ...Object.entries(props).map(([k, v]) => `${k}=${v === true ? "on" : String(v)}`)].join(",");
+        let error: string | null = null;
+        try {
+          m.addDevice(spec);
+        } catch (e) {
+          error = (e as Error).message;
+        }
+        expect({ step: step.note, error }).toEqual({ step: step.note, error: step.result.ok ? null : step.result.error!.desc });
+      } else runSetup(m, step.hmp);
+      if (!step.present) continue;
+      expect({ step: step.note, present: scanBus0(m) }).toEqual({ step: step.note, present: step.present });
+      const dwords: Record<string, Record<string, string>> = {};
+      for (const [bdf, values] of Object.entries(step.dwords!)) {
+        const { bus, devfn } = bdfParts(bdf);
+        dwords[bdf] = Object.fromEntries(Object.keys(values).map((off) => [off, hex32(m.configRead(bus, devfn, parseInt(off, 16)))]));
+      }
+      expect({ step: step.note, dwords }).toEqual({ step: step.note, dwords: step.dwords });
+      expect({ step: step.note, infoPci: formatInfoPci(m) }).toEqual({ step: step.note, infoPci: step.infoPci });
+    }
   });
 
   it("header-type bit 7 marks the multifunction device", () => {

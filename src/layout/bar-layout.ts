@@ -205,7 +205,7 @@ export function planBarLayout(machine: Machine): BarLayout {
         if (bridge && i >= 2 && i < PCI_ROM_SLOT) continue;
         const bar = fn.bars[i];
         if (!bar) continue;
-        const type: RegionType = bar.kind === "io" ? "io" : bar.kind !== "rom" && bar.spec.prefetchable ? "prefmem" : "mem";
+        const type: RegionType = bar.kind === "io" ? "io" : bar.kind !== "rom" && bar.prefetchable ? "prefmem" : "mem";
         const size = type === "io" ? bar.size : Math.max(bar.size, PCI_DEVICE_MEM_MIN);
         insert(fwBus.regions[type], entry(fn, bdfOf(fwBus.number, fn.devfn), i, size, size, type, bar.is64, -1));
       }

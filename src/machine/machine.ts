@@ -123,6 +123,8 @@ export class Machine {
   private readonly placed: PlacedDevice[] = [];
   private readonly globals: GlobalProperty[];
   private buildingBoard = false;
+  /** The child container device classes are resolved in (see plug). */
+  private deviceScope: DependencyContainer | null = null;
 
   private constructor(options: MachineOptions) {
     const registry = options.machineTypes ?? builtinMachineTypes;
@@ -296,7 +298,7 @@ export class Machine {
 
   /** The bus called `name`: "pci.0" for the root, a bridge's id for its secondary bus. */
   findBus(name: string): PciBus {
-    const bus = this.buses().find((b) => b.name === name);
+    const bus = this.rootBus.busNamed(name);
     if (!bus)
       throw new MachbusError(
         "unknown-bus",
@@ -316,7 +318,7 @@ export class Machine {
    * numbers, BAR mappings (with their events), INTx counts, then each device's own derivations.
    */
   stateLoaded(): void {
-    this.rootBus.invalidateRouting();
+    this.rootBus.routing!.invalidate();
     for (const bus of this.buses()) {
       for (const fn of bus) {
         fn.updateIrqStatus();
@@ -391,7 +393,10 @@ export class Machine {
       throw new MachbusError("duplicate-id", `Duplicate device ID '${parsed.id}'`);
     }
     const props = this.resolveProps(info, parsed);
-    const child = this.container.createChildContainer();
+    // One scope for every device, DEVICE_PROPS set to this device's props just before its class
+    // is resolved: a fresh child container per device costs more than most devices' own objects.
+    const child = (this.deviceScope ??= this.container.createChildContainer());
+    child.reset();
     child.registerInstance(DEVICE_PROPS, props);
     if (info.bus === "isa") {
       if (this.isaBus === null || (parsed.bus !== null && parsed.bus !== this.isaBus)) {
@@ -430,7 +435,7 @@ export class Machine {
       this.unplugAdded(before);
       throw e;
     }
-    if (hotplug) device.reset();
+    if (hotplug) device.hotplugReset();
     const placedBy = addr >= 0 ? undefined : this.allocator.name;
     this.placed.push({ device, info, props, onboard: this.buildingBoard, placedBy, addedBy: parsed.addedBy });
     return device;
@@ -469,8 +474,9 @@ export class Machine {
   /** Property values in QEMU's order: driver default, machine compat, -global, then the device spec. */
   private resolveProps(info: DriverInfo, spec: DeviceSpec): Record<string, unknown> & { id: string | null } {
     const schema = info.properties;
-    const values: Record<string, unknown> = {};
-    for (const [name, def] of Object.entries(schema)) values[name] = def.default;
+    // A copy of one prebuilt object per driver: every device's props share its shape (a few
+    // hundred bytes each, not a dictionary of thousands).
+    const values: Record<string, unknown> = { ...driverFacts(info).defaults };
     // Compat entries may name properties a model does not have (QEMU marks those optional).
     for (const c of this.type.compatChain) {
       const def = info.types.includes(c.driver) ? schema[c.property] : undefined;
@@ -487,10 +493,9 @@ export class Machine {
       if (!def) throw unknownProperty(info, k);
       values[k] = parseProperty(info.name, k, def, v);
     }
-    for (const [name, def] of Object.entries(schema)) {
-      const kind = def.type.link;
+    for (const [name, kind] of driverFacts(info).links) {
       const value = values[name];
-      if (kind === undefined || value === "") continue;
+      if (value === "") continue;
       const backends = kind === "drive" ? this.hostConfig.drives! : this.hostConfig.netdevs!;
       if (!backends.some((b) => b.id === value)) {
         throw new MachbusError("bad-property-value", `Property '${info.name}.${name}' can't find value '${String(value)}'`);
@@ -499,6 +504,32 @@ export class Machine {
     values.id = spec.id;
     return values as Record<string, unknown> & { id: string | null };
   }
+}
+
+/** What resolving a device's properties needs from its driver, worked out once per driver. */
+interface DriverFacts {
+  /** Each property's default, in schema order, then the qdev id. */
+  readonly defaults: Readonly<Record<string, unknown>>;
+  /** Properties naming a host backend (drive=, netdev=), with the kind of backend. */
+  readonly links: readonly (readonly [string, "drive" | "netdev"])[];
+}
+
+const knownDriverFacts = new WeakMap<DriverInfo, DriverFacts>();
+
+function driverFacts(info: DriverInfo): DriverFacts {
+  let facts = knownDriverFacts.get(info);
+  if (!facts) {
+    const defaults: Record<string, unknown> = {};
+    const links: [string, "drive" | "netdev"][] = [];
+    for (const [name, def] of Object.entries(info.properties)) {
+      defaults[name] = def.default;
+      if (def.type.link !== undefined) links.push([name, def.type.link]);
+    }
+    // Present from the start, so that setting it adds no property (a copy's shape never changes).
+    defaults.id = null;
+    knownDriverFacts.set(info, (facts = { defaults, links }));
+  }
+  return facts;
 }
 
 function unknownProperty(info: DriverInfo, name: string, context?: string): MachbusError {

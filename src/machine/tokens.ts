@@ -41,7 +41,7 @@ export const CLOCK: InjectionToken<Clock> = Symbol("machbus.clock");
  * virtio is PCI Express only below a PCIe port).
  */
 export const PLUG_BUS: InjectionToken<PciBus> = Symbol("machbus.plugBus");
-/** The resolved properties of the device being constructed (a per-device child container holds it). */
+/** The resolved properties of the device being constructed (registered in the machine's device scope while it is). */
 export const DEVICE_PROPS: InjectionToken<unknown> = Symbol("machbus.deviceProps");
 /** The machine itself, for devices that need the whole of it (rare: prefer the narrower tokens). */
 export const MACHINE: InjectionToken<Machine> = Symbol("machbus.machine");

@@ -6,12 +6,6 @@ export interface RegionOps {
   write(offset: number, size: number, value: number): void;
 }
 
-type ReadFn = (offset: number, size: number) => number;
-type WriteFn = (offset: number, size: number, value: number) => void;
-/** One address's entry point in a dispatch table: it knows its region's handler and its offset there. */
-type PortReader = (size: number, addr: number) => number;
-type PortWriter = (size: number, value: number, addr: number) => void;
-
 export interface RegionOptions {
   /** Largest access the region accepts in one piece (QEMU's valid.max_access_size); default 4. */
   maxAccess?: 1 | 2 | 4;
@@ -26,12 +20,8 @@ export interface RegionOptions {
 
 /** A contiguous block of ports or addresses served by one handler. */
 export class Region {
-  readonly readFn: ReadFn;
-  readonly writeFn: WriteFn;
-  readonly maxAccess: number;
-  readonly implMin: number;
-  readonly implMax: number;
-  readonly unaligned: boolean;
+  /** maxAccess, implMin and implMax (4 bits each), then the unaligned flag. */
+  private readonly access: number;
   readonly owner: string;
 
   constructor(
@@ -43,25 +33,36 @@ export class Region {
     if (!(size > 0) || !Number.isSafeInteger(size)) {
       throw new MachbusError("region-invalid", `region ${name}: size ${size} is not a positive integer`);
     }
-    // Bound once: dispatch tables hold these functions directly (no object to look through).
-    this.readFn = ops.read.bind(ops);
-    this.writeFn = ops.write.bind(ops);
-    this.maxAccess = options.maxAccess ?? 4;
-    this.implMin = options.implMin ?? 1;
-    this.implMax = options.implMax ?? 4;
-    this.unaligned = options.unaligned ?? false;
+    this.access =
+      (options.maxAccess ?? 4) | ((options.implMin ?? 1) << 4) | ((options.implMax ?? 4) << 8) | (options.unaligned ? 1 << 12 : 0);
     this.owner = options.owner ?? name;
+  }
+
+  get maxAccess(): number {
+    return this.access & 0xf;
+  }
+  get implMin(): number {
+    return (this.access >> 4) & 0xf;
+  }
+  get implMax(): number {
+    return (this.access >> 8) & 0xf;
+  }
+  get unaligned(): boolean {
+    return (this.access & (1 << 12)) !== 0;
   }
 }
 
-/** A region placed in a space; `seq` orders equal priorities (the newest wins, as in QEMU). */
+/**
+ * A region placed in a space; `seq` orders equal priorities (the newest wins, as in QEMU). A
+ * window shows `size` bytes of its target from `targetBase` on: another space (a bridge window,
+ * a BAR of several regions) or a single region (a BAR with one handler).
+ */
 interface Mapping {
   readonly name: string;
   readonly owner: string;
-  readonly region: Region | null; // null: a window onto another space
-  readonly alias: AddressSpace | null;
-  /** For windows: the address in `alias` shown at `base`. */
-  readonly aliasBase: number;
+  readonly target: Region | AddressSpace;
+  readonly window: boolean;
+  readonly targetBase: number;
   readonly base: number;
   readonly size: number;
   readonly priority: number;
@@ -70,7 +71,8 @@ interface Mapping {
 
 /** One piece of the rendered view: [start, end) served by `region`, whose offset 0 sits at `origin`. */
 class FlatRange {
-  /** Sizes (1|2|4 as bits) the handler takes in one call, so the fast path needs no splitting. */
+  readonly ops: RegionOps;
+  /** Sizes (1|2|4 as bits) the handler takes in one call, so the common case needs no splitting. */
   readonly directSizes: number;
   /** -1 when accesses must be aligned to their size, 0 when the handler takes any alignment. */
   readonly alignCheck: number;
@@ -81,17 +83,18 @@ class FlatRange {
     readonly region: Region,
     readonly origin: number,
   ) {
+    this.ops = region.ops;
     let sizes = 0;
     for (const size of [1, 2, 4]) {
       if (size <= region.maxAccess && size >= region.implMin && size <= region.implMax) sizes |= size;
     }
-    this.directSizes = sizes;
+    this.directSizes = region === ALL_ONES ? 0 : sizes;
     this.alignCheck = region.unaligned ? 0 : -1;
   }
 }
 
 export interface WindowOptions {
-  /** Address in the target space shown at the window's base; default: the same address. */
+  /** Address in the target shown at the window's base; default: the same address. */
   targetBase?: number;
   /** Default 1, as QEMU maps BARs and bridge windows over the bus's own regions. */
   priority?: number;
@@ -108,14 +111,28 @@ export interface OverlapReport {
 }
 
 const SIZE_MASK = [0, 0xff, 0xffff, 0xffffff, 0xffffffff];
-const ALL_ONES = new Region("unassigned", 1, { read: () => 0xffffffff, write: () => {} });
-/** Where nothing is mapped: offset = address (QEMU's unassigned region starts at 0), never the fast path. */
-const UNASSIGNED = new (class extends FlatRange {
-  override readonly directSizes = 0;
-})(0, Number.MAX_SAFE_INTEGER, ALL_ONES, 0);
+/** One address's entry points in a dispatch table: they know the region's handler and the offset there. */
+type PortReader = (size: number, addr: number) => number;
+type PortWriter = (size: number, value: number, addr: number) => void;
 
+/** A table space's per-address slot: the table of slots never changes, only what a slot holds. */
+class PortEntry {
+  constructor(
+    public read: PortReader,
+    public write: PortWriter,
+  ) {}
+}
+const ALL_ONES = new Region("unassigned", 1, { read: () => 0xffffffff, write: () => {} });
+/** Where nothing is mapped: offset = address (QEMU's unassigned region starts at 0), never taken whole. */
+const UNASSIGNED = new FlatRange(0, Number.MAX_SAFE_INTEGER, ALL_ONES, 0);
 /** An empty range: the search cache's value before any hit. */
 const NO_RANGE = new FlatRange(0, 0, ALL_ONES, 0);
+const NO_STARTS = new Float64Array(0);
+/** Search spaces' unused slow slot. */
+const NO_PORT = new PortEntry(
+  () => 0xffffffff,
+  () => {},
+);
 
 function pow2floor(n: number): number {
   return n >= 4 ? 4 : n >= 2 ? 2 : 1;
@@ -128,87 +145,57 @@ function pow2floor(n: number): number {
  * its size and alignment rules allow, the rest continues at the next address; addresses no
  * region claims read all ones and drop writes.
  *
- * Two ways to look an address up: spaces built with `dispatchTables` (the CPU-facing I/O space)
- * keep per-address tables patched at once on every change, so an access costs one table load;
- * other spaces binary-search a flat view rebuilt lazily after changes.
+ * Two ways to look an address up, both behind the same `read` and `write`: spaces built with
+ * `dispatchTables` (the CPU-facing I/O space) keep per-address tables, patched for just the
+ * addresses a map or unmap changes, so an access costs one table load and a call and a remap
+ * costs the size of what moved; other spaces binary-search a flat view rebuilt lazily after
+ * changes.
  */
 export class AddressSpace {
   private readonly mappings: Mapping[] = [];
-  private readonly parents = new Set<AddressSpace>();
+  /** Spaces showing this one through windows (told about changes); null until there is one. */
+  private parents: AddressSpace[] | null = null;
   private seq = 0;
-  /** Search-based spaces: 1 when the flat view must be rebuilt before the next access. */
-  private stale = 1;
+  /** True when the flat view (every lookup of a search space, a table space's general path) must be rebuilt before use. */
+  private stale = true;
   private ranges: FlatRange[] = [];
-  private starts = new Float64Array(0);
+  private starts = NO_STARTS;
   /** The last range the search found: accesses cluster in one region. */
   private last: FlatRange = NO_RANGE;
-  /** Table spaces: per address, the flat range serving it (empty otherwise). */
-  private readonly table: FlatRange[];
+  /** Addresses below it dispatch through the tables (0 for search spaces). */
+  private readonly tableSize: number;
   /**
-   * Table spaces: per address, an entry point that calls the serving region's handler at the
-   * right offset when the access is one the region takes whole, else the general path.
+   * Table spaces: per address, a slot holding entry points that call the serving region's
+   * handler at the right offset when the access is one the region takes whole, else the general
+   * path. The table is frozen: a port's slot is a constant to the optimizer, which then checks
+   * the slot's entry point and inlines the handler behind it; a remap rewrites the slots of the
+   * addresses it changes, nothing else.
    */
-  private readonly readers: PortReader[];
-  private readonly writers: PortWriter[];
-  private readonly slowReader: PortReader;
-  private readonly slowWriter: PortWriter;
+  private readonly ports: readonly PortEntry[];
+  /** Where a fractional address lands: the general path (all ones, writes dropped). */
+  private readonly slowPort: PortEntry;
   private overlapListener: ((report: OverlapReport) => void) | null = null;
 
   /**
-   * `dispatchTables` (for spaces of at most 64 KiB the CPU accesses directly) trades 16 bytes
-   * per address for dispatch through one table load.
+   * `dispatchTables` (for spaces of at most 64 KiB the CPU accesses directly) trades a slot
+   * object per address (about 50 bytes) for dispatch through one load.
    */
   constructor(
     readonly name: string,
     readonly size: number,
     options: { dispatchTables?: boolean } = {},
   ) {
-    const tables = options.dispatchTables === true && size <= 0x10000;
-    this.slowReader = (size, addr) => this.readSlow(addr, size);
-    this.slowWriter = (size, value, addr) => this.writeSlow(addr, size, value);
-    this.readers = tables ? Array.from({ length: size }, () => this.slowReader) : [];
-    this.writers = tables ? Array.from({ length: size }, () => this.slowWriter) : [];
-    this.table = tables ? Array.from({ length: size }, () => UNASSIGNED) : [];
-    if (!tables) {
-      this.read = (addr, size) => this.searchRead(addr, size);
-      this.write = (addr, size, value) => this.searchWrite(addr, size, value);
-      return;
-    }
-    this.stale = 0;
-    this.installEntryPoints();
-  }
-
-  /**
-   * Table spaces: `read` and `write` over frozen copies of the tables. The optimizer folds a
-   * frozen array's elements, so a guest access at a constant port compiles to a direct call of
-   * its entry point, with no table load or bounds check. After a change, the next access
-   * installs fresh copies (changes come in bursts: plugging, BAR programming).
-   */
-  private installEntryPoints(): void {
-    const readers = Object.freeze(this.readers.slice());
-    const writers = Object.freeze(this.writers.slice());
-    const limit = this.size;
-    this.read = (addr, size) => {
-      const v = (addr < limit ? readers[addr]!(size, addr) : this.readSlow(addr, size)) | 0;
-      // One exit, so the optimizer keeps the value an integer on every path.
-      return size === 4 ? v >>> 0 : v & SIZE_MASK[size]!;
-    };
-    this.write = (addr, size, value) => {
-      if (addr < limit) writers[addr]!(size, size === 4 ? value >>> 0 : value & SIZE_MASK[size]!, addr);
-      else this.writeSlow(addr, size, value);
-    };
-  }
-
-  /** Table spaces: the tables changed; the next access installs entry points over the new ones. */
-  private entryPointsStale(): void {
-    this.read = (addr, size) => {
-      this.installEntryPoints();
-      return this.read(addr, size);
-    };
-    this.write = (addr, size, value) => {
-      this.installEntryPoints();
-      this.write(addr, size, value);
-    };
+    const table = options.dispatchTables === true && size <= 0x10000;
+    this.tableSize = table ? size : 0;
+    this.slowPort = table
+      ? new PortEntry(
+          (size, addr) => this.readSlow(addr, size),
+          (size, value, addr) => this.writeSlow(addr, size, value),
+        )
+      : NO_PORT;
+    const ports: PortEntry[] = [];
+    for (let a = 0; a < this.tableSize; a++) ports.push(new PortEntry(this.slowPort.read, this.slowPort.write));
+    this.ports = Object.freeze(ports);
   }
 
   /** Called when a mapping lands on top of another one of the same priority. */
@@ -222,9 +209,9 @@ export class AddressSpace {
     return this.add({
       name: region.name,
       owner: region.owner,
-      region,
-      alias: null,
-      aliasBase: 0,
+      target: region,
+      window: false,
+      targetBase: 0,
       base,
       size: region.size,
       priority,
@@ -234,18 +221,22 @@ export class AddressSpace {
 
   /**
    * Shows `size` bytes of `target` starting at `targetBase` at [base, base+size) here: a bridge
-   * window (same addresses on both sides) or a BAR whose contents are a container of registers.
-   * The target's holes fall through to whatever lies below the window here.
+   * window (same addresses on both sides), a BAR whose contents are a container of registers,
+   * or a BAR served by one region. A target space's holes fall through to whatever lies below
+   * the window here.
    */
-  mapWindow(target: AddressSpace, base: number, size: number, options: WindowOptions = {}): OverlapReport | null {
+  mapWindow(target: AddressSpace | Region, base: number, size: number, options: WindowOptions = {}): OverlapReport | null {
     this.checkRange(target.name, base, size);
-    target.parents.add(this);
+    if (target instanceof AddressSpace) {
+      target.parents ??= [];
+      if (!target.parents.includes(this)) target.parents.push(this);
+    }
     return this.add({
       name: target.name,
-      owner: options.owner ?? target.name,
-      region: null,
-      alias: target,
-      aliasBase: options.targetBase ?? base,
+      owner: options.owner ?? (target instanceof Region ? target.owner : target.name),
+      target,
+      window: true,
+      targetBase: options.targetBase ?? base,
       base,
       size,
       priority: options.priority ?? 1,
@@ -253,64 +244,66 @@ export class AddressSpace {
     });
   }
 
-  unmapWindow(target: AddressSpace, base: number): void {
-    const i = this.mappings.findIndex((m) => m.alias === target && m.base === base);
+  /** Removes the window onto `target` at `base`; of several (BARs may share a region), the one `owner` made. */
+  unmapWindow(target: AddressSpace | Region, base: number, owner?: string): void {
+    const at = (m: Mapping): boolean => m.window && m.target === target && m.base === base;
+    let i = this.mappings.findIndex((m) => at(m) && m.owner === owner);
+    if (i < 0) i = this.mappings.findIndex(at);
     if (i < 0) return;
     const [m] = this.mappings.splice(i, 1);
-    if (!this.mappings.some((o) => o.alias === target)) target.parents.delete(this);
+    if (target instanceof AddressSpace && !this.mappings.some((o) => o.target === target)) {
+      target.parents!.splice(target.parents!.indexOf(this), 1);
+    }
     this.changed(m!.base, m!.base + m!.size);
   }
 
   unmap(region: Region): void {
-    const i = this.mappings.findIndex((m) => m.region === region);
+    const i = this.mappings.findIndex((m) => !m.window && m.target === region);
     if (i < 0) return;
     const [m] = this.mappings.splice(i, 1);
     this.changed(m!.base, m!.base + m!.size);
   }
 
-  isMapped(region: Region): boolean {
-    return this.mappings.some((m) => m.region === region);
-  }
-
-  /** The regions mapped directly in this space, lowest address first. */
+  /** The regions mapped directly in this space (not through windows), lowest address first. */
   regions(): { region: Region; base: number; priority: number }[] {
     return this.mappings
-      .filter((m): m is Mapping & { region: Region } => m.region !== null)
-      .map((m) => ({ region: m.region, base: m.base, priority: m.priority }))
+      .filter((m) => !m.window)
+      .map((m) => ({ region: m.target as Region, base: m.base, priority: m.priority }))
       .sort((a, b) => a.base - b.base);
   }
 
-  /** A guest read of `size` (1, 2 or 4) bytes; unsigned result. (Replaced as the tables change: call it, do not keep it.) */
-  read!: (addr: number, size: number) => number;
-  /** A guest write of the low `size` (1, 2 or 4) bytes of `value`. (Replaced as the tables change: call it, do not keep it.) */
-  write!: (addr: number, size: number, value: number) => void;
-
-  private searchRead(addr: number, size: number): number {
-    if (this.stale !== 0) this.render();
-    const fr = this.search(addr);
-    const off = addr - fr.origin;
-    const v =
-      (fr.directSizes & size) !== 0 && (off & (size - 1) & fr.alignCheck) === 0
-        ? fr.region.readFn(off, size) | 0
-        : this.readSlow(addr, size) | 0;
+  /** A guest read of `size` (1, 2 or 4) bytes; unsigned result. */
+  read(addr: number, size: number): number {
+    const v = (addr >= 0 && addr < this.tableSize ? (this.ports[addr] ?? this.slowPort).read(size, addr) : this.searchRead(addr, size)) | 0;
+    // One exit, so the optimizer keeps the value an integer on every path.
     return size === 4 ? v >>> 0 : v & SIZE_MASK[size]!;
   }
 
-  private searchWrite(addr: number, size: number, value: number): void {
-    if (this.stale !== 0) this.render();
-    const fr = this.search(addr);
+  /** A guest write of the low `size` (1, 2 or 4) bytes of `value`. */
+  write(addr: number, size: number, value: number): void {
+    const v = size === 4 ? value >>> 0 : value & SIZE_MASK[size]!;
+    if (addr >= 0 && addr < this.tableSize) (this.ports[addr] ?? this.slowPort).write(size, v, addr);
+    else this.searchWrite(addr, size, v);
+  }
+
+  private searchRead(addr: number, size: number): number {
+    const fr = this.rangeAt(addr);
     const off = addr - fr.origin;
-    if ((fr.directSizes & size) !== 0 && (off & (size - 1) & fr.alignCheck) === 0) {
-      fr.region.writeFn(off, size, size === 4 ? value >>> 0 : value & SIZE_MASK[size]!);
-      return;
-    }
-    this.writeSlow(addr, size, value);
+    if ((fr.directSizes & size) !== 0 && (off & (size - 1) & fr.alignCheck) === 0) return fr.ops.read(off, size);
+    return this.readSlow(addr, size);
+  }
+
+  private searchWrite(addr: number, size: number, value: number): void {
+    const fr = this.rangeAt(addr);
+    const off = addr - fr.origin;
+    if ((fr.directSizes & size) !== 0 && (off & (size - 1) & fr.alignCheck) === 0) fr.ops.write(off, size, value);
+    else this.writeSlow(addr, size, value);
   }
 
   /** The region serving `addr` and the offset within it, or null where nothing is mapped. */
   resolve(addr: number): { region: Region; offset: number } | null {
     const fr = this.rangeAt(addr);
-    return fr === UNASSIGNED ? null : { region: fr.region, offset: addr - fr.origin };
+    return fr.region === ALL_ONES ? null : { region: fr.region, offset: addr - fr.origin };
   }
 
   private add(m: Mapping): OverlapReport | null {
@@ -347,15 +340,10 @@ export class AddressSpace {
     }
   }
 
+  /** Binary search of the flat view (after rebuilding it if stale); the last hit is tried first. */
   private rangeAt(addr: number): FlatRange {
     if (!(addr >= 0 && addr < this.size)) return UNASSIGNED;
-    if (this.table.length > 0) return this.table[addr]!;
-    if (this.stale !== 0) this.render();
-    return this.search(addr);
-  }
-
-  /** Binary search of the flat view (large spaces); the last hit is tried first. */
-  private search(addr: number): FlatRange {
+    if (this.stale) this.render();
     const last = this.last;
     if (addr >= last.start && addr < last.end) return last;
     const starts = this.starts;
@@ -375,15 +363,16 @@ export class AddressSpace {
 
   /**
    * [from, to) may now resolve differently: table spaces patch their tables for that range at
-   * once; search spaces rebuild lazily. Spaces showing this one through windows follow.
+   * once; the flat view (every access of search spaces, the general path of table spaces) is
+   * rebuilt lazily. Spaces showing this one through windows follow.
    */
   private changed(from: number, to: number): void {
-    if (this.table.length > 0) this.patch(Math.max(from, 0), Math.min(to, this.size));
-    else this.stale = 1;
-    for (const p of this.parents) {
+    this.stale = true;
+    if (this.tableSize !== 0) this.patch(Math.max(from, 0), Math.min(to, this.size));
+    for (const p of this.parents ?? []) {
       for (const m of p.mappings) {
-        if (m.alias !== this) continue;
-        const shift = m.base - m.aliasBase;
+        if (m.target !== this) continue;
+        const shift = m.base - m.targetBase;
         const a = Math.max(from + shift, m.base);
         const b = Math.min(to + shift, m.base + m.size);
         if (a < b) p.changed(a, b);
@@ -393,21 +382,23 @@ export class AddressSpace {
 
   /** Rewrites the dispatch tables for [from, to). */
   private patch(from: number, to: number): void {
-    const { table, readers, writers, slowReader, slowWriter } = this;
-    table.fill(UNASSIGNED, from, to);
-    readers.fill(slowReader, from, to);
-    writers.fill(slowWriter, from, to);
-    this.entryPointsStale();
+    const { ports, slowPort } = this;
+    for (let a = from; a < to; a++) {
+      ports[a]!.read = slowPort.read;
+      ports[a]!.write = slowPort.write;
+    }
     for (const r of this.flatten(from, to)) {
-      table.fill(r, r.start, r.end);
-      const { readFn, writeFn } = r.region;
+      const ops = r.ops;
+      // Bound, so that a hot port's handler and its state are constants to the optimizer.
+      const readFn = ops.read.bind(ops);
+      const writeFn = ops.write.bind(ops);
       for (let a = r.start; a < r.end; a++) {
         const off = a - r.origin;
         // Constant in the closures below, so the optimizer folds the size test away.
         const sizes = wholeSizes(r, off);
         if (sizes === 0) continue;
-        readers[a] = (size, addr) => ((sizes & size) !== 0 ? readFn(off, size) : this.readSlow(addr, size));
-        writers[a] = (size, value, addr) => {
+        ports[a]!.read = (size, addr) => ((sizes & size) !== 0 ? readFn(off, size) : this.readSlow(addr, size));
+        ports[a]!.write = (size, value, addr) => {
           if ((sizes & size) !== 0) writeFn(off, size, value);
           else this.writeSlow(addr, size, value);
         };
@@ -421,7 +412,7 @@ export class AddressSpace {
     this.ranges = ranges;
     this.starts = Float64Array.from(ranges, (r) => r.start);
     this.last = NO_RANGE;
-    this.stale = 0;
+    this.stale = false;
   }
 
   /** The flat ranges of this space restricted to [from, to). */
@@ -434,7 +425,9 @@ export class AddressSpace {
     }
     const points = [...cuts].sort((a, b) => a - b);
     // Highest priority first, newest first among equals.
-    const ordered = [...this.mappings].sort((a, b) => b.priority - a.priority || b.seq - a.seq);
+    const ordered = this.mappings
+      .filter((m) => m.base < to && m.base + m.size > from)
+      .sort((a, b) => b.priority - a.priority || b.seq - a.seq);
     const out: FlatRange[] = [];
     for (let k = 0; k + 1 < points.length; k++) this.fill(ordered, 0, points[k]!, points[k + 1]!, out);
     return mergeAdjacent(out);
@@ -445,14 +438,19 @@ export class AddressSpace {
     for (let j = from; j < ordered.length; j++) {
       const m = ordered[j]!;
       if (m.base > start || m.base + m.size < end) continue;
-      if (m.region) {
-        out.push(new FlatRange(start, end, m.region, m.base));
+      const shift = m.base - m.targetBase;
+      const target = m.target;
+      if (target instanceof Region) {
+        // A region, directly or through a window: what lies past its end stays a hole here.
+        const regionEnd = shift + target.size;
+        if (regionEnd <= start) continue;
+        out.push(new FlatRange(start, Math.min(end, regionEnd), target, shift));
+        if (regionEnd < end) this.fill(ordered, j + 1, regionEnd, end, out);
         return;
       }
       // A window shows what the target space has there; its holes fall through to lower mappings.
-      const shift = m.base - m.aliasBase;
       let cursor = start;
-      for (const p of m.alias!.flatten(start - shift, end - shift)) {
+      for (const p of target.flatten(start - shift, end - shift)) {
         const piece = shift === 0 ? p : new FlatRange(p.start + shift, p.end + shift, p.region, p.origin + shift);
         if (piece.start > cursor) this.fill(ordered, j + 1, cursor, piece.start, out);
         out.push(piece);
@@ -493,19 +491,19 @@ function accessSize(r: Region, l: number, offset: number): number {
 /** QEMU's access_with_adjusted_size: split into (or widen to) the sizes the handler implements. */
 function dispatchRead(r: Region, offset: number, size: number): number {
   const step = Math.max(Math.min(size, r.implMax), r.implMin);
-  if (step === size) return r.readFn(offset, size);
+  if (step === size) return r.ops.read(offset, size);
   let v = 0;
-  for (let i = 0; i < size; i += step) v |= (r.readFn(offset + i, step) & SIZE_MASK[step]!) << (8 * i);
+  for (let i = 0; i < size; i += step) v |= (r.ops.read(offset + i, step) & SIZE_MASK[step]!) << (8 * i);
   return v >>> 0;
 }
 
 function dispatchWrite(r: Region, offset: number, size: number, value: number): void {
   const step = Math.max(Math.min(size, r.implMax), r.implMin);
   if (step === size) {
-    r.writeFn(offset, size, value);
+    r.ops.write(offset, size, value);
     return;
   }
-  for (let i = 0; i < size; i += step) r.writeFn(offset + i, step, (value >>> (8 * i)) & SIZE_MASK[step]!);
+  for (let i = 0; i < size; i += step) r.ops.write(offset + i, step, (value >>> (8 * i)) & SIZE_MASK[step]!);
 }
 
 function mergeAdjacent(ranges: FlatRange[]): FlatRange[] {

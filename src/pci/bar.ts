@@ -22,20 +22,21 @@ export const BAR_UNMAPPED = -1n;
 const MIN_SIZE: Record<BarKind, number> = { io: 4, mem32: 16, mem64: 16, rom: 2048 };
 
 /**
- * One base address register: its type bits, size, and the container its registers live in.
- * `address` is where it currently decodes (BAR_UNMAPPED when it does not); the function
- * recomputes it after every write to the BAR or the command register.
+ * One base address register: its type bits and what answers the accesses it decodes, either
+ * one region (`spec.ops`) or a container of regions (`contents`), which also give its name and size. `address` is where it
+ * currently decodes (BAR_UNMAPPED when it does not); the function recomputes it after every write
+ * to the BAR or the command register.
  */
 export class Bar {
   /** The low bits the BAR reports (I/O bit, 64-bit type, prefetchable); read-only to the guest. */
   readonly type: number;
-  /** The BAR's registers, at offsets from 0; mapped into the bus's space as a window. */
-  readonly contents: AddressSpace;
   address: bigint = BAR_UNMAPPED;
+  /** The whole BAR's handler, when the device gave one; else the container of its regions. */
+  private readonly target: Region | AddressSpace;
 
   constructor(
     readonly index: number,
-    readonly spec: BarSpec,
+    spec: BarSpec,
   ) {
     const { kind, size, name } = spec;
     if (index < 0 || index > PCI_ROM_SLOT || (kind === "rom") !== (index === PCI_ROM_SLOT)) {
@@ -55,28 +56,67 @@ export class Bar {
       kind === "io"
         ? PCI_BASE_ADDRESS_SPACE_IO
         : (kind === "mem64" ? PCI_BASE_ADDRESS_MEM_TYPE_64 : 0) | (spec.prefetchable ? PCI_BASE_ADDRESS_MEM_PREFETCH : 0);
-    this.contents = new AddressSpace(name, size);
-    if (spec.ops) this.contents.map(new Region(name, size, spec.ops, spec.regionOptions), 0);
+    this.target = spec.ops ? regionFor(spec.ops, name, size, spec.regionOptions) : new AddressSpace(name, size);
+  }
+
+  get size(): number {
+    return this.target.size;
+  }
+  get name(): string {
+    return this.target.name;
   }
 
   get kind(): BarKind {
-    return this.spec.kind;
+    if (this.index === PCI_ROM_SLOT) return "rom";
+    if (this.type & PCI_BASE_ADDRESS_SPACE_IO) return "io";
+    return this.type & PCI_BASE_ADDRESS_MEM_TYPE_64 ? "mem64" : "mem32";
   }
-  get size(): number {
-    return this.spec.size;
+
+  /** The BAR's registers at offsets from 0, for a BAR declared without `ops`: map its regions here. */
+  get contents(): AddressSpace {
+    if (this.target instanceof Region) {
+      throw new Error(`BAR ${this.index} (${this.name}) has one handler for all of it; it has no contents to map into`);
+    }
+    return this.target;
   }
-  get name(): string {
-    return this.spec.name;
+
+  /** What the bus's space shows at the BAR's address (through a window). */
+  get decoder(): Region | AddressSpace {
+    return this.target;
   }
+
   get isIo(): boolean {
-    return this.spec.kind === "io";
+    return (this.type & PCI_BASE_ADDRESS_SPACE_IO) !== 0;
   }
   get is64(): boolean {
-    return this.spec.kind === "mem64";
+    return (this.type & PCI_BASE_ADDRESS_MEM_TYPE_64) !== 0;
+  }
+  get prefetchable(): boolean {
+    return !this.isIo && (this.type & PCI_BASE_ADDRESS_MEM_PREFETCH) !== 0;
   }
   get mapped(): boolean {
     return this.address !== BAR_UNMAPPED;
   }
+}
+
+/** The last few regions made without options: a handler many BARs share finds its region here. */
+const recentRegions: Region[] = [];
+const RECENT_REGIONS = 8;
+
+/**
+ * The BAR's region: one per BAR, except that BARs with the same handler object (a module-level
+ * one: ROMs, e1000's I/O ports), name and size and no options share one Region, which holds
+ * nothing per BAR; a machine of ten thousand such devices then makes one instead of ten thousand.
+ */
+function regionFor(ops: RegionOps, name: string, size: number, options: RegionOptions | undefined): Region {
+  if (options) return new Region(name, size, ops, options);
+  let region = recentRegions.find((r) => r.ops === ops && r.name === name && r.size === size);
+  if (!region) {
+    region = new Region(name, size, ops);
+    recentRegions.unshift(region);
+    recentRegions.length = Math.min(recentRegions.length, RECENT_REGIONS);
+  }
+  return region;
 }
 
 function isPowerOfTwo(n: number): boolean {

@@ -74,7 +74,7 @@ export abstract class PciBridgeDevice extends PciDevice {
     // 66 MHz capable and fast back-to-back, on both sides (QEMU's pci_bridge_initfn).
     this.config.set16(PCI_STATUS, this.config.get16(PCI_STATUS) | PCI_STATUS_66MHZ | PCI_STATUS_FAST_BACK);
     this.config.set16(PCI_SEC_STATUS, PCI_STATUS_66MHZ | PCI_STATUS_FAST_BACK);
-    this.function.onConfigWrite(PCI_PRIMARY_BUS, 3, () => this.function.bus?.root.invalidateRouting());
+    this.function.onConfigWrite(PCI_PRIMARY_BUS, 3, () => this.function.bus?.root.routing!.invalidate());
     this.function.onConfigWrite(PCI_COMMAND, 2, () => this.updateWindows());
     this.function.onConfigWrite(PCI_IO_BASE, 2, () => this.updateWindows());
     this.function.onConfigWrite(PCI_MEMORY_BASE, 20, () => this.updateWindows());
@@ -112,18 +112,15 @@ export abstract class PciBridgeDevice extends PciDevice {
     // QEMU's pcie_bus_realize: extended config reaches a PCIe bus whose parent bus allows it.
     this.secondary.express = this.secondaryIsExpress;
     this.secondary.allowsExtendedConfig = this.secondaryIsExpress && primary.allowsExtendedConfig;
-    // QEMU links a new child bus at the head of its parent's list; routing walks it in that order.
-    primary.children.unshift(this.secondary);
-    primary.root.invalidateRouting();
+    primary.addChild(this.secondary);
     this.updateWindows();
   }
 
   override unplugging(): void {
     const primary = this.function.bus!;
     this.unmapWindows();
-    if (this.secondary) primary.children.splice(primary.children.indexOf(this.secondary), 1);
+    if (this.secondary) primary.removeChild(this.secondary);
     this.secondary = null;
-    primary.root.invalidateRouting();
   }
 
   /** The three windows as the guest programmed them. */
@@ -178,7 +175,7 @@ export abstract class PciBridgeDevice extends PciDevice {
     const old = this.control;
     this.control = this.config.get16(PCI_BRIDGE_CONTROL);
     // The bus-reset bit hides the secondary bus from config cycles (QEMU skips it while set).
-    this.function.bus?.root.invalidateRouting();
+    this.function.bus?.root.routing!.invalidate();
     this.updateWindows();
     // A 0 -> 1 transition resets everything behind the bridge.
     if (~old & this.control & PCI_BRIDGE_CTL_BUS_RESET && this.secondary) {

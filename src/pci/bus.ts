@@ -2,17 +2,9 @@ import type { EventEmitter } from "eventemitter3";
 import { MachbusError } from "../errors.js";
 import type { MachineEvents } from "../events.js";
 import { AddressSpace } from "../memory/address-space.js";
-import {
-  PCI_BRIDGE_CONTROL,
-  PCI_BRIDGE_CTL_BUS_RESET,
-  PCI_FUNC_MAX,
-  PCI_SECONDARY_BUS,
-  PCI_SUBORDINATE_BUS,
-  pciDevfn,
-  pciFunc,
-  pciSlot,
-} from "./constants.js";
+import { PCI_FUNC_MAX, PCI_SECONDARY_BUS, pciDevfn, pciFunc, pciSlot } from "./constants.js";
 import { ConfigArena } from "./config-arena.js";
+import { ConfigRouting } from "./config-routing.js";
 import type { PciFunction } from "./function.js";
 
 /** Maps a function's INTx pin (0 = INTA) to the pin or link it drives one level up. */
@@ -40,8 +32,6 @@ export const swizzle: MapIrq = (fn, pin) => (pin + pciSlot(fn.devfn)) & 3;
  */
 export class PciBus {
   readonly functions: (PciFunction | undefined)[] = new Array(256).fill(undefined);
-  /** What config cycles see, by devfn: `functions` minus functions 1-7 of slots without function 0. */
-  readonly visible: (PciFunction | undefined)[] = new Array(256).fill(undefined);
   readonly children: PciBus[] = [];
   /** Slots the board keeps for itself (QEMU's slot_reserved_mask). */
   slotReservedMask = 0;
@@ -62,20 +52,12 @@ export class PciBus {
 
   private irqCount: Int32Array | null = null;
   private setIrqFn: SetIrq | null = null;
-  /**
-   * Root bus only: bus number -> the `visible` array of the bus a config cycle reaches (an empty
-   * one where none does). Rebuilt at once when bridges change bus numbers, so the config-cycle
-   * path is two array loads.
-   */
-  routing: (PciFunction | undefined)[][] = new Array(256).fill(NO_FUNCTIONS);
-  private routedBuses: (PciBus | null)[] = new Array(256).fill(null);
+  /** Root bus only: every bus below it by name (a name given twice lists each bus with it). */
+  private readonly named: Map<string, PciBus[]> | null;
   /** Root bus only: config bytes of every function below it. */
   readonly arena: ConfigArena | null;
-  /**
-   * Root bus only: told when what config cycles reach changes, with the bus whose functions
-   * changed, or null when bus numbering changed (the host's fast path listens).
-   */
-  onRoutingChange: ((bus: PciBus | null) => void) | null = null;
+  /** Root bus only: which function each config cycle reaches (the host, ECAM and reports ask it). */
+  readonly routing: ConfigRouting | null;
 
   constructor(
     /** QEMU's bus id: "pci.0" for the root, the bridge's id for a secondary bus. */
@@ -88,7 +70,8 @@ export class PciBus {
     readonly parentBridge: PciFunction | null = null,
   ) {
     this.arena = parentBridge ? null : new ConfigArena();
-    if (!parentBridge) this.invalidateRouting();
+    this.routing = parentBridge ? null : new ConfigRouting(this, this.arena!);
+    this.named = parentBridge ? null : new Map([[name, [this]]]);
   }
 
   get isRoot(): boolean {
@@ -237,8 +220,7 @@ export class PciBus {
     fn.applyMultifunctionBit();
     this.root.arena!.attach(fn.space);
     this.functions[devfn] = fn;
-    this.updateVisible(devfn);
-    this.root.onRoutingChange?.(this);
+    this.root.routing!.invalidate();
     fn.updateMappings();
   }
 
@@ -248,10 +230,9 @@ export class PciBus {
     fn.powered = false;
     fn.updateMappings();
     this.functions[fn.devfn] = undefined;
-    this.updateVisible(fn.devfn);
     this.root.arena!.detach(fn.space);
+    this.root.routing!.invalidate();
     fn.bus = null;
-    this.root.onRoutingChange?.(this);
   }
 
   /**
@@ -261,8 +242,7 @@ export class PciBus {
   setPower(fn: PciFunction, on: boolean): void {
     if (fn.powered === on || this.functions[fn.devfn] !== fn) return;
     fn.powered = on;
-    this.updateVisible(fn.devfn);
-    this.root.onRoutingChange?.(this);
+    this.root.routing!.invalidate();
     fn.updateMappings();
     if (!on) fn.owner.reset();
   }
@@ -272,38 +252,36 @@ export class PciBus {
     for (const fn of this.functions) if (fn) yield fn;
   }
 
-  // ---- config-cycle routing ----
-
-  /**
-   * The function a config cycle reaches: bus number -> bus (through bridges), then devfn.
-   * Functions 1-7 are invisible while function 0 is missing, as a guest's scan expects.
-   */
-  findFunction(busNumber: number, devfn: number): PciFunction | undefined {
-    return this.routing[busNumber]![devfn];
+  /** Links a bridge's secondary bus below this one: QEMU puts a new child bus first in its parent's list. */
+  addChild(child: PciBus): void {
+    this.children.unshift(child);
+    const named = this.root.named!;
+    named.set(child.name, [...(named.get(child.name) ?? []), child]);
+    this.root.routing!.invalidate();
   }
 
-  /** Recomputes routing after a bridge's bus numbers or bus-reset bit changed, or a bridge came or went. */
-  invalidateRouting(): void {
-    for (let n = 0; n < 256; n++) {
-      const bus = findBusNumber(this, n);
-      this.routedBuses[n] = bus;
-      this.routing[n] = bus ? bus.visible : NO_FUNCTIONS;
-    }
-    this.onRoutingChange?.(null);
+  removeChild(child: PciBus): void {
+    const i = this.children.indexOf(child);
+    if (i < 0) return;
+    this.children.splice(i, 1);
+    const named = this.root.named!;
+    const rest = named.get(child.name)!.filter((b) => b !== child);
+    if (rest.length) named.set(child.name, rest);
+    else named.delete(child.name);
+    this.root.routing!.invalidate();
   }
 
-  /** The bus config cycles for bus number `n` reach, or null. */
+  /** The bus called `name` below the root (the first in depth-first order if several are), or undefined. */
+  busNamed(name: string): PciBus | undefined {
+    const list = this.root.named!.get(name);
+    if (!list || list.length < 2) return list?.[0];
+    for (const bus of this.root.walk()) if (list.includes(bus)) return bus;
+    return undefined;
+  }
+
+  /** The bus config cycles for bus number `n` reach, or null (the root's routing answers). */
   findBus(busNumber: number): PciBus | null {
-    return this.routedBuses[busNumber] ?? null;
-  }
-
-  private updateVisible(devfn: number): void {
-    const slot = devfn & ~7;
-    const hasF0 = this.functions[slot] !== undefined;
-    for (let f = 0; f < 8; f++) {
-      const fn = this.functions[slot + f];
-      this.visible[slot + f] = (f === 0 || hasF0) && fn?.powered ? fn : undefined;
-    }
+    return this.root.routing!.busAt(busNumber);
   }
 
   /** All buses below and including this one, depth first. */
@@ -311,31 +289,4 @@ export class PciBus {
     yield this;
     for (const child of this.children) yield* child.walk();
   }
-}
-
-/** The routing entry of a bus number no bridge claims (never written). */
-const NO_FUNCTIONS: undefined[] = new Array(256).fill(undefined);
-
-/** Whether a config cycle for bus `n` goes through `bridge` (QEMU's pci_secondary_bus_in_range). */
-function bridgeClaims(bridge: PciFunction, n: number): boolean {
-  const c = bridge.space.config;
-  return !(c[PCI_BRIDGE_CONTROL]! & PCI_BRIDGE_CTL_BUS_RESET) && c[PCI_SECONDARY_BUS]! <= n && n <= c[PCI_SUBORDINATE_BUS]!;
-}
-
-/** QEMU's pci_find_bus_nr, from the root: at each level the first child bus whose range holds `n`. */
-function findBusNumber(root: PciBus, n: number): PciBus | null {
-  if (root.number === n) return root;
-  let bus: PciBus | null = root;
-  while (bus) {
-    let next: PciBus | null = null;
-    for (const child of bus.children) {
-      if (child.number === n) return child;
-      if (bridgeClaims(child.parentBridge!, n)) {
-        next = child;
-        break;
-      }
-    }
-    bus = next;
-  }
-  return null;
 }

@@ -37,6 +37,7 @@ export class Capabilities {
   add(id: number, size: number, offset?: number): number {
     const where = offset === undefined ? this.findSpace(id, size) : this.checkPlacement(id, size, offset);
     const s = this.space;
+    s.ownMasks();
     s.config[where + PCI_CAP_LIST_ID] = id;
     s.config[where + PCI_CAP_LIST_NEXT] = s.config[PCI_CAPABILITY_LIST]!;
     s.config[PCI_CAPABILITY_LIST] = where;
@@ -75,6 +76,7 @@ export class Capabilities {
     if (!found) return 0;
     const s = this.space;
     const { offset, previous } = found;
+    s.ownMasks();
     s.config[previous] = s.config[offset + PCI_CAP_LIST_NEXT]!;
     s.wmask.fill(0xff, offset, offset + size);
     s.w1cmask.fill(0, offset, offset + size);
@@ -105,6 +107,7 @@ export class Capabilities {
    */
   reserve(offset: number, size: number): void {
     this.checkBounds(0, size, offset);
+    this.space.ownMasks();
     this.space.used.fill(0xff, offset, Math.min(alignUp4(offset + size), PCI_CONFIG_SPACE_SIZE));
   }
 
@@ -236,6 +239,7 @@ export class ExtendedCapabilities {
     const entries = this.list();
     const where = offset ?? (entries.length === 0 ? EXT_CAP_START : this.findSpace(id, size));
     this.checkPlacement(id, size, where, entries.length === 0, allowOverlap);
+    s.ownMasks();
     if (entries.length > 0) {
       const last = entries[entries.length - 1]!.offset;
       setLe(s.config, last, (getLe(s.config, last, 4) & 0x000fffff) | (where << 20), 4);
@@ -254,6 +258,7 @@ export class ExtendedCapabilities {
     let previous = -1;
     for (const cap of this) {
       if (cap.id === id) {
+        s.ownMasks();
         const header = getLe(s.config, cap.offset, 4);
         if (previous < 0) setLe(s.config, cap.offset, header & 0xfff00000, 4);
         else setLe(s.config, previous, (getLe(s.config, previous, 4) & 0x000fffff) | (header & 0xfff00000), 4);

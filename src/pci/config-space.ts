@@ -26,27 +26,78 @@ import {
 } from "./constants.js";
 
 /**
+ * The four masks of a config space, in one buffer. Shared (copy on write) by functions whose
+ * masks are byte for byte the same; once `shared`, no one writes it.
+ */
+export class ConfigMasks {
+  readonly wmask: Uint8Array;
+  readonly w1cmask: Uint8Array;
+  readonly cmask: Uint8Array;
+  readonly used: Uint8Array;
+  shared = false;
+
+  /** wmask, w1cmask, cmask, used, in that order. */
+  constructor(readonly bytes: Uint8Array) {
+    const size = bytes.length >> 2;
+    this.wmask = bytes.subarray(0, size);
+    this.w1cmask = bytes.subarray(size, 2 * size);
+    this.cmask = bytes.subarray(2 * size, 3 * size);
+    this.used = bytes.subarray(3 * size);
+  }
+}
+
+/**
  * One function's configuration space: the bytes and QEMU's four parallel byte masks.
  *  - wmask: bits the guest may write;
  *  - w1cmask: bits the guest clears by writing 1 (status error bits);
  *  - cmask: bits that must match when state is loaded (identity, read-only capability bytes);
  *  - used: bytes claimed by capabilities (or reserved), so new capabilities find free room.
  * Model code writes with the set* methods (no masks); the guest writes through guestWrite.
+ *
+ * Masks only change while a device is built and when capabilities are added, removed or moved.
+ * Once a function is plugged its masks may be shared with every identical function of the
+ * machine (ConfigArena): from then on, code that changes a mask calls ownMasks() first, as
+ * Capabilities, registerBar and restore do.
  */
 export class ConfigSpace {
   /** The bytes; a plugged function's live in its machine's ConfigArena (see rebind). */
   readonly config: Uint8Array;
-  readonly wmask: Uint8Array;
-  readonly w1cmask: Uint8Array;
-  readonly cmask: Uint8Array;
-  readonly used: Uint8Array;
+  private maskSet: ConfigMasks;
 
   constructor(readonly size: number) {
-    this.config = new Uint8Array(size);
-    this.wmask = new Uint8Array(size);
-    this.w1cmask = new Uint8Array(size);
-    this.cmask = new Uint8Array(size);
-    this.used = new Uint8Array(size);
+    // One allocation for the bytes and the masks (a buffer costs far more to make than its bytes).
+    const storage = new Uint8Array(5 * size);
+    this.config = storage.subarray(0, size);
+    this.maskSet = new ConfigMasks(storage.subarray(size));
+  }
+
+  get wmask(): Uint8Array {
+    return this.maskSet.wmask;
+  }
+  get w1cmask(): Uint8Array {
+    return this.maskSet.w1cmask;
+  }
+  get cmask(): Uint8Array {
+    return this.maskSet.cmask;
+  }
+  get used(): Uint8Array {
+    return this.maskSet.used;
+  }
+
+  /** The masks this space uses now (perhaps shared). */
+  get masks(): ConfigMasks {
+    return this.maskSet;
+  }
+
+  /** Uses `masks` (holding the same bytes as this space's own) from now on, until ownMasks(). */
+  shareMasks(masks: ConfigMasks): void {
+    masks.shared = true;
+    this.maskSet = masks;
+  }
+
+  /** Gives this space its own copy of the masks if it shares them: call before changing one. */
+  ownMasks(): void {
+    if (this.maskSet.shared) this.maskSet = new ConfigMasks(this.maskSet.bytes.slice());
   }
 
   /** Little-endian read of `len` (1..4) bytes; the caller keeps addr + len within the space. */
@@ -105,14 +156,19 @@ export class ConfigSpace {
   snapshot(): Uint8Array {
     const n = this.size;
     const out = new Uint8Array(5 * n);
-    [this.config, this.wmask, this.w1cmask, this.cmask, this.used].forEach((a, i) => out.set(a, i * n));
+    out.set(this.config);
+    out.set(this.maskSet.bytes, n);
     return out;
   }
 
   /** Puts back what snapshot() copied. */
   restore(saved: Uint8Array): void {
     const n = this.size;
-    [this.config, this.wmask, this.w1cmask, this.cmask, this.used].forEach((a, i) => a.set(saved.subarray(i * n, (i + 1) * n)));
+    this.config.set(saved.subarray(0, n));
+    const masks = saved.subarray(n);
+    if (masks.every((b, i) => b === this.maskSet.bytes[i])) return;
+    this.ownMasks();
+    this.maskSet.bytes.set(masks);
   }
 }
 

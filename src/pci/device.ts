@@ -75,11 +75,11 @@ export const DRIVER_INFO = Symbol.for("machbus.driverInfo");
  */
 export abstract class PciDevice implements FunctionOwner {
   readonly function: PciFunction;
-  readonly capabilities: Capabilities;
-  readonly extendedCapabilities: ExtendedCapabilities;
   readonly id: string | null;
   readonly driver: string;
   readonly props: DeviceProps;
+  private caps: Capabilities | null = null;
+  private extendedCaps: ExtendedCapabilities | null = null;
 
   protected constructor(identity: PciIdentity, props: DeviceProps) {
     this.driver = (new.target as unknown as { [DRIVER_INFO]?: { name: string } })[DRIVER_INFO]?.name ?? new.target.name;
@@ -88,9 +88,6 @@ export abstract class PciDevice implements FunctionOwner {
     const fn = new PciFunction(this, { express: identity.express ?? false, bridge: identity.bridge ?? false });
     fn.multifunction = props.multifunction;
     this.function = fn;
-    const label = (): string => fn.label;
-    this.capabilities = new Capabilities(fn.space, label);
-    this.extendedCapabilities = new ExtendedCapabilities(fn.space, label);
     writeIdentity(fn.space, identity);
     initHeaderMasks(fn.space);
     if (!props.command_serr_enable) {
@@ -100,6 +97,16 @@ export abstract class PciDevice implements FunctionOwner {
 
   get config(): ConfigSpace {
     return this.function.space;
+  }
+
+  /** The capability list (made on first use: many devices have none). */
+  get capabilities(): Capabilities {
+    return (this.caps ??= new Capabilities(this.function.space, () => this.function.label));
+  }
+
+  /** PCI Express extended capabilities (0x100 and up; only 4096-byte config spaces have room). */
+  get extendedCapabilities(): ExtendedCapabilities {
+    return (this.extendedCaps ??= new ExtendedCapabilities(this.function.space, () => this.function.label));
   }
 
   /** Declares BAR `index`; its registers come from `spec.ops` or from regions mapped into `bar.contents`. */
@@ -133,7 +140,7 @@ export abstract class PciDevice implements FunctionOwner {
     } else if (size === 0 || (size & (size - 1)) !== 0) {
       throw new MachbusError("bad-property-value", `ROM size ${size} is not a power of two`);
     }
-    this.defineBar(6, { kind: "rom", size, name: `${this.driver}.rom`, ops: { read: () => 0xffffffff, write: () => {} } });
+    this.defineBar(6, { kind: "rom", size, name: romRegionName(this.driver), ops: UNREADABLE_ROM });
   }
 
   /** Drives the device's INTx pin. */
@@ -150,6 +157,14 @@ export abstract class PciDevice implements FunctionOwner {
     this.function.reset();
   }
 
+  /**
+   * After a hot-plug: QEMU resets the new device (its DeviceClass reset), but not its PCI state,
+   * which only its bus's reset clears; so, say, the e1000's cache-line size of 0x10 stays.
+   */
+  hotplugReset(): void {
+    this.resetRegisters();
+  }
+
   /** After a snapshot replaced config bytes and state: re-derive what depends on them (windows, routing, levels). */
   stateLoaded(): void {}
 
@@ -158,6 +173,16 @@ export abstract class PciDevice implements FunctionOwner {
 
   /** Called before the device leaves its bus. */
   unplugging(): void {}
+}
+
+/** The expansion ROM's contents as the guest sees them: all ones (the bytes are not modelled). */
+const UNREADABLE_ROM = { read: (): number => 0xffffffff, write: (): void => {} };
+const romNames = new Map<string, string>();
+/** QEMU's "<driver>.rom", one string per driver. */
+function romRegionName(driver: string): string {
+  let name = romNames.get(driver);
+  if (name === undefined) romNames.set(driver, (name = `${driver}.rom`));
+  return name;
 }
 
 function writeIdentity(s: ConfigSpace, id: PciIdentity): void {

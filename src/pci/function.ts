@@ -56,6 +56,12 @@ export interface FunctionOwner {
   reset(): void;
 }
 
+const NO_HOOKS: readonly never[] = [];
+const MULTIFUNCTION = 1;
+const HOTPLUGGED = 2;
+const POWERED = 4;
+const BRIDGE = 8;
+const EXPRESS = 16;
 const U64 = (1n << 64n) - 1n;
 const U32 = 0xffffffffn;
 
@@ -71,19 +77,15 @@ export class PciFunction {
   devfn = -1;
   /** One bit per INTx pin: the level the device drives. */
   irqState = 0;
-  multifunction = false;
-  /** Set on hot-plugged functions (QEMU hides those whose function 0 is missing). */
-  hotplugged = false;
-  /** QEMU's has_power: an unpowered (unplugging) function decodes no BAR. */
-  powered = true;
-  readonly isBridge: boolean;
-  readonly isExpress: boolean;
+  /** The flags below, as bits (one field instead of five: machines have thousands of functions). */
+  private flags = POWERED;
 
   /** State beyond config space that snapshots carry, as described state (see keepState). */
   readonly states: KeptState[] = [];
-  private writeHooks: Hook<ConfigWriteHook>[] = [];
-  private resetHooks: (() => void)[] = [];
-  private readHooks: ReadHook[] = [];
+  // Shared empty lists until a hook arrives: most functions have few hooks or none.
+  private writeHooks: readonly Hook<ConfigWriteHook>[] = NO_HOOKS;
+  private resetHooks: readonly (() => void)[] = NO_HOOKS;
+  private readHooks: readonly ReadHook[] = NO_HOOKS;
   /** Per dword of config space: 1 where a read hook wants to see the access (null: none). */
   private readHookMap: Uint8Array | null = null;
 
@@ -91,9 +93,35 @@ export class PciFunction {
     readonly owner: FunctionOwner,
     options: { express: boolean; bridge: boolean },
   ) {
-    this.isExpress = options.express;
-    this.isBridge = options.bridge;
+    this.flags |= (options.express ? EXPRESS : 0) | (options.bridge ? BRIDGE : 0);
     this.space = new ConfigSpace(options.express ? 4096 : 256);
+  }
+
+  get multifunction(): boolean {
+    return (this.flags & MULTIFUNCTION) !== 0;
+  }
+  set multifunction(on: boolean) {
+    this.flags = on ? this.flags | MULTIFUNCTION : this.flags & ~MULTIFUNCTION;
+  }
+  /** Set on hot-plugged functions (QEMU hides those whose function 0 is missing). */
+  get hotplugged(): boolean {
+    return (this.flags & HOTPLUGGED) !== 0;
+  }
+  set hotplugged(on: boolean) {
+    this.flags = on ? this.flags | HOTPLUGGED : this.flags & ~HOTPLUGGED;
+  }
+  /** QEMU's has_power: an unpowered (unplugging) function decodes no BAR. */
+  get powered(): boolean {
+    return (this.flags & POWERED) !== 0;
+  }
+  set powered(on: boolean) {
+    this.flags = on ? this.flags | POWERED : this.flags & ~POWERED;
+  }
+  get isBridge(): boolean {
+    return (this.flags & BRIDGE) !== 0;
+  }
+  get isExpress(): boolean {
+    return (this.flags & EXPRESS) !== 0;
   }
 
   /** "e1000" or "e1000,id=net0" plus the address once plugged: how errors and events name it. */
@@ -139,7 +167,7 @@ export class PciFunction {
   // ---- hooks for device models and engine features (MSI, MSI-X, bridges) ----
 
   onConfigWrite(start: number, len: number, fn: ConfigWriteHook): void {
-    this.writeHooks.push({ start, end: start + len, fn });
+    this.writeHooks = [...this.writeHooks, { start, end: start + len, fn }];
   }
 
   /**
@@ -149,7 +177,7 @@ export class PciFunction {
    */
   onConfigRead(start: number, len: number, fn: ConfigReadHook, armed = true): ConfigReadHookHandle {
     const hook: ReadHook = { start, end: start + len, fn, armed };
-    this.readHooks.push(hook);
+    this.readHooks = [...this.readHooks, hook];
     if (armed) this.readHooksChanged();
     return {
       arm: (on) => {
@@ -168,7 +196,7 @@ export class PciFunction {
       for (const h of armed) map.fill(1, h.start >> 2, ((h.end - 1) >> 2) + 1);
       this.readHookMap = map;
     }
-    if (this.bus) this.bus.root.onRoutingChange?.(this.bus); // the host re-reads which dwords are hooked
+    this.bus?.root.routing!.invalidate(); // functions with armed read hooks leave the fast path
   }
 
   /** Per config dword, 1 where a read hook runs; null without read hooks. */
@@ -199,7 +227,7 @@ export class PciFunction {
 
   /** Engine features with reset state of their own (MSI, MSI-X) register here. */
   onReset(fn: () => void): void {
-    this.resetHooks.push(fn);
+    this.resetHooks = [...this.resetHooks, fn];
   }
 
   private runReadHooks(addr: number, len: number): void {
@@ -214,6 +242,7 @@ export class PciFunction {
     const reg = this.barRegister(bar.index);
     this.bars[bar.index] = bar;
     const s = this.space;
+    s.ownMasks();
     setLe(s.config, reg, bar.type, 4);
     // wmask = ~(size - 1): I/O BARs keep their upper 16 bits writable, as on QEMU.
     const mask = (U64 & ~(BigInt(bar.size) - 1n)) | (bar.index === PCI_ROM_SLOT ? BigInt(PCI_ROM_ADDRESS_ENABLE) : 0n);
@@ -236,16 +265,15 @@ export class PciFunction {
   barAddress(bar: Bar): bigint {
     const s = this.space;
     const cmd = s.get16(PCI_COMMAND);
+    if (!(cmd & (bar.isIo ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY))) return BAR_UNMAPPED;
     const reg = this.barRegister(bar.index);
     const size = BigInt(bar.size);
     if (bar.isIo) {
-      if (!(cmd & PCI_COMMAND_IO)) return BAR_UNMAPPED;
       const addr = BigInt(getLe(s.config, reg, 4)) & ~(size - 1n);
       const last = addr + size - 1n;
       if (last <= addr || last >= U32 || addr === 0n) return BAR_UNMAPPED;
       return addr;
     }
-    if (!(cmd & PCI_COMMAND_MEMORY)) return BAR_UNMAPPED;
     let addr = bar.is64 ? BigInt(getLe(s.config, reg, 4)) | (BigInt(getLe(s.config, reg + 4, 4)) << 32n) : BigInt(getLe(s.config, reg, 4));
     if (bar.index === PCI_ROM_SLOT && !(addr & BigInt(PCI_ROM_ADDRESS_ENABLE))) return BAR_UNMAPPED;
     addr &= ~(size - 1n);
@@ -264,11 +292,11 @@ export class PciFunction {
       const prev = bar.address;
       if (next === prev) continue;
       const space = this.barSpace(bar);
-      if (prev !== BAR_UNMAPPED && fits(space, prev, bar.size)) space.unmapWindow(bar.contents, Number(prev));
+      if (prev !== BAR_UNMAPPED && fits(space, prev, bar.size)) space.unmapWindow(bar.decoder, Number(prev), this.label);
       bar.address = next;
       // A BAR outside the space (an I/O BAR above 0xffff) decodes nothing the CPU can reach.
       if (next !== BAR_UNMAPPED && fits(space, next, bar.size)) {
-        space.mapWindow(bar.contents, Number(next), bar.size, { targetBase: 0, owner: this.label });
+        space.mapWindow(bar.decoder, Number(next), bar.size, { targetBase: 0, owner: this.label });
       }
       this.bus.events.emit(next === BAR_UNMAPPED ? "bar-unmapped" : "bar-mapped", {
         device: this.owner.id ?? this.owner.driver,

@@ -21,6 +21,25 @@ export function loadConfigFixture(name: string): ConfigFixture {
   return JSON.parse(readFileSync(`${QEMU_FIXTURES}config/${name}.json`, "utf8")) as ConfigFixture;
 }
 
+/** monitor/hotplug-*.json: QMP device_add (or HMP port writes) step by step, and what bus 0 showed after each. */
+export interface HotplugFixture {
+  qemu: string;
+  args: string[];
+  steps: {
+    note: string;
+    deviceAdd?: { driver: string } & Record<string, string | boolean>;
+    hmp?: string[];
+    result: { ok: boolean; error?: { class: string; desc: string } };
+    present?: string[];
+    dwords?: Record<string, Record<string, string>>;
+    infoPci?: string;
+  }[];
+}
+
+export function loadHotplugFixture(name: string): HotplugFixture {
+  return JSON.parse(readFileSync(`${QEMU_FIXTURES}monitor/${name}.json`, "utf8")) as HotplugFixture;
+}
+
 /** A config dword QEMU showed: its reset value or what it read back after all ones were written. */
 export function configDword(name: string, kind: "reset" | "writeOnes", offset: number, bdf = "00:02.0"): number {
   const fn = loadConfigFixture(name).functions.find((f) => f.bdf === bdf);

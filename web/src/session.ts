@@ -156,7 +156,7 @@ function apply(machine: Machine, change: Change): unknown {
 
 /** Whether config cycles reach `fn`: its bus has the number the guest gave it and no other bus claims that number first. */
 export function reachable(machine: Machine, fn: PciFunction): boolean {
-  return machine.rootBus.findFunction(fn.bus!.number, fn.devfn) === fn;
+  return machine.rootBus.routing!.functionAt(fn.bus!.number, fn.devfn) === fn;
 }
 
 function placedFunction(device: unknown): PciFunction | null {

@@ -200,7 +200,7 @@ function hex4(v: number): string {
 function kindName(bar: Bar): string {
   if (bar.kind === "io") return "I/O";
   if (bar.kind === "rom") return "expansion ROM";
-  return `${bar.is64 ? "64" : "32"}-bit memory${bar.spec.prefetchable ? ", prefetchable" : ""}`;
+  return `${bar.is64 ? "64" : "32"}-bit memory${bar.prefetchable ? ", prefetchable" : ""}`;
 }
 
 function notMappedWhy(fn: PciFunction, bar: Bar): string {
