@@ -5,7 +5,8 @@ import { Region, type AddressSpace } from "../src/memory/address-space.js";
 import { isaDriver } from "../src/machine/drivers.js";
 import { prop, types } from "../src/machine/properties.js";
 import type { MachineClassFields, RamLayout } from "../src/machine/machine-type.js";
-import { DEVICE_PROPS, IO_SPACE, MACHINE_CLASS, RAM_LAYOUT } from "../src/machine/tokens.js";
+import { linuxBootItems, LINUXBOOT_BOOT_PATH, type LinuxBoot, type LinuxBootItems } from "../src/machine/linux-boot.js";
+import { DEVICE_PROPS, IO_SPACE, LINUX_BOOT, MACHINE_CLASS, RAM_LAYOUT } from "../src/machine/tokens.js";
 import { describeState, u16, u32 } from "../src/state/description.js";
 
 const FW_CFG_IO_BASE = 0x510; // 16-bit selector; the data byte is at 0x511
@@ -44,6 +45,7 @@ const AMD_HT_SIZE = 0x3_0000_0000n;
 const LEGACY_FILE_ORDER = new Map<string, number>([
   ["etc/boot-fail-wait", 15],
   ["etc/e820", 40],
+  ["genroms/linuxboot.bin", 60],
   ["etc/system-states", 90],
   ["etc/table-loader", 140],
   ["bootorder", 170],
@@ -113,6 +115,7 @@ export class FwCfgIo extends IsaDevice {
     @inject(IO_SPACE) private readonly io: AddressSpace,
     @inject(RAM_LAYOUT) ram: RamLayout,
     @inject(MACHINE_CLASS) machineClass: MachineClassFields,
+    @inject(LINUX_BOOT) { boot: linuxBoot }: { readonly boot: LinuxBoot | null },
   ) {
     super(props);
     if (props.dma_enabled) {
@@ -134,7 +137,9 @@ export class FwCfgIo extends IsaDevice {
     this.add(FW_CFG_E820_TABLE, new Uint8Array(4 + 16 * 20)); // reservations only: none
     this.add(FW_CFG_HPET, new Uint8Array(1 + 8 * 15)); // no HPET is modelled: count 0
     this.add(FW_CFG_NUMA, new Uint8Array(8 * 2)); // no nodes; one CPU-to-node slot
-    this.addFiles(pcFiles(ram, machineClass), machineClass.legacyFwCfgOrder);
+    const files = pcFiles(ram, machineClass);
+    if (linuxBoot) this.addLinuxBoot(linuxBootItems(linuxBoot, ram, machineClass), files);
+    this.addFiles(files, machineClass.legacyFwCfgOrder);
     this.keepState(FW_CFG_STATE, this.selection);
   }
 
@@ -157,6 +162,14 @@ export class FwCfgIo extends IsaDevice {
 
   private add(key: number, data: Uint8Array): void {
     this.items.set(key, data);
+  }
+
+  /** -kernel: the kernel items, the linuxboot option ROM as a file, and that ROM first in bootorder (QEMU's bootindex 0). */
+  private addLinuxBoot(boot: LinuxBootItems, files: [string, Uint8Array][]): void {
+    for (const [key, data] of boot.items) this.add(key, data);
+    files.push(...boot.files.map(([name, data]): [string, Uint8Array] => [name, data]));
+    const bootorder = files.findIndex(([name]) => name === "bootorder");
+    files[bootorder] = ["bootorder", ascii(LINUXBOOT_BOOT_PATH + "\0")];
   }
 
   /** The directory (big-endian, sorted by name or in legacy order, as QEMU keeps it) and the files at 0x20 on. */
