@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, posix } from 'node:path';
+import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const CACHE = join(process.env.MACHBUS_CACHE || join(homedir(), '.cache', 'machbus'), 'linux-guest');
@@ -212,7 +212,5 @@ export function buildLinuxGuest() {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const guest = buildLinuxGuest();
-  process.stdout.write(JSON.stringify(guest, null, 2) + '\n');
-  if (!existsSync(dirname(GUEST_JSON))) process.exitCode = 1;
+  process.stdout.write(JSON.stringify(buildLinuxGuest(), null, 2) + '\n');
 }
