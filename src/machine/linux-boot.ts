@@ -119,8 +119,8 @@ export function linuxBootItems(boot: LinuxBoot, ram: RamLayout, machineClass: Ma
     if (initrd.length >= initrdMax) {
       throw new MachbusError(
         "initrd-invalid",
-        `the initrd (${initrd.length} bytes) is too large for this RAM layout: it must end below 0x${(initrdMax + 1).toString(16)} ` +
-          `(${initrdMax} bytes; QEMU: "initrd is too large, cannot support.(max: ${initrdMax >>> 0}, need ${initrd.length})")`,
+        `the initrd (${initrd.length} bytes) is too large for this RAM layout: it must be smaller than ${initrdMax} bytes ` +
+          `(QEMU loads it to end below 0x${(initrdMax + 1).toString(16)}: the kernel's limit, or the ACPI area at the top of low RAM)`,
       );
     }
     initrdAddr = (initrdMax - initrd.length) & ~4095;
