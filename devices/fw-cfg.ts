@@ -78,7 +78,8 @@ const FW_CFG_STATE = describeState<FwCfgSelection>({ name: "fw_cfg", version: 1,
  * directory holding `etc/e820` (the board's RAM layout) and, on machine types for which QEMU
  * builds ACPI tables, `etc/table-loader`. That loader is present but empty: its presence makes
  * SeaBIOS move the ACPI PM base to 0x600, as on QEMU, but machbus generates no ACPI tables (so
- * SeaBIOS builds its own after PCI init).
+ * SeaBIOS builds its own after PCI init). With a kernel (MachineOptions.linuxBoot) it also has
+ * QEMU's -kernel items and genroms/linuxboot.bin (src/machine/linux-boot.ts).
  */
 @isaDriver({
   name: "fw_cfg_io",

@@ -41,7 +41,7 @@ export async function bootLinuxGuest(
   guest: LinuxGuest,
   options: MachineOptions,
   cmdline: string,
-  run: { until: string; timeoutMs: number; onOutput?: (line: string) => void; onStart?: (guest: GuestHandle) => void },
+  run: { until: string; timeoutMs: number; onOutput?: (line: string, machine: Machine) => void; onStart?: (guest: GuestHandle) => void },
 ): Promise<LinuxBootRun> {
   const machine = Machine.create({
     memory: "128M",
@@ -53,7 +53,13 @@ export async function bootLinuxGuest(
       optionRom: readFileSync(LINUXBOOT_ROM),
     },
   });
-  const result = await runFirmware(machine, { firmware: readFileSync(SEABIOS), console: "serial", ...run });
+  const { onOutput } = run;
+  const result = await runFirmware(machine, {
+    firmware: readFileSync(SEABIOS),
+    console: "serial",
+    ...run,
+    onOutput: onOutput && ((line) => onOutput(line, machine)),
+  });
   return { ...result, machine };
 }
 
