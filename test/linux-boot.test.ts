@@ -3,7 +3,18 @@ import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { Machine, isMachbusError } from "../src/index.js";
 import { LINUXBOOT_ROM } from "../src/cli/boot.js";
+import {
+  FW_CFG_CMDLINE_ADDR,
+  FW_CFG_CMDLINE_SIZE,
+  FW_CFG_INITRD_ADDR,
+  FW_CFG_INITRD_SIZE,
+  FW_CFG_KERNEL_ADDR,
+  FW_CFG_KERNEL_SIZE,
+  FW_CFG_SETUP_ADDR,
+  FW_CFG_SETUP_SIZE,
+} from "../src/machine/linux-boot.js";
 import { machbus } from "./support/cli.js";
+import { fwCfgBytes, fwCfgFiles } from "./support/fw-cfg.js";
 import { locateLinuxGuest } from "./support/linux-guest.js";
 
 /**
@@ -29,31 +40,17 @@ const fixture = JSON.parse(readFileSync(new URL("./fixtures/linux/fw-cfg.json", 
   cases: FwCfgCase[];
 };
 const guest = locateLinuxGuest();
+// The kernel items' keys (QEMU's qemu_fw_cfg.h), by the fixture's names.
 const KEYS: Record<string, number> = {
-  kernelAddr: 0x07,
-  kernelSize: 0x08,
-  initrdAddr: 0x0a,
-  initrdSize: 0x0b,
-  cmdlineAddr: 0x13,
-  cmdlineSize: 0x14,
-  setupAddr: 0x16,
-  setupSize: 0x17,
+  kernelAddr: FW_CFG_KERNEL_ADDR,
+  kernelSize: FW_CFG_KERNEL_SIZE,
+  initrdAddr: FW_CFG_INITRD_ADDR,
+  initrdSize: FW_CFG_INITRD_SIZE,
+  cmdlineAddr: FW_CFG_CMDLINE_ADDR,
+  cmdlineSize: FW_CFG_CMDLINE_SIZE,
+  setupAddr: FW_CFG_SETUP_ADDR,
+  setupSize: FW_CFG_SETUP_SIZE,
 };
-
-/** The first `length` bytes of fw_cfg item `key`, read as firmware reads them. */
-function item(m: Machine, key: number, length: number): Buffer {
-  m.ioWrite(0x510, 2, key);
-  return Buffer.from(Array.from({ length }, () => m.ioRead(0x511, 1)));
-}
-
-function files(m: Machine): { name: string; size: number; select: number }[] {
-  const count = item(m, 0x19, 4).readUInt32BE(0);
-  const dir = item(m, 0x19, 4 + 64 * count);
-  return Array.from({ length: count }, (_, i) => {
-    const e = dir.subarray(4 + 64 * i, 68 + 64 * i);
-    return { name: e.subarray(8).toString("latin1").replace(/\0+$/, ""), size: e.readUInt32BE(0), select: e.readUInt16BE(4) };
-  });
-}
 
 const memory = (qemu: string): string => (/^\d+$/.test(qemu) ? `${qemu}M` : qemu);
 
@@ -77,21 +74,21 @@ describe("fw_cfg hands a kernel to firmware as QEMU 7.2's -kernel does (fixtures
           optionRom: rom,
         },
       });
-      const items = Object.fromEntries(Object.entries(KEYS).map(([name, key]) => [name, item(m, key, 4).readUInt32LE(0)]));
+      const items = Object.fromEntries(Object.entries(KEYS).map(([name, key]) => [name, fwCfgBytes(m, key, 4).readUInt32LE(0)]));
       expect(items).toEqual(c.items);
-      expect(item(m, 0x15, c.items.cmdlineSize!).toString("hex")).toBe(c.cmdlineHex);
-      expect(item(m, 0x18, 0x280).subarray(c.header.from).toString("hex")).toBe(c.header.hex);
-      expect(item(m, 0x11, 64).toString("hex")).toBe(c.kernelDataHead);
+      expect(fwCfgBytes(m, 0x15, c.items.cmdlineSize!).toString("hex")).toBe(c.cmdlineHex);
+      expect(fwCfgBytes(m, 0x18, 0x280).subarray(c.header.from).toString("hex")).toBe(c.header.hex);
+      expect(fwCfgBytes(m, 0x11, 64).toString("hex")).toBe(c.kernelDataHead);
       // Files: machbus lists a subset of QEMU's (no ACPI, SMBIOS, vapic ROM...), in QEMU's order.
-      const ours = files(m);
+      const ours = fwCfgFiles(m);
       const theirs = c.files.filter((f) => ours.some((o) => o.name === f.name));
       expect(ours.map((f) => f.name)).toEqual(theirs.map((f) => f.name));
       const bootorder = ours.find((f) => f.name === "bootorder")!;
-      expect(item(m, bootorder.select, bootorder.size).toString("latin1")).toBe(c.files.find((f) => f.name === "bootorder")!.text);
+      expect(fwCfgBytes(m, bootorder.select, bootorder.size).toString("latin1")).toBe(c.files.find((f) => f.name === "bootorder")!.text);
       const romFile = ours.find((f) => f.name === "genroms/linuxboot.bin")!;
       expect(
         createHash("sha256")
-          .update(item(m, romFile.select, romFile.size))
+          .update(fwCfgBytes(m, romFile.select, romFile.size))
           .digest("hex"),
       ).toBe(c.files.find((f) => f.name === "genroms/linuxboot.bin")!.sha256);
     });

@@ -10,6 +10,8 @@ import {
   type GuestDump,
   type LinuxGuest,
 } from "./support/linux-guest.js";
+import { fwCfgFiles } from "./support/fw-cfg.js";
+import { linesOnlyIn } from "./support/lines.js";
 import { LINUX_NAMED_DIFFERENCES, type GuestSection, type NamedDifference } from "./support/linux-differences.js";
 
 /**
@@ -34,29 +36,7 @@ interface ScenarioRecord {
 
 const guest = locateLinuxGuest();
 /** Whether machbus builds ACPI tables for pc yet (branch acpi): fw_cfg then lists etc/acpi/rsdp. */
-const acpiTables = fwCfgFileNames(Machine.create()).includes("etc/acpi/rsdp");
-
-/** The fw_cfg file directory, read through the ports as firmware reads it. */
-function fwCfgFileNames(m: Machine): string[] {
-  const read = (n: number): number[] => Array.from({ length: n }, () => m.ioRead(0x511, 1));
-  m.ioWrite(0x510, 2, 0x19);
-  const count = read(4).reduce((a, b) => (a << 8) | b, 0);
-  return Array.from({ length: count }, () => {
-    const entry = read(64);
-    return String.fromCharCode(...entry.slice(8)).replace(/\0+$/, "");
-  });
-}
-
-/** Lines of `a` not matched by a line of `b` (multiset difference, order kept). */
-function linesOnlyIn(a: readonly string[], b: readonly string[]): string[] {
-  const left = new Map<string, number>();
-  for (const l of b) left.set(l, (left.get(l) ?? 0) + 1);
-  return a.filter((l) => {
-    const n = left.get(l) ?? 0;
-    if (n > 0) left.set(l, n - 1);
-    return n === 0;
-  });
-}
+const acpiTables = fwCfgFiles(Machine.create()).some((f) => f.name === "etc/acpi/rsdp");
 
 /** The differences in effect: those that hold always, and the ACPI ones while machbus builds no ACPI tables. */
 const inEffect = (d: NamedDifference): boolean => d.when === "always" || (d.when === "no-acpi-tables" && !acpiTables);
