@@ -14,7 +14,7 @@ import {
   FW_CFG_SETUP_SIZE,
 } from "../src/machine/linux-boot.js";
 import { machbus } from "./support/cli.js";
-import { fwCfgBytes, fwCfgFiles } from "./support/fw-cfg.js";
+import { fwCfgDirectory, fwCfgItem } from "./support/fw-cfg.js";
 import { locateLinuxGuest } from "./support/linux-guest.js";
 
 /**
@@ -52,6 +52,9 @@ const KEYS: Record<string, number> = {
   setupSize: FW_CFG_SETUP_SIZE,
 };
 
+/** An fw_cfg item's first bytes, as a Buffer. */
+const fwCfgBytes = (m: Machine, key: number, length: number): Buffer => Buffer.from(fwCfgItem(m, key, length));
+
 const memory = (qemu: string): string => (/^\d+$/.test(qemu) ? `${qemu}M` : qemu);
 
 describe("fw_cfg hands a kernel to firmware as QEMU 7.2's -kernel does (fixtures/linux/fw-cfg.json)", () => {
@@ -80,7 +83,7 @@ describe("fw_cfg hands a kernel to firmware as QEMU 7.2's -kernel does (fixtures
       expect(fwCfgBytes(m, 0x18, 0x280).subarray(c.header.from).toString("hex")).toBe(c.header.hex);
       expect(fwCfgBytes(m, 0x11, 64).toString("hex")).toBe(c.kernelDataHead);
       // Files: machbus lists a subset of QEMU's (no ACPI, SMBIOS, vapic ROM...), in QEMU's order.
-      const ours = fwCfgFiles(m);
+      const ours = fwCfgDirectory(m);
       const theirs = c.files.filter((f) => ours.some((o) => o.name === f.name));
       expect(ours.map((f) => f.name)).toEqual(theirs.map((f) => f.name));
       const bootorder = ours.find((f) => f.name === "bootorder")!;

@@ -10,7 +10,7 @@ import {
   type GuestDump,
   type LinuxGuest,
 } from "./support/linux-guest.js";
-import { fwCfgFiles } from "./support/fw-cfg.js";
+import { fwCfgDirectory } from "./support/fw-cfg.js";
 import { linesOnlyIn } from "./support/lines.js";
 import { LINUX_NAMED_DIFFERENCES, type GuestSection, type NamedDifference } from "./support/linux-differences.js";
 
@@ -36,7 +36,7 @@ interface ScenarioRecord {
 
 const guest = locateLinuxGuest();
 /** Whether machbus builds ACPI tables for pc yet (branch acpi): fw_cfg then lists etc/acpi/rsdp. */
-const acpiTables = fwCfgFiles(Machine.create()).some((f) => f.name === "etc/acpi/rsdp");
+const acpiTables = fwCfgDirectory(Machine.create()).some((f) => f.name === "etc/acpi/rsdp");
 
 /** The differences in effect: those that hold always, and the ACPI ones while machbus builds no ACPI tables. */
 const inEffect = (d: NamedDifference): boolean => d.when === "always" || (d.when === "no-acpi-tables" && !acpiTables);
