@@ -6,6 +6,7 @@ import { bundleSize, packageEntries } from "./bundle.js";
 import { benchConfigReadIsolated, type ConfigReadResult } from "./config-read.js";
 import { benchExperiment } from "./experiment.js";
 import { benchFirmware } from "./firmware.js";
+import { benchLinux } from "./linux.js";
 import { catalogueMachine, fullPcSpecs, functionMachineSpecs, numberBridges, thousandFunctionSpecs } from "./machines.js";
 import { median } from "./stats.js";
 
@@ -176,6 +177,14 @@ async function main(): Promise<void> {
   const firmware = await benchFirmware();
   console.log(`SeaBIOS on v86 over machbus (-m 64, e1000): end of PCI init after ${firmware.toFixed(0)} ms of wall time (median of 5)`);
   results.firmware = { msToEndOfPciInit: ms(firmware) };
+
+  const linux = await benchLinux();
+  if (linux) {
+    console.log(
+      `Linux ${linux.kernel} on v86 over machbus (-m 128, chipset): end of the guest's PCI dump after ${(linux.msToPciDump / 1000).toFixed(1)} s of wall time (median of ${linux.runs.length})`,
+    );
+    results.linux = { msToPciDump: linux.msToPciDump, runsMs: linux.runs, kernel: linux.kernel };
+  }
 
   mkdirSync(new URL(".", RESULTS), { recursive: true });
   let previous: Record<string, unknown> = {};

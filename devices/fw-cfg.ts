@@ -5,7 +5,8 @@ import { Region, type AddressSpace } from "../src/memory/address-space.js";
 import { isaDriver } from "../src/machine/drivers.js";
 import { prop, types } from "../src/machine/properties.js";
 import type { MachineClassFields, RamLayout } from "../src/machine/machine-type.js";
-import { DEVICE_PROPS, IO_SPACE, MACHINE_CLASS, RAM_LAYOUT } from "../src/machine/tokens.js";
+import { linuxBootItems, LINUXBOOT_BOOT_PATH, type LinuxBoot, type LinuxBootItems } from "../src/machine/linux-boot.js";
+import { DEVICE_PROPS, IO_SPACE, LINUX_BOOT, MACHINE_CLASS, RAM_LAYOUT } from "../src/machine/tokens.js";
 import { describeState, u16, u32 } from "../src/state/description.js";
 
 const FW_CFG_IO_BASE = 0x510; // 16-bit selector; the data byte is at 0x511
@@ -44,6 +45,7 @@ const AMD_HT_SIZE = 0x3_0000_0000n;
 const LEGACY_FILE_ORDER = new Map<string, number>([
   ["etc/boot-fail-wait", 15],
   ["etc/e820", 40],
+  ["genroms/linuxboot.bin", 60],
   ["etc/system-states", 90],
   ["etc/table-loader", 140],
   ["bootorder", 170],
@@ -76,7 +78,8 @@ const FW_CFG_STATE = describeState<FwCfgSelection>({ name: "fw_cfg", version: 1,
  * directory holding `etc/e820` (the board's RAM layout) and, on machine types for which QEMU
  * builds ACPI tables, `etc/table-loader`. That loader is present but empty: its presence makes
  * SeaBIOS move the ACPI PM base to 0x600, as on QEMU, but machbus generates no ACPI tables (so
- * SeaBIOS builds its own after PCI init).
+ * SeaBIOS builds its own after PCI init). With a kernel (MachineOptions.linuxBoot) it also has
+ * QEMU's -kernel items and genroms/linuxboot.bin (src/machine/linux-boot.ts).
  */
 @isaDriver({
   name: "fw_cfg_io",
@@ -116,6 +119,7 @@ export class FwCfgIo extends IsaDevice {
     @inject(IO_SPACE) private readonly io: AddressSpace,
     @inject(RAM_LAYOUT) ram: RamLayout,
     @inject(MACHINE_CLASS) machineClass: MachineClassFields,
+    @inject(LINUX_BOOT) { boot: linuxBoot }: { readonly boot: LinuxBoot | null },
   ) {
     super(props);
     if (props.dma_enabled) {
@@ -137,7 +141,9 @@ export class FwCfgIo extends IsaDevice {
     this.add(FW_CFG_E820_TABLE, new Uint8Array(4 + 16 * 20)); // reservations only: none
     this.add(FW_CFG_HPET, new Uint8Array(1 + 8 * 15)); // no HPET is modelled: count 0
     this.add(FW_CFG_NUMA, new Uint8Array(8 * 2)); // no nodes; one CPU-to-node slot
-    this.files = pcFiles(ram, machineClass);
+    const files = pcFiles(ram, machineClass);
+    if (linuxBoot) this.addLinuxBoot(linuxBootItems(linuxBoot, ram, machineClass), files);
+    this.files = files;
     this.legacyOrder = machineClass.legacyFwCfgOrder;
     this.addFileItems();
     this.keepState(FW_CFG_STATE, this.selection);
@@ -171,6 +177,14 @@ export class FwCfgIo extends IsaDevice {
   addFile(name: string, data: Uint8Array): void {
     this.files.push([name, data]);
     this.addFileItems();
+  }
+
+  /** -kernel: the kernel items, the linuxboot option ROM as a file, and that ROM first in bootorder (QEMU's bootindex 0). */
+  private addLinuxBoot(boot: LinuxBootItems, files: [string, Uint8Array][]): void {
+    for (const [key, data] of boot.items) this.add(key, data);
+    files.push(...boot.files.map(([name, data]): [string, Uint8Array] => [name, data]));
+    const bootorder = files.findIndex(([name]) => name === "bootorder");
+    files[bootorder] = ["bootorder", ascii(LINUXBOOT_BOOT_PATH + "\0")];
   }
 
   /** The directory (big-endian, sorted by name or in legacy order, as QEMU keeps it) and the files at 0x20 on. */

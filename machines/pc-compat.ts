@@ -527,8 +527,10 @@ export const PC_VERSIONS: readonly PcVersion[] = [
       "hw_version 2.0.0",
       "smbios_legacy_mode: SMBIOS passed as legacy per-field fw_cfg entries, tables built by the firmware",
       "has_reserved_memory=false: no memory-hotplug region, no etc/reserved-memory-end",
-      "legacy_acpi_table_size=6652, acpi_data_size=0x10000: legacy ACPI blob padding and reserved ACPI area",
+      "legacy_acpi_table_size=6652: legacy ACPI blob padding",
     ],
+    // acpi_data_size=0x10000: a smaller reserved ACPI area at the top of low RAM (a -kernel's initrd ends below it)
+    classFields: { acpiDataSize: 0x10000 },
   },
   // pc-i440fx-1.7: no hw_compat array (none exists below 2.1) + pc_compat_1_7[] (6)
   {

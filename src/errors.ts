@@ -49,7 +49,9 @@ export type MachbusErrorCode =
   // firmware runs on an embedded CPU
   | "embed-not-ready"
   | "embed-ram"
-  | "firmware-timeout";
+  | "firmware-timeout"
+  | "kernel-invalid"
+  | "initrd-invalid";
 
 export class MachbusError extends Error {
   override readonly name = "MachbusError";

@@ -50,6 +50,7 @@ export {
 } from "./state/description.js";
 export { saveState, loadState } from "./state/engine.js";
 export { Machine, type MachineOptions, type PlacedDevice } from "./machine/machine.js";
+export { linuxBootItems, type LinuxBoot, type LinuxBootItems } from "./machine/linux-boot.js";
 export {
   MachineTypeRegistry,
   type Board,

@@ -7,6 +7,7 @@ import { Machine, builtinMachineTypes } from "../src/index.js";
 import { runFirmware, type FirmwareRun } from "../src/cli/boot.js";
 import { attachToV86, v86RamOptions } from "../src/embed/v86-adapter.js";
 import { formatInfoPci } from "../src/monitor/info-pci.js";
+import { linesOnlyIn } from "./support/lines.js";
 
 /**
  * Debian's unmodified SeaBIOS runs on v86's CPU over a machbus machine built from the same
@@ -83,17 +84,6 @@ function dumpConfig(m: Machine): { buses: number[]; functions: Record<string, st
   scan(0);
   m.ioWrite(0xcf8, 4, latch);
   return { buses, functions };
-}
-
-/** Lines of `a` not matched by a line of `b` (multiset difference). */
-function linesOnlyIn(a: string[], b: string[]): string[] {
-  const left = new Map<string, number>();
-  for (const l of b) left.set(l, (left.get(l) ?? 0) + 1);
-  return a.filter((l) => {
-    const n = left.get(l) ?? 0;
-    if (n > 0) left.set(l, n - 1);
-    return n === 0;
-  });
 }
 
 const pciSection = (log: string): string[] => log.slice(log.indexOf(PCI_SECTION)).split("\n");

@@ -8,7 +8,7 @@ import { lspciDump, type DumpDepth } from "../pci/lspci-dump.js";
 import { queryPciJson } from "../pci/query-pci.js";
 import { formatSlotReport, slotReport } from "../machine/slots.js";
 import { normalizeArgv } from "./argv.js";
-import { boot, type BootCliOptions } from "./boot.js";
+import { boot, DEFAULT_BIOS, type BootCliOptions } from "./boot.js";
 import { registerExperimentCommands } from "./experiment.js";
 import { registerLayoutCommand } from "./layout.js";
 import { registerPlotCommands } from "./plot.js";
@@ -113,10 +113,16 @@ program
   });
 
 addMachineOptions(program.command("boot"))
-  .description("run a BIOS (e.g. SeaBIOS) on v86's CPU over the machine; its debug console, then info pci")
-  .requiredOption("--firmware <path>", "BIOS image, e.g. /usr/share/seabios/bios.bin")
-  .option("--until <text>", "stop at the first debug-console line containing TEXT (an error if it never comes)")
-  .option("--timeout <seconds>", "give up after this long", "10")
+  .description(
+    "run a BIOS (e.g. SeaBIOS) on v86's CPU over the machine: its debug console, then info pci; " +
+      "with --kernel, SeaBIOS boots that Linux kernel as QEMU's -kernel does and the guest's serial port (COM1) is printed",
+  )
+  .option("--firmware <path>", `BIOS image (default with --kernel: ${DEFAULT_BIOS})`)
+  .option("--kernel <bzImage>", "Linux kernel for the firmware to boot (fw_cfg and QEMU's linuxboot.bin) [-kernel]")
+  .option("--initrd <file>", "initial RAM disk for the kernel [-initrd]")
+  .option("--append <cmdline>", "kernel command line, e.g. console=ttyS0 [-append]")
+  .option("--until <text>", "stop at the first output line containing TEXT (an error if it never comes)")
+  .option("--timeout <seconds>", "give up after this long (default 10 s; with --kernel 300 s)")
   .action((opts: BootCliOptions) => boot(opts));
 
 addMachineOptions(program.command("serve"))

@@ -32,7 +32,12 @@ interface V86Cpu {
   /** v86's RAM size as its wasm code reads it (a view of the wasm memory at offset 812). */
   memory_size: { [index: number]: number };
   wasm_memory: WebAssembly.Memory;
-  devices?: { rtc?: { cmos_write(index: number, value: number): void }; vga?: { vga_memory_size: number } };
+  devices?: {
+    rtc?: { cmos_write(index: number, value: number): void };
+    vga?: { vga_memory_size: number };
+    /** v86's PIIX4-like ACPI device, present with its `acpi` option (which also turns on its APIC and I/O APIC). */
+    acpi?: { timer(now: number): number };
+  };
   memory_map_read8: (MmapRead | undefined)[];
   memory_map_write8: (MmapWrite | undefined)[];
   memory_map_read32: (MmapRead | undefined)[];
@@ -336,6 +341,7 @@ export function attachToV86(emulator: object, machine: Machine, options: V86Atta
     events[how]("reset-request", onReset);
   };
 
+  const restoreAcpi = silenceV86Acpi(cpu);
   claimCurrent(machine, claimPort, (e, address) => routeMemory(e, address, true));
   for (const { region, base } of machine.memory.regions()) routeRegion("memory", base, region.size, true);
   follow("on");
@@ -351,8 +357,31 @@ export function attachToV86(emulator: object, machine: Machine, options: V86Atta
         releaseChunk(index);
       }
       unroutable.length = 0;
+      restoreAcpi(); // last: the claims above gave back the entries it had put in place
     },
     unroutable: () => [...unroutable],
+  };
+}
+
+/** Where v86's own ACPI device answers: PM1 and the PM timer at 0xb000, GPE0 at 0xafe0. */
+const V86_ACPI_PORTS = [...Array.from({ length: 12 }, (_, i) => 0xb000 + i), 0xafe0, 0xafe1, 0xafe2, 0xafe3];
+
+/**
+ * v86's `acpi` option brings its APIC and I/O APIC, and also an ACPI device of its own that
+ * is not on machbus's bus: its timer would lower IRQ 9 (the machine's SCI) every tick, and its
+ * ports answer where nothing decodes on QEMU. Its timer stops and its ports read as unassigned
+ * until the returned function puts both back. machbus claims any of those ports it decodes.
+ */
+function silenceV86Acpi(cpu: V86Cpu): () => void {
+  const acpi = cpu.devices?.acpi;
+  if (!acpi) return () => {};
+  const timer = acpi.timer;
+  acpi.timer = () => 100; // v86's own period, in ms
+  const saved = V86_ACPI_PORTS.map((p) => cpu.io.ports[p]!);
+  for (const p of V86_ACPI_PORTS) cpu.io.ports[p] = cpu.io.create_empty_entry();
+  return () => {
+    acpi.timer = timer;
+    V86_ACPI_PORTS.forEach((p, i) => (cpu.io.ports[p] = saved[i]!));
   };
 }
 

@@ -24,6 +24,8 @@ export interface MachineClassFields {
   readonly amd1tbHole: boolean;
   /** legacy_fw_cfg_order: fw_cfg files in QEMU's fixed order instead of by name, and no bios-geometry. */
   readonly legacyFwCfgOrder: boolean;
+  /** acpi_data_size: bytes at the top of low RAM kept for ACPI tables; a -kernel's initrd ends below them. */
+  readonly acpiDataSize: number;
 }
 
 /** QEMU 7.2's values (pc_machine_class_init); versioned types override some. */
@@ -32,6 +34,7 @@ export const MACHINE_CLASS_DEFAULTS: MachineClassFields = {
   gigabyteAlign: true,
   amd1tbHole: true,
   legacyFwCfgOrder: false,
+  acpiDataSize: 0x20000 + 0x8000,
 };
 
 /** Where the board puts guest RAM in physical memory. */

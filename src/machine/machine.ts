@@ -20,12 +20,14 @@ import { builtinDrivers } from "../../devices/index.js";
 import { builtinMachineTypes } from "../../machines/index.js";
 import { DriverCatalogue, type DeviceClass, type DriverClass, type DriverInfo, type MachineDevice } from "./drivers.js";
 import { parseDriveOption, type HostConfig } from "./host-config.js";
+import type { LinuxBoot } from "./linux-boot.js";
 import type { MachineType, MachineTypeRegistry, RamLayout } from "./machine-type.js";
 import { parseProperty, type PropertySchema } from "./properties.js";
 import {
   CLOCK,
   DEVICE_PROPS,
   EVENTS,
+  LINUX_BOOT,
   MAC_ADDRESSES,
   MACHINE,
   PLUG_BUS,
@@ -73,6 +75,8 @@ export interface MachineOptions {
   policies?: PolicyCatalogue | readonly PolicyClassLike[];
   /** The machine types `machine` is looked up in (default `builtinMachineTypes`). */
   machineTypes?: MachineTypeRegistry;
+  /** A Linux kernel for firmware to boot, as QEMU's -kernel/-initrd/-append hand it over (fw_cfg and linuxboot.bin). */
+  linuxBoot?: LinuxBoot;
 }
 
 /** Where a device sits and what made it: what `info pci`, dumps and the monitor need. */
@@ -154,6 +158,7 @@ export class Machine {
     this.container.registerInstance(RAM_LAYOUT, this.ramLayout);
     this.container.registerInstance(MACHINE_CLASS, this.type.machineClass);
     this.container.registerInstance(MAC_ADDRESSES, new MacAddresses());
+    this.container.registerInstance(LINUX_BOOT, { boot: options.linuxBoot ?? null });
     this.container.registerInstance(CLOCK, options.clock ?? { nowNs: () => performance.now() * 1e6 });
     this.container.registerInstance(MACHINE, this);
     const policy =

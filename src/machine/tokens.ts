@@ -5,6 +5,7 @@ import type { AddressSpace } from "../memory/address-space.js";
 import type { PciBus } from "../pci/bus.js";
 import type { PciHost } from "../pci/host.js";
 import type { SlotAllocator } from "./allocator.js";
+import type { LinuxBoot } from "./linux-boot.js";
 import type { MacAddresses } from "./mac-addresses.js";
 import type { Machine } from "./machine.js";
 import type { MachineClassFields, RamLayout } from "./machine-type.js";
@@ -27,6 +28,11 @@ export const RAM_SIZE: InjectionToken<number> = Symbol("machbus.ramSize");
 export const RAM_LAYOUT: InjectionToken<RamLayout> = Symbol("machbus.ramLayout");
 /** The machine type's class fields (what firmware is told, per version). */
 export const MACHINE_CLASS: InjectionToken<MachineClassFields> = Symbol("machbus.machineClass");
+/**
+ * The kernel, initrd and command line fw_cfg hands to firmware (QEMU's -kernel/-initrd/-append);
+ * `boot` is null without one (wrapped: tsyringe takes a null instance for no registration).
+ */
+export const LINUX_BOOT: InjectionToken<{ readonly boot: LinuxBoot | null }> = Symbol("machbus.linuxBoot");
 /** The machine's MAC address book: NICs without `mac=` get QEMU's 52:54:00:12:34:56, :57, ... */
 export const MAC_ADDRESSES: InjectionToken<MacAddresses> = Symbol("machbus.macAddresses");
 /** Time as the host sees it, for devices that count (the ACPI PM timer). */
