@@ -55,10 +55,14 @@ const LEGACY_ORDER_LAST = 200; // QEMU puts files it has no rank for at the end
 /** QEMU's default number of file slots; keys past them read as unknown items. */
 const FW_CFG_FILE_SLOTS = 0x20;
 
-// QEMU's x-file-slots and acpi-mr-restore are left out: through the I/O interface a key past the
-// slots reads exactly like an empty item, and the other is migration bookkeeping.
 const properties = {
   dma_enabled: prop(types.bool, false, "DMA interface at 0x514 (QEMU's default is on; machbus does not model it, so only off is accepted)"),
+  // Through the I/O interface a key past the slots reads exactly like an empty item, and
+  // acpi-mr-restore is migration bookkeeping: both are listed, as in QEMU, and change nothing.
+  "x-file-slots": prop(types.uint16, FW_CFG_FILE_SLOTS, "number of file slots (keys past them read as empty items, as free slots do)", {
+    guestVisible: false,
+  }),
+  "acpi-mr-restore": prop(types.bool, true, "restores ACPI table sizes on migration (no effect here)", { guestVisible: false }),
 };
 
 /** The selector and the read position in the selected item. */

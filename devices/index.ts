@@ -17,8 +17,13 @@ import { E1000 } from "./e1000.js";
 import { Rtl8139 } from "./rtl8139.js";
 import { Ne2kPci } from "./ne2k-pci.js";
 import { Piix3UsbUhci } from "./piix3-usb-uhci.js";
+import { VirtioScsiPci } from "./virtio-scsi-pci.js";
+import { IdeHd } from "./ide-hd.js";
+import { IdeCd } from "./ide-cd.js";
+import { ScsiHd } from "./scsi-hd.js";
+import { ScsiCd } from "./scsi-cd.js";
 
-/** Every built-in device model: the pc and q35 chipsets, fw_cfg, and every model a user can add. */
+/** Every built-in device model: the pc and q35 chipsets, fw_cfg, every model a user can add, and the drives on their buses. */
 export const builtinDrivers = new DriverCatalogue([
   I440fx,
   Piix3,
@@ -43,4 +48,9 @@ export const builtinDrivers = new DriverCatalogue([
   Rtl8139,
   Ne2kPci,
   Piix3UsbUhci,
+  VirtioScsiPci,
+  IdeHd,
+  IdeCd,
+  ScsiHd,
+  ScsiCd,
 ]);

@@ -67,6 +67,7 @@ interface HdaRegister {
   category: "sound",
   properties,
   parents: ["intel-hda-generic"],
+  buses: [{ type: "HDA" }], // its codec bus: no codec is modelled
 })
 export class IntelHda extends PciDevice {
   private readonly msi: Msi | null = null;

@@ -10,8 +10,8 @@ import { DEVICE_PROPS, EVENTS, IO_SPACE } from "../src/machine/tokens.js";
 
 const properties = {
   iobase: prop(types.uint32, 0xe9, "I/O port of the console (SeaBIOS logs to 0x402)"),
-  readback: prop(types.uint32, 0xe9, "value a read of the port returns: how firmware detects the console"),
   chardev: prop(types.str, "", "ID of a chardev to use as a backend (accepted; the bytes go to the 'debugcon' event and the sink)"),
+  readback: prop(types.uint32, 0xe9, "value a read of the port returns: how firmware detects the console"),
 };
 
 /**

@@ -5,6 +5,7 @@ import { pciDriver } from "../src/machine/drivers.js";
 import { DEVICE_PROPS } from "../src/machine/tokens.js";
 import { PCI_LATENCY_TIMER } from "../src/pci/constants.js";
 import { PciDevice, type DeviceProps } from "../src/pci/device.js";
+import { scsiBus } from "../src/storage/scsi-bus.js";
 
 const REGISTERS_SIZE = 0x100;
 const MMIO_SIZE = 0x400;
@@ -36,13 +37,16 @@ const READ_ONLY = new Set([
  * 0000:1000): operating registers in I/O BAR 0 (256 ports) and mirrored four times in memory
  * BAR 1 (1 KiB), SCRIPTS RAM in memory BAR 2 (8 KiB); latency timer 0xff.
  * Not emulated: SCSI commands, the SCRIPTS processor and register side effects (the registers
- * are storage initialised to QEMU's reset values).
+ * are storage initialised to QEMU's reset values). Its SCSI bus (`<id>.0`, or `scsi.N` without
+ * an id) takes targets 0-7 at LUN 0, as QEMU's LSI_MAX_DEVS and max_lun allow.
  */
 @pciDriver({
   name: "lsi53c895a",
   description: "LSI53C895A SCSI Host Bus Adapter",
   category: "storage",
   properties: {},
+  buses: [scsiBus({ maxChannel: 0, maxTarget: 7, maxLun: 0 })],
+  gpios: [{ dir: "out", name: "", count: 1 }],
 })
 export class Lsi53c895a extends PciDevice {
   private readonly registers = registerFile(REGISTERS_SIZE);

@@ -64,6 +64,7 @@ const UHCI_STATE = describeState<UhciRegisters>({
   category: "usb",
   properties,
   parents: ["pci-uhci-usb"],
+  buses: [{ type: "usb-bus" }], // its root hub's bus: no USB device is modelled
 })
 export class Piix3UsbUhci extends PciDevice {
   private readonly regs: UhciRegisters = {

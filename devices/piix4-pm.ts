@@ -3,13 +3,28 @@ import type { EventEmitter } from "eventemitter3";
 import type { MachineEvents } from "../src/events.js";
 import type { AddressSpace } from "../src/memory/address-space.js";
 import { pciDriver } from "../src/machine/drivers.js";
+import { prop, types } from "../src/machine/properties.js";
 import { CLOCK, DEVICE_PROPS, EVENTS, IO_SPACE, type Clock } from "../src/machine/tokens.js";
 import { PciDevice, type DeviceProps } from "../src/pci/device.js";
 import { AcpiPm1, PM1_STATE, PmIoBlock } from "./acpi-pm.js";
 
 const PIIX4_PMBASE = 0x40;
 const PIIX4_PMREGMISC = 0x80; // bit 0: the PM I/O block decodes at PMBASE
-const SMB_IO_BASE = 0xb100;
+const NOT_MODELLED = { guestVisible: false } as const;
+
+/** QEMU's PIIX4_PM properties with the values the pc board gives them (smb_io_base, smm-enabled). */
+const properties = {
+  smb_io_base: prop(types.uint32, 0xb100, "SMBus I/O base (config 0x90)"),
+  disable_s3: prop(types.uint8, 0, "ACPI S3 disabled (sleep states are not modelled)", NOT_MODELLED),
+  disable_s4: prop(types.uint8, 0, "ACPI S4 disabled (sleep states are not modelled)", NOT_MODELLED),
+  s4_val: prop(types.uint8, 2, "ACPI S4 sleep type value (not modelled)", NOT_MODELLED),
+  "acpi-pci-hotplug-with-bridge-support": prop(types.bool, true, "ACPI PCI hotplug behind bridges (not modelled)", NOT_MODELLED),
+  "acpi-root-pci-hotplug": prop(types.bool, true, "ACPI PCI hotplug on the root bus (not modelled)", NOT_MODELLED),
+  "memory-hotplug-support": prop(types.bool, true, "ACPI memory hotplug (not modelled)", NOT_MODELLED),
+  "smm-compat": prop(types.bool, false, "old SMM behaviour (not modelled)", NOT_MODELLED),
+  "smm-enabled": prop(types.bool, true, "SMM present (not modelled)", NOT_MODELLED),
+  "x-not-migrate-acpi-index": prop(types.bool, false, "migration work-around (not modelled)", NOT_MODELLED),
+};
 
 /** The ACPI register block at PMBASE: PM1 event (0), PM1 control (4), PM timer (8). */
 const PM_IO_SIZE = 64;
@@ -26,9 +41,13 @@ const SCI_IRQ = 9; // the pc board wires the SCI to ISA IRQ 9
   name: "PIIX4_PM",
   description: "Intel 82371AB PIIX4 ACPI power management (pc board, 01.3)",
   category: "bridge",
-  properties: {},
+  properties,
   userCreatable: false,
   hotpluggable: false,
+  gpios: [
+    { dir: "out", name: "smi-irq", count: 1 },
+    { dir: "out", name: "", count: 1 },
+  ],
 })
 export class Piix4Pm extends PciDevice {
   /** The ACPI block; it decodes while 0x80 bit 0 is set. */
@@ -37,7 +56,7 @@ export class Piix4Pm extends PciDevice {
   private sci = false;
 
   constructor(
-    @inject(DEVICE_PROPS) props: DeviceProps,
+    @inject(DEVICE_PROPS) props: DeviceProps<typeof properties>,
     @inject(IO_SPACE) io: AddressSpace,
     @inject(EVENTS) private readonly events: EventEmitter<MachineEvents>,
     @inject(CLOCK) clock: Clock,
@@ -47,8 +66,8 @@ export class Piix4Pm extends PciDevice {
     c.set16(0x06, 0x0280); // fast back-to-back, medium DEVSEL
     c.set8(0x5f, 0x10); // no parallel port at 0x378
     c.set8(0x63, 0x60);
-    c.set8(0x90, (SMB_IO_BASE & 0xff) | 1);
-    c.set8(0x91, SMB_IO_BASE >> 8);
+    c.set8(0x90, (props.smb_io_base & 0xff) | 1);
+    c.set8(0x91, (props.smb_io_base >> 8) & 0xff);
     c.set8(0xd2, 0x09); // SMBus host enabled, interrupt select
     this.pmIo = new PmIoBlock("piix4-pm", PM_IO_SIZE, io, events, () => this.id ?? this.driver);
     this.pm1 = new AcpiPm1(clock, "PIIX4_PM", () => this.updateSci());

@@ -5,7 +5,7 @@ import { objectLink, prop, types } from "../src/machine/properties.js";
 import { DEVICE_PROPS, RAM_SIZE } from "../src/machine/tokens.js";
 import type { DeviceProps } from "../src/pci/device.js";
 import { VIRTIO_ID_BALLOON, bit, hasBit } from "../src/virtio/constants.js";
-import { readOnlyProperty, virtioDeviceProperties, virtioPciProperties } from "../src/virtio/properties.js";
+import { readOnlyProperty, virtioDeviceProperties, virtioPciProperties, virtioQtree } from "../src/virtio/properties.js";
 import { VirtioPciDevice } from "../src/virtio/transport.js";
 import { describeState, u32 } from "../src/state/description.js";
 
@@ -68,6 +68,13 @@ const properties = {
   category: "misc",
   properties,
   parents: ["virtio-balloon-pci-base", "virtio-pci", "virtio-balloon-device", "virtio-device"],
+  qtree: virtioQtree([], "virtio-balloon-device", [
+    "deflate-on-oom",
+    "free-page-hint",
+    "page-poison",
+    "free-page-reporting",
+    "qemu-4-0-config-size",
+  ]),
 })
 export class VirtioBalloonPci extends VirtioPciDevice {
   private readonly balloon: BalloonConfig = { numPages: 0, actual: 0, poisonVal: 0 };

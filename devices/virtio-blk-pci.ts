@@ -1,6 +1,7 @@
 import { inject } from "tsyringe";
 import { MachbusError } from "../src/errors.js";
 import { pciDriver } from "../src/machine/drivers.js";
+import type { HostDrive } from "../src/machine/host-config.js";
 import type { Machine } from "../src/machine/machine.js";
 import { bootindexProperty, hostLink, objectLink, prop, types } from "../src/machine/properties.js";
 import { DEVICE_PROPS, MACHINE } from "../src/machine/tokens.js";
@@ -24,8 +25,10 @@ import {
   readOnlyProperty,
   virtioDeviceProperties,
   virtioPciProperties,
+  virtioQtree,
 } from "../src/virtio/properties.js";
 import { VirtioPciDevice } from "../src/virtio/transport.js";
+import { blockGeometry, blockSizes, checkBlockSizeProperties, chsProperties } from "../src/storage/block-conf.js";
 
 /** VIRTIO_BLK_F_* feature bits. */
 const F = {
@@ -68,7 +71,6 @@ const SECTOR = 512;
 const AUTO_NUM_QUEUES = 0xffff;
 /** BDRV_REQUEST_MAX_SECTORS: INT_MAX >> 9. */
 const REQUEST_MAX_SECTORS = 4194303;
-const BLOCK_SIZE_MAX = 2 * 1024 * 1024;
 const DEFAULT_DRIVE_SIZE = 1024 * 1024;
 const SEG_MAX_UNADJUSTED = 128 - 2;
 
@@ -108,12 +110,7 @@ const properties = {
   physical_block_size: prop(sizeType, 0, "A power of two between 512 B and 2 MiB (0: 512); sets physical_block_exp"),
   min_io_size: prop(sizeType, 0, "config min_io_size in bytes (a multiple of logical_block_size)"),
   opt_io_size: prop(sizeType, 0, "config opt_io_size in bytes (a multiple of logical_block_size)"),
-  cyls: prop(types.uint32, 0, "geometry cylinders (1 to 65535; 0 with heads and secs: guessed from the size)"),
-  heads: prop(types.uint32, 0, "geometry heads (1 to 255)"),
-  secs: prop(types.uint32, 0, "geometry sectors per track (1 to 255)"),
-  lcyls: prop(types.uint32, 0, "BIOS logical geometry cylinders" + NO_EFFECT),
-  lheads: prop(types.uint32, 0, "BIOS logical geometry heads" + NO_EFFECT),
-  lsecs: prop(types.uint32, 0, "BIOS logical geometry sectors" + NO_EFFECT),
+  ...chsProperties, // cyls 1-65535, heads and secs 1-255
   "write-cache": prop(onOffAuto, "auto", "write cache (config wce); auto: on, as a drive's default cache mode has it"),
   serial: prop(types.str, "", "disk serial number, returned by a GET_ID request" + NO_EFFECT),
   bootindex: bootindexProperty,
@@ -158,6 +155,40 @@ const BLK_STATE = describeState<WriteCache>({ name: "virtio-blk", version: 1, fi
   category: "storage",
   properties,
   parents: ["virtio-blk-pci-base", "virtio-pci", "virtio-blk-device", "virtio-device"],
+  qtree: virtioQtree(["class", "ioeventfd", "vectors"], "virtio-blk-device", [
+    "drive",
+    "backend_defaults",
+    "logical_block_size",
+    "physical_block_size",
+    "min_io_size",
+    "opt_io_size",
+    "discard_granularity",
+    "write-cache",
+    "share-rw",
+    "account-invalid",
+    "account-failed",
+    "rerror",
+    "werror",
+    "cyls",
+    "heads",
+    "secs",
+    "lcyls",
+    "lheads",
+    "lsecs",
+    "serial",
+    "config-wce",
+    "scsi",
+    "request-merging",
+    "num-queues",
+    "queue-size",
+    "seg-max-adjust",
+    "discard",
+    "report-discard-granularity",
+    "write-zeroes",
+    "max-discard-sectors",
+    "max-write-zeroes-sectors",
+    "x-enable-wce-if-config-wce",
+  ]),
 })
 export class VirtioBlkPci extends VirtioPciDevice {
   private readonly blk: BlkProps;
@@ -166,7 +197,7 @@ export class VirtioBlkPci extends VirtioPciDevice {
   private readonly cache: WriteCache;
 
   constructor(@inject(DEVICE_PROPS) props: BlkProps, @inject(MACHINE) machine: Machine) {
-    const conf = blockConf(props, machine.hostConfig.drives?.find((d) => d.id === props.drive)?.readonly ?? false);
+    const conf = blockConf(props, props.drive ? machine.hostDrive(props.drive) : undefined);
     const own = ownFeatures(props);
     super(props, {
       name: "virtio-blk",
@@ -183,6 +214,20 @@ export class VirtioBlkPci extends VirtioPciDevice {
     this.own = own;
     this.cache = { wce: props["write-cache"] !== "off" };
     this.function.keepState(BLK_STATE, this.cache);
+  }
+
+  /** What realize settled (block sizes, queues, geometry), as info qtree shows it. */
+  override qtreeValues(): Record<string, unknown> {
+    const { logical, physical, numQueues, cyls, heads, secs } = this.conf;
+    return {
+      ...super.qtreeValues(),
+      logical_block_size: logical,
+      physical_block_size: physical,
+      "num-queues": numQueues,
+      cyls,
+      heads,
+      secs,
+    };
   }
 
   protected override fillConfig(config: Uint8Array): void {
@@ -259,20 +304,11 @@ function blkFeatures(features: bigint, props: BlkProps, conf: BlockConf): bigint
 }
 
 /** QEMU's realize checks, in its order, with its texts. */
-function blockConf(props: BlkProps, readOnly: boolean): BlockConf {
-  for (const name of ["logical_block_size", "physical_block_size"] as const) {
-    const v = props[name];
-    if (v === 0) continue;
-    if (v < SECTOR || v > BLOCK_SIZE_MAX) {
-      throw new MachbusError(
-        "bad-property-value",
-        `Property .${name} doesn't take value ${v} (minimum: ${SECTOR}, maximum: ${BLOCK_SIZE_MAX})`,
-      );
-    }
-    if ((v & (v - 1)) !== 0)
-      throw new MachbusError("bad-property-value", `Property .${name} doesn't take value '${v}', it's not a power of 2`);
-  }
+function blockConf(props: BlkProps, drive: HostDrive | undefined): BlockConf {
+  checkBlockSizeProperties(props);
   if (!props.drive) throw new MachbusError("bad-property-value", "drive property not set");
+  if (!drive?.file) throw new MachbusError("bad-property-value", "Device needs media, but drive is empty");
+  const readOnly = drive.readonly ?? false;
   const numQueues = props["num-queues"] === AUTO_NUM_QUEUES ? 1 : Math.min(props["num-queues"], VIRTIO_QUEUE_MAX);
   if (numQueues === 0) throw new MachbusError("bad-property-value", "num-queues property must be larger than 0");
   const qs = props["queue-size"];
@@ -280,26 +316,8 @@ function blockConf(props: BlkProps, readOnly: boolean): BlockConf {
   if ((qs & (qs - 1)) !== 0 || qs > VIRTQUEUE_MAX_SIZE) {
     throw new MachbusError("bad-property-value", `invalid queue-size property (${qs}), must be a power of 2 (max ${VIRTQUEUE_MAX_SIZE})`);
   }
-  let { cyls, heads, secs } = props;
-  if (!cyls && !heads && !secs) {
-    // No partition table to go by: 16 heads, 63 sectors, cylinders from the size.
-    cyls = Math.min(Math.max(Math.floor(Math.floor(props["drive-size"] / SECTOR) / (16 * 63)), 2), 16383);
-    heads = 16;
-    secs = 63;
-  }
-  if (cyls < 1 || cyls > 65535) throw new MachbusError("bad-property-value", "cyls must be between 1 and 65535");
-  if (heads < 1 || heads > 255) throw new MachbusError("bad-property-value", "heads must be between 1 and 255");
-  if (secs < 1 || secs > 255) throw new MachbusError("bad-property-value", "secs must be between 1 and 255");
-  const physical = props.physical_block_size || SECTOR;
-  const logical = props.logical_block_size || SECTOR;
-  if (logical > physical) throw new MachbusError("bad-property-value", "logical_block_size > physical_block_size not supported");
-  if (props.min_io_size % logical) throw new MachbusError("bad-property-value", "min_io_size must be a multiple of logical_block_size");
-  if (props.min_io_size / logical > 0xffff)
-    throw new MachbusError("bad-property-value", "min_io_size must not exceed 65535 logical blocks");
-  if (props.opt_io_size % logical) throw new MachbusError("bad-property-value", "opt_io_size must be a multiple of logical_block_size");
-  if (props.discard_granularity !== 0xffffffff && props.discard_granularity % logical) {
-    throw new MachbusError("bad-property-value", "discard_granularity must be a multiple of logical_block_size");
-  }
+  const { cyls, heads, secs } = blockGeometry(props, props["drive-size"], { cyls: 65535, heads: 255, secs: 255 });
+  const { logical, physical } = blockSizes(props);
   const limit = (name: "max-discard-sectors" | "max-write-zeroes-sectors", on: boolean) => {
     const v = props[name];
     if (on && (v === 0 || v > REQUEST_MAX_SECTORS)) {

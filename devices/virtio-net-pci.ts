@@ -7,7 +7,7 @@ import { DEVICE_PROPS, MAC_ADDRESSES } from "../src/machine/tokens.js";
 import type { DeviceProps } from "../src/pci/device.js";
 import { describeState, u8Array } from "../src/state/description.js";
 import { VECTORS_UNSPECIFIED, VIRTIO_F_VERSION_1, VIRTIO_ID_NET, VIRTQUEUE_MAX_SIZE, bit, hasBit } from "../src/virtio/constants.js";
-import { ioeventfdProperty, readOnlyProperty, virtioDeviceProperties, virtioPciProperties } from "../src/virtio/properties.js";
+import { ioeventfdProperty, readOnlyProperty, virtioDeviceProperties, virtioPciProperties, virtioQtree } from "../src/virtio/properties.js";
 import { VirtioPciDevice } from "../src/virtio/transport.js";
 
 /** VIRTIO_NET_F_* feature bits. */
@@ -156,6 +156,45 @@ const NET_STATE = describeState<GuestMac>({ name: "virtio-net", version: 1, fiel
   properties,
   romfile: "efi-virtio.rom",
   parents: ["virtio-net-pci-base", "virtio-pci", "virtio-net-device", "virtio-device"],
+  qtree: virtioQtree(["ioeventfd", "vectors"], "virtio-net-device", [
+    "csum",
+    "guest_csum",
+    "gso",
+    "guest_tso4",
+    "guest_tso6",
+    "guest_ecn",
+    "guest_ufo",
+    "guest_announce",
+    "host_tso4",
+    "host_tso6",
+    "host_ecn",
+    "host_ufo",
+    "mrg_rxbuf",
+    "status",
+    "ctrl_vq",
+    "ctrl_rx",
+    "ctrl_vlan",
+    "ctrl_rx_extra",
+    "ctrl_mac_addr",
+    "ctrl_guest_offloads",
+    "mq",
+    "rss",
+    "hash",
+    "guest_rsc_ext",
+    "rsc_interval",
+    "mac",
+    "netdev",
+    "x-txtimer",
+    "x-txburst",
+    "tx",
+    "rx_queue_size",
+    "tx_queue_size",
+    "host_mtu",
+    "x-mtu-bypass-backend",
+    "speed",
+    "duplex",
+    "failover",
+  ]),
 })
 export class VirtioNetPci extends VirtioPciDevice {
   private readonly configuredMac: NicMac;

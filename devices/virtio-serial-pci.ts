@@ -3,9 +3,10 @@ import { MachbusError } from "../src/errors.js";
 import { pciDriver } from "../src/machine/drivers.js";
 import { prop, types } from "../src/machine/properties.js";
 import { DEVICE_PROPS } from "../src/machine/tokens.js";
+import { PCI_CLASS_DEVICE } from "../src/pci/constants.js";
 import type { DeviceProps } from "../src/pci/device.js";
 import { VECTORS_UNSPECIFIED, VIRTIO_ID_CONSOLE, VIRTIO_QUEUE_MAX, bit, hasBit } from "../src/virtio/constants.js";
-import { ioeventfdProperty, readOnlyProperty, virtioDeviceProperties, virtioPciProperties } from "../src/virtio/properties.js";
+import { ioeventfdProperty, readOnlyProperty, virtioDeviceProperties, virtioPciProperties, virtioQtree } from "../src/virtio/properties.js";
 import { VirtioPciDevice } from "../src/virtio/transport.js";
 
 const VIRTIO_CONSOLE_F_MULTIPORT = 1;
@@ -49,6 +50,8 @@ const properties = {
   category: "input",
   properties,
   parents: ["virtio-serial-pci-base", "virtio-pci", "virtio-serial-device", "virtio-device", "virtio-console-pci"],
+  buses: [{ type: "virtio-serial-bus", below: "virtio-backend" }],
+  qtree: virtioQtree(["ioeventfd", "vectors", "class"], "virtio-serial-device", ["max_ports", "emergency-write"]),
 })
 export class VirtioSerialPci extends VirtioPciDevice {
   private readonly maxPorts: number;
@@ -74,6 +77,11 @@ export class VirtioSerialPci extends VirtioPciDevice {
       features: (offered) => offered | own,
     });
     this.maxPorts = ports;
+  }
+
+  /** QEMU's realize replaces a class it does not take by 0x0780, and info qtree shows that one. */
+  override qtreeValues(): Record<string, unknown> {
+    return { ...super.qtreeValues(), class: this.config.get16(PCI_CLASS_DEVICE) };
   }
 
   /** cols and rows read 0; emerg_wr keeps what was written until a write consumes it. */

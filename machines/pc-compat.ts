@@ -378,6 +378,7 @@ export const PC_VERSIONS: readonly PcVersion[] = [
   {
     version: "2.4",
     description: I440FX,
+    classFields: { hwVersion: "2.4.0" },
     compat: [
       // .optional = true in QEMU: silently skipped where the device lacks the property.
       { driver: "virtio-blk-device", property: "scsi", value: "true" },
@@ -413,6 +414,7 @@ export const PC_VERSIONS: readonly PcVersion[] = [
   {
     version: "2.3",
     description: I440FX,
+    classFields: { hwVersion: "2.3.0" },
     compat: [
       { driver: "virtio-blk-pci", property: "any_layout", value: "off" },
       { driver: "virtio-balloon-pci", property: "any_layout", value: "off" },
@@ -453,6 +455,7 @@ export const PC_VERSIONS: readonly PcVersion[] = [
   {
     version: "2.2",
     description: I440FX,
+    classFields: { hwVersion: "2.2.0" },
     compat: [
       { driver: "qemu32-x86_64-cpu", property: "model-id", value: "QEMU Virtual CPU version 2.2.0" },
       { driver: "qemu64-x86_64-cpu", property: "model-id", value: "QEMU Virtual CPU version 2.2.0" },
@@ -482,6 +485,7 @@ export const PC_VERSIONS: readonly PcVersion[] = [
   {
     version: "2.1",
     description: I440FX,
+    classFields: { hwVersion: "2.1.0" },
     compat: [
       { driver: "intel-hda", property: "old_msi_addr", value: "on" },
       { driver: "VGA", property: "qemu-extended-regs", value: "off" },
@@ -508,6 +512,8 @@ export const PC_VERSIONS: readonly PcVersion[] = [
   {
     version: "2.0",
     description: I440FX,
+    // acpi_data_size=0x10000: a smaller reserved ACPI area at the top of low RAM (a -kernel's initrd ends below it)
+    classFields: { hwVersion: "2.0.0", acpiDataSize: 0x10000 },
     compat: [
       { driver: "qemu32-x86_64-cpu", property: "model-id", value: "QEMU Virtual CPU version 2.0.0" },
       { driver: "qemu64-x86_64-cpu", property: "model-id", value: "QEMU Virtual CPU version 2.0.0" },
@@ -529,15 +535,13 @@ export const PC_VERSIONS: readonly PcVersion[] = [
       "has_reserved_memory=false: no memory-hotplug region, no etc/reserved-memory-end",
       "legacy_acpi_table_size=6652: legacy ACPI blob padding",
     ],
-    // acpi_data_size=0x10000: a smaller reserved ACPI area at the top of low RAM (a -kernel's initrd ends below it)
-    classFields: { acpiDataSize: 0x10000 },
   },
   // pc-i440fx-1.7: no hw_compat array (none exists below 2.1) + pc_compat_1_7[] (6)
   {
     version: "1.7",
     description: I440FX,
     // gigabyte_align=false: with >= 3.5 GiB of RAM, low RAM ends at 0xe0000000, not 0xc0000000
-    classFields: { gigabyteAlign: false },
+    classFields: { gigabyteAlign: false, hwVersion: "1.7.0" },
     compat: [
       { driver: "qemu32-x86_64-cpu", property: "model-id", value: "QEMU Virtual CPU version 1.7.0" },
       { driver: "qemu64-x86_64-cpu", property: "model-id", value: "QEMU Virtual CPU version 1.7.0" },
@@ -570,13 +574,14 @@ export const PC_VERSIONS: readonly PcVersion[] = [
       { driver: "q35-pcihost", property: "short_root_bus", value: "1" },
     ],
     // has_acpi_build=false: no etc/table-loader (nor ACPI tables); SeaBIOS keeps its PM base 0xb000 and builds its own ACPI tables
-    classFields: { acpiBuild: false },
+    classFields: { acpiBuild: false, hwVersion: "1.6.0" },
     notes: ["hw_version 1.6.0"],
   },
   // pc-i440fx-1.5: no hw_compat array (none exists below 2.1) + pc_compat_1_5[] (13)
   {
     version: "1.5",
     description: I440FX,
+    classFields: { hwVersion: "1.5.0" },
     compat: [
       { driver: "qemu32-x86_64-cpu", property: "model-id", value: "QEMU Virtual CPU version 1.5.0" },
       { driver: "qemu64-x86_64-cpu", property: "model-id", value: "QEMU Virtual CPU version 1.5.0" },
@@ -598,6 +603,7 @@ export const PC_VERSIONS: readonly PcVersion[] = [
   {
     version: "1.4",
     description: I440FX,
+    classFields: { hwVersion: "1.4.0" },
     compat: [
       { driver: "qemu32-x86_64-cpu", property: "model-id", value: "QEMU Virtual CPU version 1.4.0" },
       { driver: "qemu64-x86_64-cpu", property: "model-id", value: "QEMU Virtual CPU version 1.4.0" },
@@ -628,6 +634,7 @@ export const PC_VERSIONS: readonly PcVersion[] = [
   {
     version: "0.11",
     description: "Standard PC, qemu 0.11",
+    classFields: { boardMakesDriveControllers: true },
     compat: [
       { driver: "virtio-blk-pci", property: "vectors", value: "0" },
       { driver: "ide-drive", property: "ver", value: "0.11" },

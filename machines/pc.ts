@@ -5,6 +5,7 @@ import { ECAM_SIZE } from "../src/pci/host.js";
 import { I440fx, Piix3, Piix3Ide, Piix4Pm } from "../devices/chipset.js";
 import { FwCfgIo } from "../devices/fw-cfg.js";
 import { PC_VERSIONS } from "./pc-compat.js";
+import { pcBoardQtree } from "./pc-chips.js";
 
 /** `ecam=off` or `ecam=ADDRESS`: the MMCONFIG window (the real i440FX has none; off by default). */
 const ecamAddress: PropertyType<number | null> = {
@@ -50,6 +51,8 @@ export const i440fxBoard: Board = {
     "max-ram-below-4g": prop(ramBoundary, PC_MAX_RAM_BELOW_4G, "most RAM below 4 GiB; more goes above 4 GiB (0: the default, 3.5 GiB)"),
   },
   drivers: [I440fx, Piix3, Piix3Ide, Piix4Pm, FwCfgIo],
+  driveInterface: "ide",
+  qtree: pcBoardQtree,
   build(machine, options) {
     // PIIX3 routes slot s, pin p (0 = INTA) to PIRQ (p + s - 1) mod 4: slot 1 INTA -> PIRQA.
     machine.createRootBus((fn, pin) => (pin + pciSlot(fn.devfn) - 1) & 3);

@@ -20,6 +20,9 @@ export const q35Board: Board = {
   name: "q35",
   properties: {},
   drivers: [Mch, Ich9Lpc, Ich9Ahci, Ich9Smbus, FwCfgIo],
+  // QEMU's default: a -drive without if= is an IDE drive (an AHCI port's). The AHCI ports have no
+  // buses here yet, so such a drive is refused ("machine type does not support") rather than lost.
+  driveInterface: "ide",
   build(machine) {
     let lpc: Ich9Lpc | null = null;
     // ICH9 decides which PIRQ link each slot's pins drive (QEMU's ich9_lpc_map_irq).

@@ -30,6 +30,11 @@ export type MachbusErrorCode =
   | "unknown-bus"
   | "unknown-device"
   | "not-hotpluggable"
+  // child buses and drives (IDE units, SCSI targets and LUNs, -drive)
+  | "wrong-bus"
+  | "unit-unavailable"
+  | "drive-in-use"
+  | "drive-unsupported"
   // allocation policies and address-space layout
   | "unknown-allocator"
   | "allocator-invalid"

@@ -55,7 +55,10 @@ export interface MsiEvent {
 export interface DeviceEvent {
   readonly id: string | null;
   readonly driver: string;
+  /** The device's PCI address; for a drive, its controller's. */
   readonly bdf: string;
+  /** For a drive on a controller's bus: the bus and its address there ("s.0 scsi-id 3 lun 0"). */
+  readonly address?: string;
 }
 
 /** Everything a machine reports to its embedder (eventemitter3 event map). */

@@ -64,7 +64,9 @@ export {
   DriverCatalogue,
   pciDriver,
   isaDriver,
+  busDriver,
   driverInfo,
+  type BusDriverOptions,
   type DeviceClass,
   type DriverCategory,
   type DriverClass,
@@ -72,9 +74,16 @@ export {
   type DriverOptions,
   type IsaDriverOptions,
   type MachineDevice,
+  type QdevGpio,
+  type QtreeLayout,
 } from "./machine/drivers.js";
 export { parseDriveOption, type HostConfig, type HostDrive, type HostNetdev } from "./machine/host-config.js";
 export { IsaDevice, type IsaDeviceProps } from "./isa/device.js";
+export { BusDevice, type BusDeviceProps } from "./storage/bus-device.js";
+export { ChildBus, type ChildAddressing, type ChildBusKind, type ChildBusSpec } from "./storage/child-bus.js";
+export { ideAddressing, ideChannel } from "./storage/ide-bus.js";
+export { scsiAddressing, scsiBus, type ScsiLimits } from "./storage/scsi-bus.js";
+export type { BoardChip, BoardModelPlace, BoardQtree, PlacedChip } from "./machine/board-chips.js";
 export { prop, types, type PropertyDef, type PropertySchema, type PropertyType, type PropsOf } from "./machine/properties.js";
 export { parseDeviceSpec, formatDeviceSpec, type DeviceSpec } from "./machine/device-spec.js";
 export {

@@ -61,7 +61,7 @@ describe("-device help", () => {
     const headings = sections.map((s) => s.split("\n")[0]!);
     expect(headings).toEqual(QEMU_HEADINGS);
     const lines = sections.flatMap((s) => s.trimEnd().split("\n").slice(1));
-    for (const line of lines) expect(line).toMatch(/^name "[^"]+", bus (PCI|ISA)(, desc "[^"]+")?$/);
+    for (const line of lines) expect(line).toMatch(/^name "[^"]+", bus (PCI|ISA|IDE|SCSI)(, desc "[^"]+")?$/);
     const listed = lines.map((l) => /^name "([^"]+)"/.exec(l)![1]!);
     expect(listed.sort()).toEqual(Machine.create().drivers.names());
     // Exactly QEMU's lines for these two; for e1000 QEMU also prints `alias "e1000-82540em"` (machbus has no aliases).

@@ -94,7 +94,7 @@ describe("driver catalogues are values a machine is given", () => {
   it("refuses a class no decorator described, and the name of a driver it does not hold", () => {
     const undecorated = errorOf(() => new DriverCatalogue([NotADriver]));
     expect(undecorated.code).toBe("driver-invalid");
-    expect(undecorated.message).toBe("class NotADriver is not a device driver (decorate it with @pciDriver or @isaDriver)");
+    expect(undecorated.message).toBe("class NotADriver is not a device driver (decorate it with @pciDriver, @isaDriver or @busDriver)");
     expect(errorOf(() => builtinDrivers.without("e1001")).message).toMatch(/^'e1001' is not a valid device model name \(valid: /);
   });
 });

@@ -174,7 +174,8 @@ describe("experiment runs", () => {
   });
 
   it("growth on pc fills every free root slot under first fit; auto-bridge goes on behind bridges until firmware's I/O window runs out", () => {
-    const grown = rows(experiment({ policies: ["qemu", "auto-bridge"], seeds: 1, workload: { type: "growth" } }));
+    // max well past what the I/O window holds, so the catalogue's mix of devices cannot end the run first
+    const grown = rows(experiment({ policies: ["qemu", "auto-bridge"], seeds: 1, workload: { type: "growth", max: 1000 } }));
     const rootSlots = freeSlots(Machine.create().rootBus, "e1000").length;
     expect(grown[0]).toMatchObject({ policy: "qemu", devices: rootSlots, saturatedBy: "slots", bridges: 0, refused: 1 });
     expect(grown[1]).toMatchObject({ policy: "auto-bridge", saturatedBy: "layout", exhausted: 1, exhaustedWindow: "io" });

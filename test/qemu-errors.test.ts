@@ -9,16 +9,22 @@ interface ErrorCase {
   stderr: string;
   accepted: boolean;
   infoPci?: string;
+  /** The signal that ended QEMU when it crashed instead of answering. */
+  signal?: string;
 }
 
 /** QEMU 7.2's own stderr and exit code for bad (and borderline) command lines: test/fixtures/qemu/errors.json. */
 const cases = (JSON.parse(readText("errors.json")) as { cases: ErrorCase[] }).cases.filter((c) => c.name !== "machine-help");
 
-/** The machine options of a QEMU command line, as machbus takes them (QEMU's spellings work as they are). */
+/**
+ * The machine options of a QEMU command line, as machbus takes them (QEMU's spellings work as
+ * they are). The images the -drive options name need not exist here: machbus reads no disk,
+ * and the drive errors QEMU gives do not depend on the images' sizes.
+ */
 function machineArgs(args: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    if (["-M", "-device"].includes(args[i]!)) out.push(args[i]!, args[++i]!);
+    if (["-M", "-device", "-drive"].includes(args[i]!)) out.push(args[i]!, args[++i]!);
   }
   return out;
 }
@@ -39,6 +45,11 @@ describe("QEMU's errors, reproduced by the CLI", () => {
       expect(r.status).toBe(1);
       expect(r.stdout).toBe(""); // nothing was built, nothing printed
       const qemu = c.stderr.split("\n")[0]!.replace(/^qemu-system-x86_64: /, "");
+      if (c.signal) {
+        // QEMU 7.2 crashes (virtio_add_queue aborts on virtqueue_size > 1024); machbus refuses the value.
+        expect(r.stderr).toMatch(/^machbus: -device [^:]+: invalid virtqueue_size property \(= \d+\), must be at most 1024\n$/);
+        return;
+      }
       if (c.name === "machine-nosuch") {
         // QEMU says "unsupported machine type"; machbus names the type and lists the valid ones.
         expect(r.stderr).toMatch(/^machbus: unsupported machine type 'nosuch' \(valid: pc-qemu-7\.2, /);

@@ -1,5 +1,5 @@
 import { CommanderError, type Command } from "commander";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { Machine, MachbusError, builtinDrivers, isMachbusError, type MachineOptions } from "../index.js";
 import { formatPolicyHelp } from "../machine/allocation-policy.js";
 import { builtinPolicies } from "../machine/policies/index.js";
@@ -17,7 +17,12 @@ export function addMachineOptions(cmd: Command): Command {
       collect,
       [],
     )
-    .option("--drive <spec>", "host drive backend: if=none,id=ID,file=PATH (repeatable) [-drive]", collect, [])
+    .option(
+      "--drive <spec>",
+      "a drive: if=none,id=ID,file=PATH (a backend for drive=ID), or if=ide|virtio[,index=N][,media=cdrom] with its device (repeatable) [-drive]",
+      collect,
+      [],
+    )
     .option("--global <setting>", "property default for a driver: DRIVER.PROP=VALUE (repeatable) [-global]", collect, [])
     .option("-m, --memory <size>", "guest RAM size, e.g. 64M or 1G (default 128M)")
     .option(
@@ -135,8 +140,18 @@ export function machineOptions(opts: MachineCliOptions): MachineOptions {
   };
   if (opts.machine !== undefined) options.machine = opts.machine;
   if (opts.memory !== undefined) options.memory = opts.memory;
+  options.imageSize = imageSize;
   if (opts.allocator !== undefined) options.allocator = opts.allocator;
   return options;
+}
+
+/** An image's size as QEMU reads it (only the size: no disk is read); unknown for a file that is not there. */
+function imageSize(file: string): number | undefined {
+  try {
+    return statSync(file).size;
+  } catch {
+    return undefined;
+  }
 }
 
 export function buildMachine(opts: MachineCliOptions): Machine {

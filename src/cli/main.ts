@@ -47,11 +47,17 @@ addMachineOptions(info.command("pci"))
     process.stdout.write(opts.json ? queryPciJson(m) + "\n" : formatInfoPci(m));
   });
 
-addMachineOptions(info.command("devices"))
-  .description("every PCI device with its resolved properties (the PCI part of QEMU's `info qtree`)")
-  .action((opts: MachineCliOptions) => {
-    process.stdout.write(formatQtree(buildMachine(opts)));
-  });
+for (const name of ["qtree", "devices"]) {
+  addMachineOptions(info.command(name))
+    .description(
+      name === "qtree"
+        ? "the device tree as QEMU's `info qtree` prints it: buses, devices and their resolved properties, drives on IDE and SCSI buses"
+        : "the same as `info qtree`",
+    )
+    .action((opts: MachineCliOptions) => {
+      process.stdout.write(formatQtree(buildMachine(opts)));
+    });
+}
 
 addMachineOptions(program.command("lspci"))
   .description("config space in pciutils' dump format (-x 64 bytes, -xxx 256, -xxxx 4096); read it with lspci -F FILE")

@@ -3,6 +3,8 @@ import { injectable } from "tsyringe";
 import { MachbusError } from "../errors.js";
 import type { IsaDevice } from "../isa/device.js";
 import { DRIVER_INFO, pciCommonProperties, type PciDevice } from "../pci/device.js";
+import type { BusDevice } from "../storage/bus-device.js";
+import type { ChildBusKind, ChildBusSpec } from "../storage/child-bus.js";
 import { prop, types, type PropertySchema } from "./properties.js";
 
 /** QEMU's device categories, as `-device help` groups them. */
@@ -27,12 +29,35 @@ export interface DriverOptions<S extends PropertySchema> {
    * Every driver also answers to "pci-device" (and "PCI", its name in QEMU 0.x).
    */
   parents?: readonly string[];
+  /** The child buses the device makes (a controller's IDE channels or SCSI bus), in QEMU's creation order. */
+  buses?: readonly ChildBusSpec[];
+  /** Its GPIO lines, as `info qtree` lists them (QEMU's qdev_init_gpio_in/out). */
+  gpios?: readonly QdevGpio[];
+  /** Where `info qtree` shows the device's properties when QEMU splits it in two (virtio proxies). */
+  qtree?: QtreeLayout;
+}
+
+/** A device's named GPIO line group: `gpio-out "smi-irq" 1` in `info qtree`. */
+export interface QdevGpio {
+  readonly dir: "in" | "out";
+  readonly name: string;
+  readonly count: number;
+}
+
+/**
+ * A device QEMU shows as a proxy and a backend on the proxy's own bus (virtio-net-pci holding a
+ * virtio-net-device on its virtio-bus): which of the driver's properties each half lists, in
+ * QEMU's order. The common PCI properties always go with the proxy, after `proxy`.
+ */
+export interface QtreeLayout {
+  readonly proxy: readonly string[];
+  readonly backend: { readonly type: string; readonly bus: string; readonly busType: string; readonly properties: readonly string[] };
 }
 
 export interface DriverInfo {
   readonly name: string;
-  /** Which bus the device sits on: a PCI slot, or the board's ISA bus (fixed ports). */
-  readonly bus: "pci" | "isa";
+  /** Which bus the device sits on: a PCI slot, the board's ISA bus (fixed ports), or a controller's IDE or SCSI bus. */
+  readonly bus: "pci" | "isa" | ChildBusKind;
   /** The driver's name followed by the parent type names it answers to. */
   readonly types: readonly string[];
   readonly description: string;
@@ -40,10 +65,13 @@ export interface DriverInfo {
   readonly properties: PropertySchema;
   readonly userCreatable: boolean;
   readonly hotpluggable: boolean;
+  readonly buses: readonly ChildBusSpec[];
+  readonly gpios: readonly QdevGpio[];
+  readonly qtree?: QtreeLayout;
 }
 
 /** Any device model the machine can hold. */
-export type MachineDevice = PciDevice | IsaDevice;
+export type MachineDevice = PciDevice | IsaDevice | BusDevice;
 
 /** A device model class as written; a catalogue checks that a decorator gave it a DriverInfo. */
 export type DeviceClass = abstract new (...args: any[]) => MachineDevice;
@@ -70,6 +98,9 @@ export function pciDriver<S extends PropertySchema>(options: DriverOptions<S>) {
       properties: { ...common, ...options.properties },
       userCreatable: options.userCreatable ?? true,
       hotpluggable: options.hotpluggable ?? true,
+      buses: options.buses ?? [],
+      gpios: options.gpios ?? [],
+      ...(options.qtree ? { qtree: options.qtree } : {}),
     };
     Object.defineProperty(target, DRIVER_INFO, { value: info });
   };
@@ -90,6 +121,37 @@ export function isaDriver<S extends PropertySchema>(options: IsaDriverOptions<S>
       properties: { ...options.properties },
       userCreatable: options.userCreatable ?? true,
       hotpluggable: options.hotpluggable ?? false,
+      buses: options.buses ?? [],
+      gpios: options.gpios ?? [],
+    };
+    Object.defineProperty(target, DRIVER_INFO, { value: info });
+  };
+}
+
+export type BusDriverOptions<S extends PropertySchema> = Omit<DriverOptions<S>, "romfile" | "qtree"> & {
+  /** The kind of child bus the device plugs into. */
+  bus: ChildBusKind;
+};
+
+/**
+ * Class decorator for devices on a controller's child bus (ide-hd, scsi-cd, ...): their address
+ * properties (unit; channel, scsi-id, lun) are in `properties` and the bus parses them. Whether
+ * they may be added at run time is the bus's to say (SCSI yes, IDE no), as in QEMU.
+ */
+export function busDriver<S extends PropertySchema>(options: BusDriverOptions<S>) {
+  return (target: abstract new (...args: any[]) => BusDevice): void => {
+    injectable()(target as new (...args: any[]) => BusDevice);
+    const info: DriverInfo = {
+      name: options.name,
+      bus: options.bus,
+      types: [options.name, ...(options.parents ?? [])],
+      description: options.description,
+      category: options.category,
+      properties: { ...options.properties },
+      userCreatable: options.userCreatable ?? true,
+      hotpluggable: options.hotpluggable ?? true,
+      buses: options.buses ?? [],
+      gpios: options.gpios ?? [],
     };
     Object.defineProperty(target, DRIVER_INFO, { value: info });
   };
@@ -103,7 +165,10 @@ export function driverInfo(cls: DriverClass): DriverInfo {
 /** A class given where a driver is expected, checked: it must carry a DriverInfo. */
 function asDriverClass(cls: DeviceClass): DriverClass {
   if (!Object.hasOwn(cls, DRIVER_INFO)) {
-    throw new MachbusError("driver-invalid", `class ${cls.name} is not a device driver (decorate it with @pciDriver or @isaDriver)`);
+    throw new MachbusError(
+      "driver-invalid",
+      `class ${cls.name} is not a device driver (decorate it with @pciDriver, @isaDriver or @busDriver)`,
+    );
   }
   return cls as DriverClass;
 }

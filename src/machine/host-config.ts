@@ -1,10 +1,11 @@
 import { MachbusError } from "../errors.js";
-import { parseOptionList } from "./device-spec.js";
+import { parseDrives } from "../storage/legacy-drives.js";
 
 /** A disk image on this host that a device names with `drive=ID`. */
 export interface HostDrive {
   id: string;
-  file: string;
+  /** The image; absent for an empty drive (a CD-ROM drive without a disc). */
+  file?: string | undefined;
   format?: string | undefined;
   /** QEMU's if=none: the drive is a backend for a device. */
   if?: "none" | undefined;
@@ -27,29 +28,18 @@ export interface HostConfig {
   netdevs?: HostNetdev[] | undefined;
 }
 
-/** QEMU's `-drive if=none,id=ID,file=PATH[,format=F][,readonly=on]` as a host drive entry. */
+/**
+ * One `-drive` option that names a host backend (`if=none,id=ID,file=PATH[,format=F][,readonly=on]`)
+ * as a host drive entry. Drives with an interface (if=ide, ...) describe guest devices too: a
+ * machine takes those through MachineOptions.drives (src/storage/legacy-drives.ts).
+ */
 export function parseDriveOption(text: string): HostDrive {
-  const { head, pairs } = parseOptionList(text, "drive");
-  const values = new Map(pairs);
-  if (head) values.set("file", values.get("file") ?? head);
-  const allowed = new Set(["if", "id", "file", "format", "readonly"]);
-  for (const k of values.keys()) {
-    if (!allowed.has(k))
-      throw new MachbusError("spec-syntax", `drive '${text}': unknown option '${k}' (valid: ${[...allowed].join(", ")})`);
-  }
-  const id = values.get("id");
-  const file = values.get("file");
-  if (!id) throw new MachbusError("spec-syntax", `drive '${text}': needs id=NAME (devices refer to it as drive=NAME)`);
-  if (!file) throw new MachbusError("spec-syntax", `drive '${text}': needs file=PATH`);
-  if ((values.get("if") ?? "none") !== "none") {
+  const { drives, legacy } = parseDrives([text], "none");
+  if (legacy.length) {
     throw new MachbusError(
       "spec-syntax",
-      `drive '${text}': only if=none drives are modelled (attach them with a device's drive= property)`,
+      `drive '${text}': if=${legacy[0]!.interface} makes a device: give it as a machine's drives, not as a host drive`,
     );
   }
-  const drive: HostDrive = { id, file, if: "none" };
-  const format = values.get("format");
-  if (format) drive.format = format;
-  if (values.has("readonly")) drive.readonly = ["on", "yes", "true"].includes(values.get("readonly")!);
-  return drive;
+  return drives[0]!;
 }

@@ -1,4 +1,5 @@
 import { MachbusError } from "../errors.js";
+import type { BoardQtree } from "./board-chips.js";
 import type { DeviceClass } from "./drivers.js";
 import type { PropertySchema } from "./properties.js";
 import type { Machine } from "./machine.js";
@@ -26,6 +27,15 @@ export interface MachineClassFields {
   readonly legacyFwCfgOrder: boolean;
   /** acpi_data_size: bytes at the top of low RAM kept for ACPI tables; a -kernel's initrd ends below them. */
   readonly acpiDataSize: number;
+  /** hw_version: the version IDE and SCSI drives report (their `ver` default). */
+  readonly hwVersion: string;
+  /**
+   * QEMU 0.12's pc_init1, for the seed-era types: the board itself makes an lsi53c895a for each
+   * SCSI bus `-drive if=scsi` names (its drives at their units), and the virtio-blk-pci of each
+   * `-drive if=virtio`, before any -device. QEMU 7.2 makes no SCSI controller and adds the
+   * virtio-blk-pci devices after the -device ones.
+   */
+  readonly boardMakesDriveControllers: boolean;
 }
 
 /** QEMU 7.2's values (pc_machine_class_init); versioned types override some. */
@@ -35,6 +45,8 @@ export const MACHINE_CLASS_DEFAULTS: MachineClassFields = {
   amd1tbHole: true,
   legacyFwCfgOrder: false,
   acpiDataSize: 0x20000 + 0x8000,
+  hwVersion: "2.5+", // QEMU_HW_VERSION: types from 2.5 on report it
+  boardMakesDriveControllers: false,
 };
 
 /** Where the board puts guest RAM in physical memory. */
@@ -58,6 +70,10 @@ export interface Board {
   readonly drivers?: readonly DeviceClass[];
   /** Sets up interrupt routing and plugs the onboard devices into a fresh machine. */
   build(machine: Machine, options: Record<string, unknown>): void;
+  /** The interface of a `-drive` without `if=` (QEMU's block_default_type: IDE on pc); default none. */
+  readonly driveInterface?: "ide" | "scsi" | "virtio" | "none";
+  /** The board's devices machbus does not model, for `info qtree` (board-chips.ts). */
+  readonly qtree?: BoardQtree;
   /** How much of `ramSize` lies below 4 GiB (the rest goes above); without it, all of it. */
   ramBelow4g?(ramSize: number, options: Record<string, unknown>, machineClass: MachineClassFields): number;
   /** RTC CMOS bytes (index, value) the board's firmware reads for this layout, for hosts whose RTC holds the CMOS. */

@@ -19,8 +19,13 @@ import { formatDeviceSpec, parseDeviceSpec, parseGlobal, parseOptionList, type D
 import { builtinDrivers } from "../../devices/index.js";
 import { builtinMachineTypes } from "../../machines/index.js";
 import { DriverCatalogue, type DeviceClass, type DriverClass, type DriverInfo, type MachineDevice } from "./drivers.js";
-import { parseDriveOption, type HostConfig } from "./host-config.js";
+import type { HostConfig, HostDrive } from "./host-config.js";
 import type { LinuxBoot } from "./linux-boot.js";
+import { isBoardChip, type PlacedChip } from "./board-chips.js";
+import { BusDevice } from "../storage/bus-device.js";
+import { ChildBus } from "../storage/child-bus.js";
+import { DEFAULT_IMAGE_SIZE } from "../storage/block-conf.js";
+import { parseDrives, type LegacyDrive } from "../storage/legacy-drives.js";
 import type { MachineType, MachineTypeRegistry, RamLayout } from "./machine-type.js";
 import { parseProperty, type PropertySchema } from "./properties.js";
 import {
@@ -59,8 +64,16 @@ export interface MachineOptions {
   drivers?: DriverCatalogue | readonly DeviceClass[];
   /** Host backends devices refer to by name (drive=, netdev=); never guest-visible. */
   host?: HostConfig;
-  /** QEMU's `-drive if=none,id=ID,file=PATH`: added to the host config's drives. */
+  /**
+   * QEMU's `-drive` options, in order: `if=none` ones are host drives (added to the host config);
+   * `if=ide` (the pc default) and `if=virtio` ones also make their devices, as QEMU does.
+   */
   drives?: readonly string[];
+  /**
+   * The size in bytes of an image file, or undefined when unknown: what QEMU reads from the image
+   * (a drive's guessed geometry depends on it). The CLI asks the file system; default: 1 MiB each.
+   */
+  imageSize?: (file: string) => number | undefined;
   /** Where time comes from (the ACPI PM timer counts with it); default: the host's monotonic clock. */
   clock?: Clock;
   /**
@@ -117,6 +130,8 @@ export class Machine {
   host!: PciHost;
   /** The board's ISA bus name ("isa.0" on pc), or null on a board without one. */
   isaBus: string | null = null;
+  /** The board's devices machbus does not model, with their properties resolved (for `info qtree`). */
+  boardChips: readonly PlacedChip[] = [];
   /** The slot-allocation policy (also under SLOT_ALLOCATOR in the container). */
   readonly allocator: SlotAllocator;
   /** The spec that recreates it ("qemu", "hotplug-reserve,free=4"); a policy given as an instance: its name. */
@@ -129,6 +144,17 @@ export class Machine {
   private buildingBoard = false;
   /** The child container device classes are resolved in (see plug). */
   private deviceScope: DependencyContainer | null = null;
+  /** Child buses by controller, each list in creation order. */
+  private readonly childBusMap = new Map<MachineDevice, ChildBus[]>();
+  /** Per bus type: the next number of an anonymous bus ("scsi.1"), and how many buses there were. */
+  private readonly anonymousBuses = new Map<string, number>();
+  private readonly busOrdinals = new Map<string, number>();
+  /** Which device holds each host drive (QEMU's blk_attach_dev): a drive serves one device. */
+  private readonly driveUsers = new Map<string, MachineDevice>();
+  /** The `-drive` options with an interface, and the ids of all `-drive` ones (QEMU deletes those with their device). */
+  private readonly legacyDrives: readonly LegacyDrive[];
+  private readonly commandLineDrives: ReadonlySet<string>;
+  private readonly imageSizeOf: ((file: string) => number | undefined) | undefined;
 
   private constructor(options: MachineOptions) {
     const registry = options.machineTypes ?? builtinMachineTypes;
@@ -138,8 +164,12 @@ export class Machine {
     this.ramSize = parseMemorySize(options.memory);
     const below4g = this.type.board.ramBelow4g?.(this.ramSize, this.boardOptions, this.type.machineClass) ?? this.ramSize;
     this.ramLayout = { size: this.ramSize, below4g, above4g: this.ramSize - below4g };
+    const parsed = parseDrives(options.drives ?? [], this.type.board.driveInterface ?? "none");
+    this.legacyDrives = parsed.legacy;
+    this.commandLineDrives = new Set(parsed.drives.map((d) => d.id));
+    this.imageSizeOf = options.imageSize;
     this.hostConfig = {
-      drives: [...(options.host?.drives ?? []), ...(options.drives ?? []).map(parseDriveOption)],
+      drives: [...(options.host?.drives ?? []), ...parsed.drives],
       netdevs: [...(options.host?.netdevs ?? [])],
     };
     const ids = [...this.hostConfig.drives!, ...this.hostConfig.netdevs!].map((b) => b.id);
@@ -183,6 +213,13 @@ export class Machine {
     m.type.board.build(m, m.boardOptions);
     m.buildingBoard = false;
     if (!m.rootBus) throw new MachbusError("machine-type-invalid", `board ${m.type.board.name} created no PCI root bus`);
+    m.boardChips = m.resolveBoardChips();
+    m.plugLegacyIdeDrives();
+    const early = m.type.machineClass.boardMakesDriveControllers;
+    if (early) {
+      m.plugLegacyScsiDrives();
+      m.plugLegacyVirtioDrives();
+    }
     if (m.allocator.prepare) {
       const specs = (options.devices ?? []).flatMap((spec) => {
         try {
@@ -199,6 +236,15 @@ export class Machine {
       } catch (e) {
         const where = typeof spec === "string" ? `-device ${spec}` : (spec.where ?? `-device ${formatDeviceSpec(spec)}`);
         throw isMachbusError(e) ? e.within(where) : e;
+      }
+    }
+    if (!early) m.plugLegacyVirtioDrives();
+    for (const drive of m.legacyDrives) {
+      if (!m.driveUsers.has(drive.id)) {
+        throw new MachbusError(
+          "drive-unsupported",
+          `machine type does not support if=${drive.interface},bus=${drive.bus},unit=${drive.unit}`,
+        ).within(drive.where);
       }
     }
     m.reset();
@@ -230,6 +276,8 @@ export class Machine {
     // Devices a policy added to make room come first, then the device itself.
     for (const { device: d, info } of this.placed.slice(before)) {
       if (d instanceof PciDevice) this.events.emit("device-added", { id: d.id, driver: info.name, bdf: d.function.bdf });
+      if (d instanceof BusDevice)
+        this.events.emit("device-added", { id: d.id, driver: info.name, bdf: this.ownerBdf(d.bus!), address: d.address });
     }
     return device;
   }
@@ -240,11 +288,16 @@ export class Machine {
     return this.plug(spec, { hotplug: false });
   }
 
-  /** Removes a device by id (monitor device_del). */
+  /** Removes a device by id (monitor device_del), with the devices on its child buses. */
   removeDevice(id: string): void {
     const entry = this.placed.find((p) => p.device.id === id);
     if (!entry) throw new MachbusError("unknown-device", `Device '${id}' not found`);
     const { device, info } = entry;
+    if (device instanceof BusDevice) {
+      if (!device.bus!.hotpluggable) throw new MachbusError("not-hotpluggable", `Bus '${device.bus!.name}' does not support hotplugging`);
+      this.unplugChild(entry);
+      return;
+    }
     if (entry.onboard || !info.hotpluggable || !(device instanceof PciDevice)) {
       throw new MachbusError("not-hotpluggable", `Device '${id}' (${info.name}) does not support hot-unplugging`);
     }
@@ -269,9 +322,15 @@ export class Machine {
         }
       }
     }
+    // QEMU unrealizes a controller's drives with it.
+    for (const childBus of this.childBusesOf(device)) {
+      for (const child of [...childBus.children].reverse()) this.unplugChild(this.placement(child)!);
+    }
+    this.childBusMap.delete(device);
     device.unplugging();
     bus.unplug(fn);
     this.placed.splice(this.placed.indexOf(entry), 1);
+    this.releaseDrives(entry);
     this.events.emit("device-deleted", { id, driver: info.name, bdf });
   }
 
@@ -290,6 +349,47 @@ export class Machine {
   findIsaDevice(id: string): IsaDevice | undefined {
     const d = this.placed.find((p) => p.device.id === id)?.device;
     return d instanceof IsaDevice ? d : undefined;
+  }
+
+  /** The device with this id on a controller's child bus (a drive). */
+  findBusDevice(id: string): BusDevice | undefined {
+    const d = this.placed.find((p) => p.device.id === id)?.device;
+    return d instanceof BusDevice ? d : undefined;
+  }
+
+  /** The child buses `device` made (a controller's IDE channels, SCSI bus), in creation order. */
+  childBusesOf(device: MachineDevice): readonly ChildBus[] {
+    return this.childBusMap.get(device) ?? [];
+  }
+
+  /**
+   * Every child bus in the order QEMU searches its device tree (qbus_find_recursive): below the
+   * PCI host, each bus's devices newest first, each device's buses newest first, depth first.
+   */
+  childBuses(): ChildBus[] {
+    const out: ChildBus[] = [];
+    const walk = (bus: PciBus): void => {
+      for (const p of [...this.placed].reverse()) {
+        if (!(p.device instanceof PciDevice) || p.device.function.bus !== bus) continue;
+        for (const child of [...this.childBusesOf(p.device)].reverse()) out.push(child);
+        const bridge = p.device as Partial<PciBridgeDevice>;
+        if (bridge.hasSecondaryBus) walk((p.device as PciBridgeDevice).secondaryBus);
+      }
+    };
+    walk(this.rootBus);
+    return out;
+  }
+
+  /** The host drive called `id`. */
+  hostDrive(id: string): HostDrive | undefined {
+    return this.hostConfig.drives?.find((d) => d.id === id);
+  }
+
+  /** Bytes of the image behind host drive `id` (0 for an empty drive), as MachineOptions.imageSize tells; 1 MiB when it cannot. */
+  imageSize(id: string): number {
+    const drive = this.hostDrive(id);
+    if (!drive?.file) return 0;
+    return this.imageSizeOf?.(drive.file) ?? DEFAULT_IMAGE_SIZE;
   }
 
   placement(device: MachineDevice): PlacedDevice | undefined {
@@ -397,6 +497,11 @@ export class Machine {
     if (parsed.id !== null && this.placed.some((p) => p.device.id === parsed.id)) {
       throw new MachbusError("duplicate-id", `Duplicate device ID '${parsed.id}'`);
     }
+    if (info.bus === "ide" || info.bus === "scsi") return this.plugOnChildBus(cls, info, parsed, hotplug);
+    const wrongBus = parsed.bus === null ? null : this.busTypeNamed(parsed.bus);
+    if (wrongBus !== null && wrongBus !== (info.bus === "isa" ? "ISA" : "PCI")) {
+      throw new MachbusError("wrong-bus", `Device '${info.name}' can't go on ${wrongBus} bus`);
+    }
     const props = this.resolveProps(info, parsed);
     // One scope for every device, DEVICE_PROPS set to this device's props just before its class
     // is resolved: a fresh child container per device costs more than most devices' own objects.
@@ -413,6 +518,7 @@ export class Machine {
       const device = child.resolve(cls as unknown as new (...args: any[]) => IsaDevice);
       device.plugged();
       this.placed.push({ device, info, props, onboard: this.buildingBoard });
+      this.attachDrives(device, info, props);
       return device;
     }
     const requested = parsed.bus === null ? this.rootBus : this.findBus(parsed.bus);
@@ -443,7 +549,199 @@ export class Machine {
     if (hotplug) device.hotplugReset();
     const placedBy = addr >= 0 ? undefined : this.allocator.name;
     this.placed.push({ device, info, props, onboard: this.buildingBoard, placedBy, addedBy: parsed.addedBy });
+    this.createChildBuses(device, info);
+    this.attachDrives(device, info, props);
     return device;
+  }
+
+  /**
+   * A drive onto a controller's bus, in QEMU's order: the bus (named, or the first of its type in
+   * the device tree), hotplug, the properties, the address the bus parses and completes, then the
+   * device's own checks.
+   */
+  private plugOnChildBus(cls: DriverClass, info: DriverInfo, parsed: DeviceSpec, hotplug: boolean): BusDevice {
+    const type = info.bus === "ide" ? "IDE" : "SCSI";
+    let bus: ChildBus | undefined;
+    if (parsed.bus === null) {
+      bus = this.childBuses().find((b) => b.spec.kind === info.bus);
+      if (!bus) throw new MachbusError("unknown-bus", `No '${type}' bus found for device '${info.name}'`);
+    } else {
+      bus = this.childBusNamed(parsed.bus);
+      const other = this.busTypeNamed(parsed.bus);
+      if (!other) throw new MachbusError("unknown-bus", `Bus '${parsed.bus}' not found`);
+      if (!bus || bus.spec.kind !== info.bus) throw new MachbusError("wrong-bus", `Device '${info.name}' can't go on ${other} bus`);
+    }
+    if (hotplug && !bus.hotpluggable) throw new MachbusError("not-hotpluggable", `Bus '${bus.name}' does not support hotplugging`);
+    const props = this.resolveProps(info, parsed);
+    bus.spec.addressing!.assign(bus, props);
+    const child = this.container.createChildContainer();
+    child.registerInstance(DEVICE_PROPS, props);
+    const device = child.resolve(cls as unknown as new (...args: any[]) => BusDevice);
+    device.bus = bus;
+    bus.children.push(device);
+    device.plugged();
+    this.placed.push({ device, info, props, onboard: this.buildingBoard });
+    this.attachDrives(device, info, props);
+    return device;
+  }
+
+  private unplugChild(entry: PlacedDevice): void {
+    const device = entry.device as BusDevice;
+    const bus = device.bus!;
+    device.unplugging();
+    bus.children.splice(bus.children.indexOf(device), 1);
+    this.placed.splice(this.placed.indexOf(entry), 1);
+    this.releaseDrives(entry);
+    this.events.emit("device-deleted", { id: device.id, driver: entry.info.name, bdf: this.ownerBdf(bus), address: device.address });
+  }
+
+  private ownerBdf(bus: ChildBus): string {
+    return bus.owner instanceof PciDevice ? bus.owner.function.bdf : "";
+  }
+
+  /**
+   * The controller's child buses, named as QEMU names them: `<id>.<n>`, or the lower-cased type
+   * and a per-type counter. Anonymous controllers cannot be removed, so the numbers never have gaps.
+   */
+  private createChildBuses(device: MachineDevice, info: DriverInfo): void {
+    if (!info.buses.length) return;
+    const count = (map: Map<string, number>, type: string): number => {
+      const n = map.get(type) ?? 0;
+      map.set(type, n + 1);
+      return n;
+    };
+    const buses = info.buses.map((spec, i) => {
+      const name = device.id ? `${device.id}.${i}` : `${spec.type.toLowerCase()}.${count(this.anonymousBuses, spec.type)}`;
+      return new ChildBus(name, spec, device, count(this.busOrdinals, spec.type));
+    });
+    this.childBusMap.set(device, buses);
+  }
+
+  /** The child bus called `name`. */
+  private childBusNamed(name: string): ChildBus | undefined {
+    for (const buses of this.childBusMap.values()) {
+      const found = buses.find((b) => b.name === name);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  /** QEMU's type of the bus called `name` ("PCI", "ISA", "SCSI", "i2c-bus"), or null if there is none. */
+  private busTypeNamed(name: string): string | null {
+    const child = this.childBusNamed(name);
+    if (child) return child.type;
+    if (this.buses().some((b) => b.name === name)) return "PCI";
+    if (name === this.isaBus) return "ISA";
+    const qtree = this.type.board.qtree;
+    const owned = qtree?.buses.find((b) => b.name === name);
+    if (owned) return owned.type;
+    for (const { chip } of this.boardChips) {
+      const below = chip.buses?.find((b) => b.name === name);
+      if (below) return below.type;
+    }
+    return null;
+  }
+
+  /** Records which device holds each host drive it names; QEMU refuses a drive that serves another device. */
+  private attachDrives(device: MachineDevice, info: DriverInfo, props: Record<string, unknown>): void {
+    for (const [name, def] of Object.entries(info.properties)) {
+      if (def.type.link === "drive" && props[name]) this.driveUsers.set(props[name] as string, device);
+    }
+  }
+
+  /**
+   * A removed device lets its drives go; QEMU also deletes a `-drive` drive with its device
+   * (blockdev_auto_del), though not when a policy's addition is taken back.
+   */
+  private releaseDrives(entry: PlacedDevice, { deleteCommandLineDrives = true } = {}): void {
+    for (const [name, def] of Object.entries(entry.info.properties)) {
+      const id = entry.props[name] as string;
+      if (def.type.link !== "drive" || !id || this.driveUsers.get(id) !== entry.device) continue;
+      this.driveUsers.delete(id);
+      const drives = this.hostConfig.drives!;
+      if (deleteCommandLineDrives && this.commandLineDrives.has(id))
+        drives.splice(
+          drives.findIndex((d) => d.id === id),
+          1,
+        );
+    }
+  }
+
+  /** The board's unmodelled chips with their properties: board values, then compat and -global. */
+  private resolveBoardChips(): PlacedChip[] {
+    return (this.type.board.qtree?.devices ?? []).filter(isBoardChip).map((chip) => ({
+      chip,
+      props: this.resolveProps(
+        { name: chip.type, types: [chip.type, ...(chip.parents ?? [])], properties: chip.properties ?? {} },
+        { driver: chip.type, id: null, bus: null, props: [] },
+      ),
+    }));
+  }
+
+  /**
+   * `-drive if=ide`: QEMU's pc_init puts them on the board's IDE channels (primary master, slave,
+   * secondary master, slave) before any -device, as ide-hd or ide-cd; errors then name no option.
+   */
+  private plugLegacyIdeDrives(): void {
+    const channels = this.childBuses()
+      .filter((b) => b.spec.kind === "ide" && this.placement(b.owner)?.onboard)
+      .sort((a, b) => a.ordinal - b.ordinal);
+    for (let bus = 0; bus < channels.length; bus++) {
+      for (let unit = 0; unit < 2; unit++) {
+        const drive = this.legacyDrives.find((d) => d.interface === "ide" && d.bus === bus && d.unit === unit);
+        if (!drive) continue;
+        this.plug(
+          {
+            driver: drive.media === "cdrom" ? "ide-cd" : "ide-hd",
+            id: null,
+            bus: channels[bus]!.name,
+            props: [
+              ["unit", String(unit)],
+              ["drive", drive.id],
+            ],
+          },
+          { hotplug: false },
+        );
+      }
+    }
+  }
+
+  /**
+   * `-drive if=scsi` on the seed-era types (QEMU 0.12's pc_init1): an lsi53c895a for each SCSI
+   * bus up to the highest one named, in the first free slots, each drive a scsi-hd or scsi-cd at
+   * target `unit` of its bus's controller.
+   */
+  private plugLegacyScsiDrives(): void {
+    const drives = this.legacyDrives.filter((d) => d.interface === "scsi");
+    const buses = Math.max(-1, ...drives.map((d) => d.bus)) + 1;
+    for (let bus = 0; bus < buses; bus++) {
+      const lsi = this.plug({ driver: "lsi53c895a", id: null, bus: null, props: [] }, { hotplug: false });
+      const scsi = this.childBusesOf(lsi)[0]!;
+      for (const d of drives.filter((x) => x.bus === bus).sort((a, b) => a.unit - b.unit)) {
+        const props: [string, string][] = [
+          ["scsi-id", String(d.unit)],
+          ["drive", d.id],
+        ];
+        this.plug({ driver: d.media === "cdrom" ? "scsi-cd" : "scsi-hd", id: null, bus: scsi.name, props }, { hotplug: false });
+      }
+    }
+  }
+
+  /** `-drive if=virtio`: a virtio-blk-pci each, after the -device devices (QEMU 7.2 queues them as -device options). */
+  private plugLegacyVirtioDrives(): void {
+    for (const drive of this.legacyDrives.filter((d) => d.interface === "virtio")) {
+      const props: [string, string][] = [["drive", drive.id]];
+      const file = this.hostDrive(drive.id)?.file;
+      const size = file ? this.imageSizeOf?.(file) : undefined;
+      if (size !== undefined && this.drivers.get("virtio-blk-pci")?.[DRIVER_INFO].properties["drive-size"]) {
+        props.push(["drive-size", String(size)]);
+      }
+      try {
+        this.plug({ driver: "virtio-blk-pci", id: null, bus: null, props }, { hotplug: false });
+      } catch (e) {
+        throw isMachbusError(e) ? e.within(drive.where) : e;
+      }
+    }
   }
 
   /**
@@ -470,14 +768,19 @@ export class Machine {
   /** Takes out, newest first, the devices placed after the first `count` (a policy's additions for a device that failed). */
   private unplugAdded(count: number): void {
     for (const entry of this.placed.splice(count).reverse()) {
+      this.releaseDrives(entry, { deleteCommandLineDrives: false });
       if (!(entry.device instanceof PciDevice)) continue;
+      this.childBusMap.delete(entry.device);
       entry.device.unplugging();
       entry.device.function.bus?.unplug(entry.device.function);
     }
   }
 
   /** Property values in QEMU's order: driver default, machine compat, -global, then the device spec. */
-  private resolveProps(info: DriverInfo, spec: DeviceSpec): Record<string, unknown> & { id: string | null } {
+  private resolveProps(
+    info: Pick<DriverInfo, "name" | "types" | "properties">,
+    spec: DeviceSpec,
+  ): Record<string, unknown> & { id: string | null } {
     const schema = info.properties;
     // A copy of one prebuilt object per driver: every device's props share its shape (a few
     // hundred bytes each, not a dictionary of thousands).
@@ -505,6 +808,15 @@ export class Machine {
       if (!backends.some((b) => b.id === value)) {
         throw new MachbusError("bad-property-value", `Property '${info.name}.${name}' can't find value '${String(value)}'`);
       }
+      if (kind === "drive" && this.driveUsers.has(value as string)) {
+        const legacy = this.legacyDrives.some((d) => d.id === value);
+        throw new MachbusError(
+          "drive-in-use",
+          legacy
+            ? `Drive '${String(value)}' is already in use because it has been automatically connected to another device (did you need 'if=none' in the drive options?)`
+            : `Drive '${String(value)}' is already in use by another device`,
+        );
+      }
     }
     values.id = spec.id;
     return values as Record<string, unknown> & { id: string | null };
@@ -519,9 +831,9 @@ interface DriverFacts {
   readonly links: readonly (readonly [string, "drive" | "netdev"])[];
 }
 
-const knownDriverFacts = new WeakMap<DriverInfo, DriverFacts>();
+const knownDriverFacts = new WeakMap<object, DriverFacts>();
 
-function driverFacts(info: DriverInfo): DriverFacts {
+function driverFacts(info: Pick<DriverInfo, "properties">): DriverFacts {
   let facts = knownDriverFacts.get(info);
   if (!facts) {
     const defaults: Record<string, unknown> = {};
@@ -537,7 +849,7 @@ function driverFacts(info: DriverInfo): DriverFacts {
   return facts;
 }
 
-function unknownProperty(info: DriverInfo, name: string, context?: string): MachbusError {
+function unknownProperty(info: Pick<DriverInfo, "name" | "properties">, name: string, context?: string): MachbusError {
   return new MachbusError(
     "unknown-property",
     `${context ? `${context}: ` : ""}Property '${info.name}.${name}' not found (valid: ${Object.keys(info.properties).sort().join(", ")})`,

@@ -105,12 +105,29 @@ const macaddr: PropertyType<string> = {
   format: (v: string) => v,
 };
 
+/** QEMU's size type: bytes, with an optional k/M/G/T suffix (binary units). */
+const size: PropertyType<number> = {
+  name: "size",
+  parse(text) {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT])?[bB]?\s*$/.exec(text);
+    let v: number | null;
+    if (m) v = Math.round(parseFloat(m[1]!) * 1024 ** " kmgt".indexOf((m[2] ?? " ").toLowerCase()));
+    else v = parseInteger(text);
+    if (v === null || !Number.isSafeInteger(v) || v < 0) return { error: "a size in bytes, optionally with a k, M, G or T suffix" };
+    return { value: v };
+  },
+  format: (v) => String(v),
+};
+
 export const types = {
   bool,
   uint8: integer("uint8", "uint8_t", 0, 0xff),
   uint16: integer("uint16", "uint16_t", 0, 0xffff),
   uint32: integer("uint32", "uint32_t", 0, 0xffffffff),
+  /** QEMU's uint64, within what a JS number holds exactly. */
+  uint64: integer("uint64", "uint64_t", 0, Number.MAX_SAFE_INTEGER),
   int32: integer("int32", "int32_t", -0x80000000, 0x7fffffff),
+  size,
   /** QOM's "int" (int64_t), within what a JS number holds exactly. */
   int: integer("int", "int64_t", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
   str,
@@ -135,6 +152,7 @@ export const types = {
 const QAPI_ENUMS: Record<string, readonly string[]> = {
   OnOffAuto: ["auto", "on", "off"],
   BlockdevOnError: ["report", "ignore", "enospc", "stop", "auto"],
+  BiosAtaTranslation: ["auto", "none", "lba", "large", "rechs"],
 };
 
 function qapiEnumName(values: readonly string[]): string | undefined {

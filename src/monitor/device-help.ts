@@ -15,7 +15,7 @@ const CATEGORY_HEADINGS: Record<DriverCategory, string> = {
 };
 
 /** QEMU's bus type names. */
-const BUS_TYPES: Record<DriverInfo["bus"], string> = { pci: "PCI", isa: "ISA" };
+const BUS_TYPES: Record<DriverInfo["bus"], string> = { pci: "PCI", isa: "ISA", ide: "IDE", scsi: "SCSI" };
 
 /** QEMU's is_help_option. */
 function isHelp(word: string): boolean {

@@ -5,9 +5,10 @@ import { IsaDevice } from "../isa/device.js";
 import { DEFAULT_POLICY } from "../machine/allocator.js";
 import type { DeviceSpec } from "../machine/device-spec.js";
 import type { HostConfig, HostDrive, HostNetdev } from "../machine/host-config.js";
-import type { Machine, MachineOptions } from "../machine/machine.js";
+import type { Machine, MachineOptions, PlacedDevice } from "../machine/machine.js";
 import type { PropertyDef } from "../machine/properties.js";
 import { PciDevice, pciCommonProperties } from "../pci/device.js";
+import { BusDevice } from "../storage/bus-device.js";
 
 /**
  * Machine-definition files (F18): YAML or JSON describing a machine's guest-visible hardware —
@@ -25,12 +26,21 @@ export const deviceEntrySchema = z
   .object({
     driver: z.string().min(1).describe("driver name, as for --device (e1000, virtio-net-pci, ...)"),
     id: identifier.optional().describe("the device's id; devices refer to bridges' buses by it"),
-    bus: z.string().optional().describe("the bus to plug into: pci.0 (default), a bridge's id, isa.0"),
+    bus: z
+      .string()
+      .optional()
+      .describe("the bus to plug into: pci.0 (default), a bridge's id, isa.0, or a controller's bus (ide.0, scsi.0, <id>.0) for a drive"),
     addr: z
       .string()
       .regex(/^\s*(0[xX])?[0-9a-fA-F]{1,2}(\.(0[xX])?[0-7])?\s*$/, "SLOT[.FUNCTION] in hex, e.g. 03.0")
       .optional()
       .describe("slot and function (PCI); absent: the allocator picks, and the next dump records it"),
+    address: z
+      .record(z.string(), z.number().int().nonnegative())
+      .optional()
+      .describe(
+        "a drive's address on its controller's bus: unit (IDE: 0 master, 1 slave); channel, scsi-id and lun (SCSI); absent parts: the bus picks, and the next dump records them",
+      ),
     properties: z.record(z.string(), propertyValue).optional().describe("property values by name, as for --device"),
     addedBy: z
       .string()
@@ -42,7 +52,7 @@ export const deviceEntrySchema = z
 export const driveSchema = z
   .object({
     id: identifier.describe("the name devices use: drive=ID"),
-    file: z.string().min(1).describe("image path on this host"),
+    file: z.string().min(1).optional().describe("image path on this host; absent: an empty drive (a CD-ROM drive without a disc)"),
     format: z.string().optional().describe("image format (raw, qcow2, ...)"),
     if: z.literal("none").optional().describe("QEMU's if=none: the drive is a backend for a device"),
     readonly: z.boolean().optional(),
@@ -157,17 +167,22 @@ function specValue(v: string | number | boolean): string {
 /**
  * Machine options for a config. Devices with an address are placed first, in file order, then
  * the rest: a device added to a dump without `addr` then never takes a slot a recorded one holds.
+ * Drives (entries with an `address`, or on a controller's bus: a name `X.N` other than pci.N and
+ * isa.N) come after every other device, those with an address first, for the same reason.
  */
 export function machineOptionsFromConfig(config: MachineConfig, file: string, host?: HostConfig): MachineOptions {
   const options = Object.entries(config.machine.options ?? {}).map(([k, v]) => `${k}=${specValue(v)}`);
   const entries = (config.devices ?? []).map((d, i) => ({ d, i }));
-  const ordered = [...entries.filter((e) => e.d.addr !== undefined), ...entries.filter((e) => e.d.addr === undefined)];
+  const drive = (d: DeviceEntry): boolean => d.address !== undefined || (d.bus !== undefined && CONTROLLER_BUS.test(d.bus));
+  const group = (d: DeviceEntry): number => (drive(d) ? 2 : 0) + (d.addr !== undefined || d.address !== undefined ? 0 : 1);
+  const ordered = [0, 1, 2, 3].flatMap((g) => entries.filter((e) => group(e.d) === g));
   const devices: DeviceSpec[] = ordered.map(({ d, i }) => ({
     driver: d.driver,
     id: d.id ?? null,
     bus: d.bus ?? null,
     props: [
       ...(d.addr !== undefined ? [["addr", d.addr] as const] : []),
+      ...Object.entries(d.address ?? {}).map(([k, v]) => [k, String(v)] as const),
       ...Object.entries(d.properties ?? {}).map(([k, v]) => [k, specValue(v)] as const),
     ],
     where: `${file}: devices[${i}] (${d.driver}${d.id ? `,id=${d.id}` : ""})`,
@@ -187,17 +202,17 @@ export function machineOptionsFromConfig(config: MachineConfig, file: string, ho
 /** Everything guest-visible about `machine`, as a complete config (`machbus dump-config`). */
 export function dumpMachineConfig(machine: Machine, options: { withHost?: boolean } = {}): MachineConfig {
   const devices: DeviceEntry[] = [];
-  for (const { device, info, props, onboard, addedBy } of machine.devices()) {
-    if (onboard) continue;
+  for (const { device, info, props, addedBy } of dumpedDevices(machine)) {
     const entry: DeviceEntry = { driver: info.name };
     if (device.id) entry.id = device.id;
     const properties: Record<string, string | number | boolean> = {};
+    const address = device instanceof BusDevice ? (device.bus!.spec.addressing?.properties ?? []) : [];
     // The driver's own properties first, then the common ones every PCI device has.
     const names = Object.keys(info.properties);
     const common = new Set(Object.keys(pciCommonProperties));
     for (const name of [...names.filter((n) => !common.has(n)), ...names.filter((n) => common.has(n))]) {
       const def = info.properties[name]!;
-      if (name === "addr" || !def.writable) continue;
+      if (name === "addr" || address.includes(name) || !def.writable) continue;
       properties[name] = configValue(def, props[name]);
     }
     if (device instanceof PciDevice) {
@@ -206,6 +221,9 @@ export function dumpMachineConfig(machine: Machine, options: { withHost?: boolea
       entry.addr = `${(fn.devfn >> 3).toString(16).padStart(2, "0")}.${fn.devfn & 7}`;
     } else if (device instanceof IsaDevice) {
       entry.bus = machine.isaBus ?? "isa.0";
+    } else {
+      entry.bus = device.bus!.name;
+      entry.address = Object.fromEntries(address.map((name) => [name, props[name] as number]));
     }
     entry.properties = properties;
     if (addedBy) entry.addedBy = addedBy;
@@ -231,6 +249,18 @@ export function dumpMachineConfig(machine: Machine, options: { withHost?: boolea
   }
   return config;
 }
+
+/**
+ * The devices a dump lists, in its order: the machine's own devices in creation order, drives
+ * after the rest, as a reload creates them (so the next dump lists them the same way).
+ */
+export function dumpedDevices(machine: Machine): PlacedDevice[] {
+  const placed = machine.devices().filter((p) => !p.onboard);
+  return [...placed.filter((p) => !(p.device instanceof BusDevice)), ...placed.filter((p) => p.device instanceof BusDevice)];
+}
+
+/** A controller's bus as QEMU names it (`ide.0`, `scsi.1`, `<id>.0`), as opposed to PCI and ISA buses and bridges' ids. */
+const CONTROLLER_BUS = /^(?!pci\.\d+$|isa\.\d+$).+\.\d+$/;
 
 /** A resolved value as the file writes it: booleans and integers native, the rest in the property's own spelling. */
 function configValue(def: PropertyDef<unknown>, value: unknown): string | number | boolean {

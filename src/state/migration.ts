@@ -2,6 +2,7 @@ import { MachbusError, isMachbusError } from "../errors.js";
 import { Machine, type MachineOptions } from "../machine/machine.js";
 import type { MachineDevice } from "../machine/drivers.js";
 import { PciDevice } from "../pci/device.js";
+import { BusDevice } from "../storage/bus-device.js";
 import { ByteReader, ByteWriter } from "./binary.js";
 import { dumpMachineConfig, machineOptionsFromConfig, machineConfigSchema, type HostConfig, type MachineConfig } from "./machine-config.js";
 
@@ -93,6 +94,7 @@ function sameDevice(a: MachineDevice, b: MachineDevice): boolean {
 }
 
 function where(d: MachineDevice): string {
+  if (d instanceof BusDevice) return d.address;
   if (!(d instanceof PciDevice)) return "isa";
   const fn = d.function;
   return `${fn.bus!.name}:${(fn.devfn >> 3).toString(16).padStart(2, "0")}.${fn.devfn & 7}`;

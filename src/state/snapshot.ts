@@ -3,6 +3,7 @@ import type { PciHost } from "../pci/host.js";
 import type { Machine } from "../machine/machine.js";
 import type { MachineDevice } from "../machine/drivers.js";
 import { PciDevice } from "../pci/device.js";
+import { BusDevice } from "../storage/bus-device.js";
 import { ByteReader, ByteWriter, crc32 } from "./binary.js";
 import { describeState, u32, type KeptState } from "./description.js";
 import { applyStates, checkStates, StateProblem, StateReader, visible, writeStates } from "./engine.js";
@@ -58,7 +59,8 @@ function statesOf(device: MachineDevice): readonly KeptState[] {
 
 /** Saves the whole machine's device state. */
 export function saveSnapshot(machine: Machine): Uint8Array {
-  const devices = machine.devices();
+  // Drives keep no state (disk contents are not modelled): they have no section.
+  const devices = machine.devices().filter((p) => !(p.device instanceof BusDevice));
   const w = new ByteWriter(4096 + 512 * devices.length);
   w.bytes(new TextEncoder().encode(SNAPSHOT_MAGIC))
     .u32(SNAPSHOT_FORMAT)
@@ -133,7 +135,7 @@ export function loadSnapshot(machine: Machine, data: Uint8Array, label = "snapsh
   }
   if (!seen.has("machine")) throw new MachbusError("state-invalid", `${label}: has no state for the machine (the config address latch)`);
   for (const { device } of machine.devices()) {
-    if (!seen.has(device)) {
+    if (!seen.has(device) && !(device instanceof BusDevice)) {
       throw new MachbusError("state-invalid", `${label}: has no state for ${describe(device)}, which this machine has`);
     }
   }
@@ -219,6 +221,7 @@ const addressKey = (kind: number, bus: string, devfn: number, driver: string, id
 function deviceIndex(machine: Machine): DeviceIndex {
   const index: DeviceIndex = { byId: new Map(), byAddress: new Map() };
   for (const { device } of machine.devices()) {
+    if (device instanceof BusDevice) continue;
     if (device.id && !index.byId.has(device.id)) index.byId.set(device.id, device);
     const key =
       device instanceof PciDevice

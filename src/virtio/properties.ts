@@ -1,22 +1,12 @@
-import { parseInteger, prop, types, type PropertyType } from "../machine/properties.js";
+import type { QtreeLayout } from "../machine/drivers.js";
+import { prop, types, type PropertyType } from "../machine/properties.js";
 import type { DeviceProps } from "../pci/device.js";
 
 /** QEMU's OnOffAuto. */
 export const onOffAuto = types.enumOf(["on", "off", "auto"] as const);
 
-/** QEMU's size type: bytes, with an optional k/M/G/T suffix (binary units). */
-export const sizeType: PropertyType<number> = {
-  name: "size",
-  parse(text) {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT])?[bB]?\s*$/.exec(text);
-    let v: number | null;
-    if (m) v = Math.round(parseFloat(m[1]!) * 1024 ** " kmgt".indexOf((m[2] ?? " ").toLowerCase()));
-    else v = parseInteger(text);
-    if (v === null || !Number.isSafeInteger(v) || v < 0) return { error: "a size in bytes, optionally with a k, M, G or T suffix" };
-    return { value: v };
-  },
-  format: (v) => String(v),
-};
+/** QEMU's size type (`types.size`). */
+export const sizeType: PropertyType<number> = types.size;
 
 /** Properties of every virtio device (QEMU's virtio-device: the shared ring features and flags). */
 export const virtioDeviceProperties = {
@@ -74,6 +64,36 @@ export function readOnlyProperty(typeName: string, description: string) {
     format: (v) => v,
   };
   return prop(type, "", `${description} (not writable)`, { writable: false });
+}
+
+/** QEMU's order of virtio-pci's and of virtio-device's own properties in `info qtree`. */
+const VIRTIO_PCI_QTREE = [
+  "virtio-pci-bus-master-bug-migration",
+  "migrate-extra",
+  "modern-pio-notify",
+  "x-disable-pcie",
+  "page-per-vq",
+  "x-ignore-backend-features",
+  "ats",
+  "x-ats-page-aligned",
+  "x-pcie-deverr-init",
+  "x-pcie-lnkctl-init",
+  "x-pcie-pm-init",
+  "x-pcie-flr-init",
+  "aer",
+];
+const VIRTIO_DEVICE_QTREE = Object.keys(virtioDeviceProperties);
+
+/**
+ * How `info qtree` shows a virtio device: the proxy (disable-legacy, disable-modern, its own
+ * properties `proxy`, virtio-pci's) and, on its virtio-bus, the `backend` device with its own
+ * properties `backendProperties` followed by virtio-device's; each list in QEMU's order.
+ */
+export function virtioQtree(proxy: readonly string[], backend: string, backendProperties: readonly string[]): QtreeLayout {
+  return {
+    proxy: ["disable-legacy", "disable-modern", ...proxy, ...VIRTIO_PCI_QTREE],
+    backend: { type: backend, bus: "virtio-bus", busType: "virtio-pci-bus", properties: [...backendProperties, ...VIRTIO_DEVICE_QTREE] },
+  };
 }
 
 /** `ioeventfd` (for the drivers that list it). */

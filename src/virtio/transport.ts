@@ -116,6 +116,8 @@ export abstract class VirtioPciDevice extends PciDevice {
   readonly hostFeatures: bigint;
   readonly msix: Msix | null;
   readonly virtioName: string;
+  /** The MSI-X vectors the device asked for (QEMU's nvectors after realize). */
+  readonly vectors: number;
 
   private readonly regs: VirtioRegisters = {
     guestFeatures: 0n,
@@ -140,6 +142,7 @@ export abstract class VirtioPciDevice extends PciDevice {
     this.modern = plan.modern;
     this.hostFeatures = plan.hostFeatures;
     this.virtioName = spec.name;
+    this.vectors = spec.vectors;
     this.useDisabledFlag = props["use-disabled-flag"];
     this.configBytes = new Uint8Array(spec.configSize);
     this.queues = new VirtQueues(spec.queueSizes);
@@ -168,6 +171,13 @@ export abstract class VirtioPciDevice extends PciDevice {
     }
     this.function.onConfigWrite(PCI_COMMAND, 1, () => this.commandWritten());
     this.function.keepState(VIRTIO_STATE, { device: this.regs, queues: this.queues, common: common.regs, modern: this.modern });
+  }
+
+  /** What QEMU's realize writes back into the proxy's properties, as `info qtree` shows them. */
+  qtreeValues(): Record<string, unknown> {
+    const values: Record<string, unknown> = { "disable-legacy": this.legacy ? "off" : "on" };
+    if ("vectors" in this.props) values.vectors = this.vectors;
+    return values;
   }
 
   // ---- for device models ----
@@ -330,7 +340,7 @@ export abstract class VirtioPciDevice extends PciDevice {
   }
 
   /** QEMU's virtio_error: a virtio 1.0 driver sees NEEDS_RESET (and a config interrupt); the device stops. */
-  private virtioError(): void {
+  protected virtioError(): void {
     if (this.guestHas(VIRTIO_F_VERSION_1)) {
       this.regs.status |= VIRTIO_CONFIG_S_NEEDS_RESET;
       this.notifyConfig();

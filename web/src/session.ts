@@ -1,5 +1,5 @@
 import { Machine, MachbusError, PciDevice, isMachbusError, type MachineOptions, type PciFunction } from "machbus";
-import { dumpMachineConfig, formatMachineConfig, machineOptionsFromConfig, parseMachineConfig } from "machbus/config";
+import { dumpMachineConfig, dumpedDevices, formatMachineConfig, machineOptionsFromConfig, parseMachineConfig } from "machbus/config";
 import { allocatorOption, assignBarLayout } from "./engine-features.js";
 
 /** Where a machine came from: a file, a command line, an example, or `machbus serve`'s options. */
@@ -85,10 +85,7 @@ export class Session {
       return { session: this.with({ kind: "remove", id: device.id }), message: `device_del ${device.id}: removed ${label}` };
     }
     const config = dumpMachineConfig(this.machine);
-    const index = this.machine
-      .devices()
-      .filter((p) => !p.onboard)
-      .findIndex((p) => p.device === device);
+    const index = dumpedDevices(this.machine).findIndex((p) => p.device === device);
     if (index < 0) throw new MachbusError("not-hotpluggable", `${label} is part of the board and can't be removed`);
     config.devices = (config.devices ?? []).filter((_, i) => i !== index);
     const title = `${this.source.title} (edited)`;

@@ -1,4 +1,4 @@
-import { PciDevice, type Machine } from "machbus";
+import { BusDevice, PciDevice, type Machine } from "machbus";
 import { h } from "../dom.js";
 import { where } from "../session.js";
 import type { Selection } from "./slot-map.js";
@@ -30,7 +30,7 @@ export function deviceList(machine: Machine, onSelect: (s: Selection) => void, o
                 fn ? h("button", { class: "link", onclick: () => onSelect({ bus: fn.bus!.name, devfn: fn.devfn }) }, info.name) : info.name,
               ),
               h("td", {}, device.id ?? ""),
-              h("td", {}, fn ? where(fn) : `ISA bus ${machine.isaBus ?? ""}`),
+              h("td", {}, fn ? where(fn) : device instanceof BusDevice ? device.address : `ISA bus ${machine.isaBus ?? ""}`),
               h("td", {}, pci ? h("button", { class: "remove", onclick: () => onRemove(pci) }, "remove") : null),
             );
           }),
