@@ -60,8 +60,8 @@ export const LINUX_NAMED_DIFFERENCES: NamedDifference[] = [
     when: "always",
     reason:
       "Linux checks the PM timer's rate against its own clock before it registers the acpi_pm clocksource; QEMU (TCG) and v86 " +
-      "both tick that timer from the host clock, so on a loaded host the check can fail on either side (\"PM-Timer running at " +
-      "invalid rate\") and the line is missing there",
+      'both tick that timer from the host clock, so on a loaded host the check can fail on either side ("PM-Timer running at ' +
+      'invalid rate") and the line is missing there',
     lines: { qemu: [/^clocksource: acpi_pm: /], machbus: [/^clocksource: acpi_pm: /] },
   },
   // ---- ACPI tables (branch acpi)
