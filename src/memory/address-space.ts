@@ -274,7 +274,7 @@ export class AddressSpace {
 
   /** A guest read of `size` (1, 2 or 4) bytes; unsigned result. */
   read(addr: number, size: number): number {
-    const v = (addr >= 0 && addr < this.tableSize ? this.ports[addr]!.read(size, addr) : this.searchRead(addr, size)) | 0;
+    const v = (addr >= 0 && addr < this.tableSize ? (this.ports[addr] ?? this.slowPort).read(size, addr) : this.searchRead(addr, size)) | 0;
     // One exit, so the optimizer keeps the value an integer on every path.
     return size === 4 ? v >>> 0 : v & SIZE_MASK[size]!;
   }
@@ -282,7 +282,7 @@ export class AddressSpace {
   /** A guest write of the low `size` (1, 2 or 4) bytes of `value`. */
   write(addr: number, size: number, value: number): void {
     const v = size === 4 ? value >>> 0 : value & SIZE_MASK[size]!;
-    if (addr >= 0 && addr < this.tableSize) this.ports[addr]!.write(size, v, addr);
+    if (addr >= 0 && addr < this.tableSize) (this.ports[addr] ?? this.slowPort).write(size, v, addr);
     else this.searchWrite(addr, size, v);
   }
 
