@@ -56,10 +56,18 @@ describe("names that are also properties of plain JavaScript objects", () => {
     [["--device", "e1000", "--global", "e1000.hasOwnProperty=1"], /Property 'e1000\.hasOwnProperty' not found/],
     [["--device", "e1000,romfile=toString"], /failed to find romfile "toString"/],
     [["--device", "ide-hd,drive=toString"], /toString/],
+    [["-drive", "if=none,id=__proto__"], /-drive if=none,id=__proto__: Parameter 'id' expects an identifier/],
+    [["-netdev", "user,id=__proto__"], /-netdev user,id=__proto__: Parameter 'id' expects an identifier/],
   ];
   for (const [args, pattern] of cases) {
     it(`${args.join(" ")}: a one-line error, exit status 1`, () => expectOneLineError(["info", "pci", ...args], pattern));
   }
+
+  it("report and plot: --by toString names no field of the results", () => {
+    const results = file("r.jsonl", '{"run":0,"machine":"pc-qemu-7.2","policy":"qemu","moved":1}\n');
+    expectOneLineError(["report", results, "--by", "toString"], /--by toString: no field 'toString'/);
+    expectOneLineError(["plot", results, "--x", "constructor", "--y", "moved", "-o", join(dir, "p.svg")], /--x constructor: no field/);
+  });
 
   it("QEMU says the same about e1000.toString", () => {
     expect(qemuLines("device-prototype-name")[0]).toBe("-device e1000,toString=1: Property 'e1000.toString' not found");

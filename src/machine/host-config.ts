@@ -1,6 +1,6 @@
 import { MachbusError } from "../errors.js";
 import { parseDrives } from "../storage/legacy-drives.js";
-import { parseOptionList } from "./device-spec.js";
+import { checkIdentifier, parseOptionList } from "./device-spec.js";
 
 /** A disk image on this host that a device names with `drive=ID`. */
 export interface HostDrive {
@@ -85,5 +85,10 @@ export function parseNetdevOption(text: string): HostNetdev {
     );
   }
   if (id === null) throw new MachbusError("spec-syntax", "Parameter 'id' is missing", where);
+  try {
+    checkIdentifier(id);
+  } catch (e) {
+    throw (e as MachbusError).within(where);
+  }
   return options.length ? { id, type, options: Object.fromEntries(options) } : { id, type };
 }

@@ -151,7 +151,7 @@ export function parseWith<T>(schema: z.ZodType<T>, text: string, file: string, c
     throw limitError(file, "the nesting of [ and {", "nesting", `${FILE_LIMITS.nesting} levels`);
   }
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, logLevel: "error" });
   if (doc.errors.length) {
     const e = doc.errors[0]!;
     const pos = lines.linePos(e.pos[0]);
