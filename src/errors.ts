@@ -60,13 +60,15 @@ export type MachbusErrorCode =
 
 export class MachbusError extends Error {
   override readonly name = "MachbusError";
+  /** Where the mistake is, e.g. "-device e1000,addr=5" or "m.yaml: devices[2]"; the CLI prefixes it. */
+  readonly context?: string;
   constructor(
     readonly code: MachbusErrorCode,
     message: string,
-    /** Where the mistake is, e.g. "-device e1000,addr=5" or "m.yaml: devices[2]"; the CLI prefixes it. */
-    readonly context?: string,
+    context?: string,
   ) {
-    super(message);
+    super(clip(message));
+    if (context !== undefined) this.context = clip(context);
   }
 
   /** The same error located in `context` (an outer location goes first). */
@@ -78,6 +80,18 @@ export class MachbusError extends Error {
   describe(): string {
     return this.context ? `${this.context}: ${this.message}` : this.message;
   }
+}
+
+/** The longest word (a run without spaces) an error repeats from what it was given. */
+const MAX_ECHOED_WORD = 256;
+
+/**
+ * `text` with every word longer than MAX_ECHOED_WORD cut short and its length named: errors echo
+ * what the user typed (a 100,000-character driver name), and stay one readable line.
+ */
+export function clip(text: string, max = MAX_ECHOED_WORD): string {
+  if (text.length <= max) return text;
+  return text.replace(new RegExp(`\\S{${max + 1},}`, "g"), (word) => `${word.slice(0, max)}... (${word.length} characters)`);
 }
 
 export function isMachbusError(e: unknown): e is MachbusError {

@@ -75,6 +75,11 @@ export interface MachineEvents {
   "device-deleted": (event: DeviceEvent) => void;
   /** The guest asked for a system reset (PIIX3 0xCF9 bit 2); the embedder decides what to do. */
   "reset-request": (event: { readonly source: string }) => void;
+  /**
+   * Something the machine accepted but QEMU warns about, as QEMU prints it after its program
+   * name: "-device virtio-net-pci,vectors=99999: warning: unable to init msix vectors to 99999".
+   */
+  warning: (event: { readonly message: string }) => void;
   /** The guest wrote a byte to a debug console (isa-debugcon). */
   debugcon: (event: DebugconEvent) => void;
 }

@@ -77,7 +77,7 @@ export {
   type QdevGpio,
   type QtreeLayout,
 } from "./machine/drivers.js";
-export { parseDriveOption, type HostConfig, type HostDrive, type HostNetdev } from "./machine/host-config.js";
+export { parseDriveOption, parseNetdevOption, type HostConfig, type HostDrive, type HostNetdev } from "./machine/host-config.js";
 export { IsaDevice, type IsaDeviceProps } from "./isa/device.js";
 export { BusDevice, type BusDeviceProps } from "./storage/bus-device.js";
 export { ChildBus, type ChildAddressing, type ChildBusKind, type ChildBusSpec } from "./storage/child-bus.js";

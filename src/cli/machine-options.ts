@@ -1,6 +1,16 @@
 import { CommanderError, type Command } from "commander";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
-import { Machine, MachbusError, builtinDrivers, isMachbusError, type MachineOptions } from "../index.js";
+import {
+  Machine,
+  MachbusError,
+  builtinDrivers,
+  builtinMachineTypes,
+  isMachbusError,
+  parseNetdevOption,
+  type MachineOptions,
+} from "../index.js";
+import { parseOptionList } from "../machine/device-spec.js";
+import { own } from "../own.js";
 import { formatPolicyHelp } from "../machine/allocation-policy.js";
 import { builtinPolicies } from "../machine/policies/index.js";
 import { deviceHelp } from "../monitor/device-help.js";
@@ -24,6 +34,8 @@ export function addMachineOptions(cmd: Command): Command {
       [],
     )
     .option("--global <setting>", "property default for a driver: DRIVER.PROP=VALUE (repeatable) [-global]", collect, [])
+    .option("--vga <type>", "the board's display: std (a VGA device), cirrus (cirrus-vga) or none [-vga]")
+    .option("--netdev <spec>", "a host network backend: TYPE,id=ID[,KEY=VALUE]... for netdev=ID (repeatable) [-netdev]", collect, [])
     .option("-m, --memory <size>", "guest RAM size, e.g. 64M or 1G (default 128M)")
     .option(
       "--allocator <policy>",
@@ -39,6 +51,11 @@ export function addMachineOptions(cmd: Command): Command {
  * with exit status 0 (thrown as Commander's own help is, so main() ends quietly).
  */
 function answerDeviceHelp(cmd: Command): void {
+  const machine = cmd.opts<MachineCliOptions>().machine;
+  if (machine !== undefined && isHelp(parseOptionList(machine, "machine").head ?? "")) {
+    process.stdout.write(formatMachineList());
+    throw new CommanderError(0, "machbus.machineHelpDisplayed", "(machine help)");
+  }
   if (cmd.opts<MachineCliOptions>().allocator?.trim() === "help") {
     process.stdout.write(formatPolicyHelp(builtinPolicies));
     throw new CommanderError(0, "machbus.allocatorHelpDisplayed", "(allocator help)");
@@ -59,6 +76,8 @@ function answerDeviceHelp(cmd: Command): void {
 export interface MachineCliOptions {
   machine?: string;
   device: string[];
+  vga?: string;
+  netdev: string[];
   drive: string[];
   global: string[];
   memory?: string;
@@ -132,9 +151,14 @@ export function machineOptions(opts: MachineCliOptions): MachineOptions {
       : host
         ? { host }
         : {};
+  const netdevs = (opts.netdev ?? []).map(parseNetdevOption);
+  if (netdevs.length) {
+    const host = base.host ?? {};
+    base.host = { ...host, netdevs: [...(host.netdevs ?? []), ...netdevs] };
+  }
   const options: MachineOptions = {
     ...base,
-    devices: [...(base.devices ?? []), ...opts.device],
+    devices: [...vgaDevices(opts.vga), ...(base.devices ?? []), ...opts.device],
     globals: [...(base.globals ?? []), ...opts.global],
     drives: [...(base.drives ?? []), ...opts.drive],
   };
@@ -143,6 +167,44 @@ export function machineOptions(opts: MachineCliOptions): MachineOptions {
   options.imageSize = imageSize;
   if (opts.allocator !== undefined) options.allocator = opts.allocator;
   return options;
+}
+
+/**
+ * QEMU's -vga TYPE as devices: the display QEMU's board creates before any -device (so it takes
+ * the first free slot, 02.0 on pc). Types QEMU knows that machbus has no model for are refused.
+ */
+function vgaDevices(type: string | undefined): string[] {
+  if (type === undefined || type === "none") return [];
+  const driver = own(VGA_DRIVERS, type);
+  if (driver) return [driver];
+  if (QEMU_VGA_TYPES.includes(type)) {
+    throw new MachbusError("unknown-driver", `-vga ${type}: machbus has no model of that display (it has: std, cirrus, none)`);
+  }
+  throw new MachbusError("unknown-driver", `unknown vga type: ${type}`);
+}
+
+const VGA_DRIVERS: Record<string, string> = { std: "VGA", cirrus: "cirrus-vga" };
+/** The other -vga types of QEMU 7.2 (vga_interfaces). */
+const QEMU_VGA_TYPES = ["vmware", "qxl", "xenfb", "tcx", "cg3", "virtio"];
+
+/** `-M help` and `machbus machines`: QEMU's list of machine types. */
+export function formatMachineList(): string {
+  const pad = (s: string): string => s.padEnd(20);
+  let out = "Supported machines are:\n";
+  const def = builtinMachineTypes.default();
+  for (const t of builtinMachineTypes.list()) {
+    for (const alias of t.aliases.filter((a) => !a.includes("i440fx") && !/^pc-\d/.test(a))) {
+      out += `${pad(alias)} ${t.description} (alias of ${t.name})\n`;
+    }
+    out += `${pad(t.name)} ${t.description}${t.name === def.name ? " (default)" : ""}\n`;
+  }
+  out += "\nQEMU's names (pc-i440fx-X.Y, pc-0.10, pc-0.11) select the matching pc-qemu-X.Y type.\n";
+  return out;
+}
+
+/** QEMU's is_help_option. */
+function isHelp(word: string): boolean {
+  return word === "help" || word === "?";
 }
 
 /** An image's size as QEMU reads it (only the size: no disk is read); unknown for a file that is not there. */
@@ -157,12 +219,22 @@ function imageSize(file: string): number | undefined {
 export function buildMachine(opts: MachineCliOptions): Machine {
   if (scriptMachine?.machine) {
     const extra =
-      opts.device.length || opts.drive.length || opts.global.length || opts.machine || opts.memory || opts.allocator || opts.config;
+      opts.device.length ||
+      opts.drive.length ||
+      opts.global.length ||
+      opts.netdev.length ||
+      opts.vga ||
+      opts.machine ||
+      opts.memory ||
+      opts.allocator ||
+      opts.config;
     if (extra) throw new MachbusError("file-invalid", `${scriptMachine.file} built the machine itself; machine options cannot change it`);
     return scriptMachine.machine;
   }
   try {
-    return Machine.create(machineOptions(opts));
+    const m = Machine.create(machineOptions(opts));
+    for (const w of m.warnings) process.stderr.write(`machbus: ${w}\n`);
+    return m;
   } catch (e) {
     throw scriptMachine && isMachbusError(e) ? scriptMachine.locate(e) : e;
   }

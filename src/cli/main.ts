@@ -1,7 +1,9 @@
 import { Command, CommanderError } from "commander";
 
+import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
 import { builtinMachineTypes, isMachbusError } from "../index.js";
+import { clip } from "../errors.js";
 import { formatInfoPci } from "../monitor/info-pci.js";
 import { formatQtree } from "../monitor/info-qtree.js";
 import { lspciDump, type DumpDepth } from "../pci/lspci-dump.js";
@@ -14,7 +16,15 @@ import { registerLayoutCommand } from "./layout.js";
 import { registerPlotCommands } from "./plot.js";
 import { registerRunCommand } from "./run.js";
 import { serve, type ServeCliOptions } from "./serve.js";
-import { addMachineOptions, buildMachine, readUserBytes, readUserFile, writeUserFile, type MachineCliOptions } from "./machine-options.js";
+import {
+  addMachineOptions,
+  buildMachine,
+  formatMachineList,
+  readUserBytes,
+  readUserFile,
+  writeUserFile,
+  type MachineCliOptions,
+} from "./machine-options.js";
 import { dumpMachineConfig, formatMachineConfig, machineConfigJsonSchema, parseMachineConfig } from "../state/machine-config.js";
 import { compareMachineConfigs } from "../state/migration.js";
 import { experimentJsonSchema } from "../experiment/spec.js";
@@ -23,6 +33,7 @@ const program = new Command();
 program
   .name("machbus")
   .description("A machine-bus simulator: QEMU-exact pc machines, PCI config cycles and device models.")
+  .version(machbusVersion(), "-V, --version", "print machbus's version (and QEMU's whose machines it reproduces)")
   .showHelpAfterError("(run with --help for usage)")
   .exitOverride();
 
@@ -138,7 +149,11 @@ addMachineOptions(program.command("serve"))
 
 addMachineOptions(program.command("monitor"))
   .description("a QEMU-HMP-style monitor reading commands from standard input")
-  .action(async (opts: MachineCliOptions) => {
+  .option(
+    "--fail-on-error",
+    "for scripts: run every line as usual, then exit with status 1 (naming the first failed line on stderr) if any line failed",
+  )
+  .action(async (opts: MachineCliOptions & { failOnError?: boolean }) => {
     const { Monitor } = await import("../monitor/monitor.js");
     const monitor = new Monitor(buildMachine(opts), {
       read: (name) => readUserBytes(name, "snapshot"),
@@ -147,31 +162,39 @@ addMachineOptions(program.command("monitor"))
     const interactive = process.stdin.isTTY === true;
     const rl = createInterface({ input: process.stdin, terminal: interactive, prompt: "(machbus) " });
     if (interactive) rl.prompt();
+    let lineNo = 0;
+    const failed: number[] = [];
+    let firstFailure = "";
     for await (const line of rl) {
-      const { output, quit } = monitor.execute(line);
+      lineNo++;
+      const { output, quit, failed: lineFailed } = monitor.execute(line);
+      if (lineFailed && failed.push(lineNo) === 1) firstFailure = `${clip(line)}: ${clip(output.trim().split("\n").pop() ?? "")}`;
       process.stdout.write(output);
       if (quit) break;
       if (interactive) rl.prompt();
     }
     rl.close();
+    if (opts.failOnError && failed.length) {
+      process.stderr.write(`machbus: monitor: ${failed.length} of ${lineNo} lines failed; the first, line ${failed[0]}: ${firstFailure}\n`);
+      process.exitCode = 1;
+    }
   });
 
-function formatMachineList(): string {
-  const pad = (s: string): string => s.padEnd(20);
-  let out = "Supported machines are:\n";
-  const def = builtinMachineTypes.default();
-  for (const t of builtinMachineTypes.list()) {
-    for (const alias of t.aliases.filter((a) => !a.includes("i440fx") && !/^pc-\d/.test(a))) {
-      out += `${pad(alias)} ${t.description} (alias of ${t.name})\n`;
-    }
-    out += `${pad(t.name)} ${t.description}${t.name === def.name ? " (default)" : ""}\n`;
-  }
-  out += "\nQEMU's names (pc-i440fx-X.Y, pc-0.10, pc-0.11) select the matching pc-qemu-X.Y type.\n";
-  return out;
+function machbusVersion(): string {
+  const pkg = createRequire(import.meta.url)("machbus/package.json") as { version: string };
+  return `machbus ${pkg.version} (machine types and devices as QEMU 7.2 has them)`;
 }
 
 /** A usage mistake found by the CLI itself (not by the engine). */
 class CliError extends Error {}
+
+// A reader that stops early (`machbus boot | head`) closes the pipe: stop quietly, as Unix tools do.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+    process.exit(process.exitCode ?? 0);
+  });
+}
 
 async function main(): Promise<void> {
   try {
@@ -188,7 +211,7 @@ async function main(): Promise<void> {
       return;
     }
     const err = e as Error;
-    process.stderr.write(`machbus: internal error: ${err.message}\n`);
+    process.stderr.write(`machbus: internal error: ${clip(err.message)}\n`);
     if (process.env.MACHBUS_DEBUG) process.stderr.write(`${err.stack}\n`);
     else process.stderr.write("machbus: (set MACHBUS_DEBUG=1 for the stack trace, and please report it)\n");
     process.exitCode = 70;

@@ -1,4 +1,5 @@
 import { MachbusError } from "../errors.js";
+import { own } from "../own.js";
 import type { ExperimentRow } from "./runner.js";
 import { checkField } from "./summary.js";
 
@@ -36,8 +37,8 @@ export function chartSpec(rows: readonly ExperimentRow[], options: ChartOptions)
   const aggregate = options.aggregate ?? "mean";
   const fields = [options.x, options.y, ...(options.by ? [options.by] : [])];
   const values = rows
-    .filter((r) => r[options.y] !== null && r[options.y] !== undefined && r[options.x] !== null && r[options.x] !== undefined)
-    .map((r) => Object.fromEntries(fields.map((f) => [f, r[f] ?? null])));
+    .filter((r) => (own(r, options.y) ?? null) !== null && (own(r, options.x) ?? null) !== null)
+    .map((r) => Object.fromEntries(fields.map((f) => [f, own(r, f) ?? null])));
   if (aggregate !== "count" && values.some((v) => typeof v[options.y] !== "number")) {
     throw new MachbusError("file-invalid", `--y ${options.y}: not a number in every run (use a numeric field, or --aggregate count)`);
   }

@@ -1,4 +1,5 @@
 import { MachbusError } from "../errors.js";
+import { own } from "../own.js";
 
 /** A QEMU (or machbus) command line, as the replay workload builds a machine from it. */
 export interface CommandLine {
@@ -73,7 +74,7 @@ export function parseCommandLine(text: string): CommandLine {
     if (NO_OP_FLAGS.has(raw)) continue;
     const eq = raw.startsWith("--") ? raw.indexOf("=") : -1;
     const option = eq > 0 ? raw.slice(0, eq) : raw;
-    const key = VALUE_OPTIONS[option];
+    const key = own(VALUE_OPTIONS, option);
     if (!key) {
       throw new MachbusError(
         "spec-syntax",

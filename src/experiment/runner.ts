@@ -1,4 +1,5 @@
 import { MachbusError } from "../errors.js";
+import { own } from "../own.js";
 import { policyAddedDevices, pirqImbalance, round, windowFigures } from "./metrics.js";
 import { Rng } from "./rng.js";
 import type { Experiment } from "./spec.js";
@@ -52,7 +53,7 @@ export function runOne(e: Experiment, run: number): ExperimentRow {
     {
       options: { machine: key.machine, memory: e.memory ?? undefined, allocator: key.policy },
       rng: new Rng(key.seed),
-      pool: e.drivers[key.machine] ?? [],
+      pool: own(e.drivers, key.machine) ?? [],
       measureMoves: metrics.has("moved"),
     },
     key.seed,

@@ -282,7 +282,8 @@ export function resolveExperiment(spec: ExperimentSpec): Experiment {
       explicit: w.explicit ?? 0,
     };
   } else workload = { type: "growth", max: w.max ?? 256 };
-  const drivers: Record<string, readonly string[]> = {};
+  // Null prototype: machine names are the user's ("__proto__" is a key like any other).
+  const drivers: Record<string, readonly string[]> = Object.create(null) as Record<string, readonly string[]>;
   for (const machine of machines) {
     drivers[machine] = w.type === "replay" ? [] : (w.drivers ?? defaultPool({ ...options, machine }, live));
   }

@@ -1,4 +1,5 @@
 import { MachbusError } from "../errors.js";
+import { own } from "../own.js";
 import type { ExperimentRow, RowValue } from "./runner.js";
 
 /**
@@ -31,7 +32,7 @@ export function parseResults(text: string, file: string): ExperimentRow[] {
 
 /** Checks that `field` is in the rows; the error lists the fields there are. */
 export function checkField(rows: readonly ExperimentRow[], field: string, option: string, file: string): void {
-  if (rows.some((r) => field in r)) return;
+  if (rows.some((r) => Object.hasOwn(r, field))) return;
   const fields = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   throw new MachbusError("file-invalid", `${option} ${field}: no field '${field}' in ${file} (fields: ${fields.join(", ")})`);
 }
@@ -66,7 +67,7 @@ export interface GroupSummary {
 export function summarize(rows: readonly ExperimentRow[], by: readonly string[], metrics = numericFields(rows, by)): GroupSummary[] {
   const groups = new Map<string, ExperimentRow[]>();
   for (const r of rows) {
-    const key = JSON.stringify(by.map((f) => r[f] ?? null));
+    const key = JSON.stringify(by.map((f) => own(r, f) ?? null));
     let list = groups.get(key);
     if (!list) groups.set(key, (list = []));
     list.push(r);
@@ -77,7 +78,7 @@ export function summarize(rows: readonly ExperimentRow[], by: readonly string[],
     metrics: metrics.map((metric) =>
       describe(
         metric,
-        list.map((r) => r[metric]).filter((v): v is number => typeof v === "number"),
+        list.map((r) => own(r, metric)).filter((v): v is number => typeof v === "number"),
       ),
     ),
   }));

@@ -1,5 +1,6 @@
 import { injectable, type DependencyContainer } from "tsyringe";
 import { MachbusError } from "../errors.js";
+import { own } from "../own.js";
 import { DEFAULT_POLICY, type SlotAllocator } from "./allocator.js";
 import { parseOptionList } from "./device-spec.js";
 import type { PropertySchema, PropsOf } from "./properties.js";
@@ -146,7 +147,7 @@ function resolvePolicyParams(info: PolicyInfo, pairs: readonly (readonly [string
   const values: Record<string, unknown> = {};
   for (const [key, def] of Object.entries(info.params)) values[key] = def.default;
   for (const [key, text] of pairs) {
-    const def = info.params[key];
+    const def = own(info.params, key);
     if (!def) {
       const valid = Object.keys(info.params);
       throw new MachbusError(

@@ -65,13 +65,15 @@ export function parseDeviceSpec(text: string): DeviceSpec {
     else props.push([k, v]);
   }
   if (!driver) throw new MachbusError("spec-syntax", `device spec '${text}': Parameter 'driver' is missing`);
-  if (id !== null && !/^[A-Za-z][A-Za-z0-9_.-]*$/.test(id)) {
-    throw new MachbusError(
-      "spec-syntax",
-      `device spec '${text}': Parameter 'id' expects an identifier (a letter, then letters, digits, '-', '.', '_')`,
-    );
-  }
+  if (id !== null) checkIdentifier(id, `device spec '${text}': `);
   return { driver, id, bus, props };
+}
+
+/** QEMU's id_wellformed, for the ids of devices, drives and netdevs; `where` prefixes the error. */
+export function checkIdentifier(id: string, where = ""): void {
+  if (!/^[A-Za-z][A-Za-z0-9_.-]*$/.test(id)) {
+    throw new MachbusError("spec-syntax", `${where}Parameter 'id' expects an identifier (a letter, then letters, digits, '-', '.', '_')`);
+  }
 }
 
 /** Formats a spec back to text (a dump's `device` lines, monitor echoes). */

@@ -2,8 +2,9 @@ import "reflect-metadata";
 import { EventEmitter } from "eventemitter3";
 import { container as rootContainer, type DependencyContainer } from "tsyringe";
 import { MachbusError, isMachbusError } from "../errors.js";
+import { own } from "../own.js";
 import type { MachineEvents } from "../events.js";
-import { AddressSpace } from "../memory/address-space.js";
+import { AddressSpace, type OverlapReport } from "../memory/address-space.js";
 import type { PciBridgeDevice } from "../pci/bridge.js";
 import { PciBus, type MapIrq } from "../pci/bus.js";
 import { IsaDevice } from "../isa/device.js";
@@ -139,6 +140,10 @@ export class Machine {
 
   /** Every device model this machine can build: MachineOptions.drivers plus the board's chips. */
   readonly drivers: DriverCatalogue;
+  /** Every warning since the machine was created (also emitted as "warning" events), as QEMU prints them. */
+  readonly warnings: string[] = [];
+  /** Where the device being plugged came from ("-device SPEC"), for its warnings. */
+  private warningContext: string | null = null;
   private readonly placed: PlacedDevice[] = [];
   private readonly globals: GlobalProperty[];
   private buildingBoard = false;
@@ -159,8 +164,14 @@ export class Machine {
   private constructor(options: MachineOptions) {
     const registry = options.machineTypes ?? builtinMachineTypes;
     const { head, pairs } = parseOptionList(options.machine ?? registry.default().name, "machine");
-    this.type = head ? registry.resolve(head) : registry.default();
-    this.boardOptions = resolveOptions(`machine ${this.type.name}`, this.type.board.properties, pairs);
+    // QEMU's -machine type=NAME is the same as the leading NAME (the last one given wins).
+    const typeName = [...pairs].reverse().find(([k]) => k === "type")?.[1] ?? head;
+    this.type = typeName ? registry.resolve(typeName) : registry.default();
+    this.warningContext = `-machine ${options.machine}`;
+    for (const [k, v] of pairs) if (k === "accel") this.ignoreAccel(v);
+    this.warningContext = null;
+    const boardPairs = pairs.filter(([k]) => k !== "type" && k !== "accel");
+    this.boardOptions = resolveOptions(`machine ${this.type.name}`, this.type.board.properties, boardPairs);
     this.ramSize = parseMemorySize(options.memory);
     const below4g = this.type.board.ramBelow4g?.(this.ramSize, this.boardOptions, this.type.machineClass) ?? this.ramSize;
     this.ramLayout = { size: this.ramSize, below4g, above4g: this.ramSize - below4g };
@@ -231,11 +242,14 @@ export class Machine {
       m.allocator.prepare(specs);
     }
     for (const spec of options.devices ?? []) {
+      const where = typeof spec === "string" ? `-device ${spec}` : (spec.where ?? `-device ${formatDeviceSpec(spec)}`);
+      m.warningContext = where;
       try {
         m.plug(spec, { hotplug: false });
       } catch (e) {
-        const where = typeof spec === "string" ? `-device ${spec}` : (spec.where ?? `-device ${formatDeviceSpec(spec)}`);
         throw isMachbusError(e) ? e.within(where) : e;
+      } finally {
+        m.warningContext = null;
       }
     }
     if (!early) m.plugLegacyVirtioDrives();
@@ -280,6 +294,45 @@ export class Machine {
         this.events.emit("device-added", { id: d.id, driver: info.name, bdf: this.ownerBdf(d.bus!), address: d.address });
     }
     return device;
+  }
+
+  /** QEMU's accel=: checked as QEMU checks it, then ignored (machbus runs no guest CPU of its own). */
+  private ignoreAccel(value: string): void {
+    const bad = value.split(":").find((a) => !QEMU_ACCELERATORS.has(a));
+    if (bad !== undefined) throw new MachbusError("bad-property-value", `invalid accelerator ${bad}`, `-machine accel=${value}`);
+    this.warn(`accel=${value} ignored: machbus has no accelerator to choose (it runs no guest CPU of its own)`);
+  }
+
+  /** Records and emits a warning about the device being plugged (QEMU's warn_report, which goes on). */
+  private warn(message: string): void {
+    const line = `${this.warningContext ? `${this.warningContext}: ` : ""}warning: ${message}`;
+    this.warnings.push(line);
+    this.events.emit("warning", { message: line });
+  }
+
+  /**
+   * Runs `plug` and warns about every mapping it made over ports or addresses another device
+   * holds: QEMU accepts such a user device (e.g. isa-debugcon,iobase=0xcf8) and it hides the other.
+   */
+  private pluggedWarningOverlaps(plug: () => void): void {
+    if (this.buildingBoard) return plug();
+    const overlaps: OverlapReport[] = [];
+    const note = (r: OverlapReport): number => overlaps.push(r);
+    this.events.on("mapping-overlap", note);
+    try {
+      plug();
+    } finally {
+      this.events.off("mapping-overlap", note);
+    }
+    for (const r of overlaps) {
+      const hex = (n: number): string => `0x${n.toString(16)}`;
+      const what = r.space === "io" ? "I/O port" : "address";
+      const range = (base: number, size: number): string => (size === 1 ? hex(base) : `${hex(base)}-${hex(base + size - 1)}`);
+      for (const o of r.overlaps) {
+        const other = o.owner && o.owner !== o.region ? `${o.region} of ${o.owner}` : o.region;
+        this.warn(`${what} ${range(r.base, r.size)} overlaps ${other} at ${range(o.base, o.size)}, which it now hides`);
+      }
+    }
   }
 
   /** Board use: plugs an onboard device (not user creatable) while the board is being built. */
@@ -516,7 +569,7 @@ export class Machine {
         );
       }
       const device = child.resolve(cls as unknown as new (...args: any[]) => IsaDevice);
-      device.plugged();
+      this.pluggedWarningOverlaps(() => device.plugged());
       this.placed.push({ device, info, props, onboard: this.buildingBoard });
       this.attachDrives(device, info, props);
       return device;
@@ -547,6 +600,7 @@ export class Machine {
       throw e;
     }
     if (hotplug) device.hotplugReset();
+    for (const w of device.buildWarnings ?? []) this.warn(w);
     const placedBy = addr >= 0 ? undefined : this.allocator.name;
     this.placed.push({ device, info, props, onboard: this.buildingBoard, placedBy, addedBy: parsed.addedBy });
     this.createChildBuses(device, info);
@@ -787,17 +841,17 @@ export class Machine {
     const values: Record<string, unknown> = { ...driverFacts(info).defaults };
     // Compat entries may name properties a model does not have (QEMU marks those optional).
     for (const c of this.type.compatChain) {
-      const def = info.types.includes(c.driver) ? schema[c.property] : undefined;
+      const def = info.types.includes(c.driver) ? own(schema, c.property) : undefined;
       if (def) values[c.property] = parseProperty(info.name, c.property, def, c.value);
     }
     for (const g of this.globals) {
       if (!info.types.includes(g.driver)) continue;
-      const def = schema[g.property];
+      const def = own(schema, g.property);
       if (!def) throw unknownProperty(info, g.property, `-global ${g.driver}.${g.property}=${g.value}`);
       values[g.property] = parseProperty(info.name, g.property, def, g.value);
     }
     for (const [k, v] of spec.props) {
-      const def = schema[k];
+      const def = own(schema, k);
       if (!def) throw unknownProperty(info, k);
       values[k] = parseProperty(info.name, k, def, v);
     }
@@ -822,6 +876,9 @@ export class Machine {
     return values as Record<string, unknown> & { id: string | null };
   }
 }
+
+/** QEMU 7.2's accelerator names (accel=A[:B...]). */
+const QEMU_ACCELERATORS = new Set(["kvm", "xen", "tcg", "hax", "hvf", "nvmm", "whpx", "qtest"]);
 
 /** What resolving a device's properties needs from its driver, worked out once per driver. */
 interface DriverFacts {
@@ -860,7 +917,7 @@ function resolveOptions(what: string, schema: PropertySchema, pairs: [string, st
   const values: Record<string, unknown> = {};
   for (const [name, def] of Object.entries(schema)) values[name] = def.default;
   for (const [k, v] of pairs) {
-    const def = schema[k];
+    const def = own(schema, k);
     if (!def) {
       throw new MachbusError("unknown-property", `${what}: unknown option '${k}' (valid: ${Object.keys(schema).join(", ") || "none"})`);
     }

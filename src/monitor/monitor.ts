@@ -16,6 +16,11 @@ export interface MonitorResult {
   readonly output: string;
   /** The line asked the monitor to stop (`quit`). */
   readonly quit: boolean;
+  /**
+   * The line failed: QEMU printed an error for it (an unknown command, bad arguments, a refused
+   * operation). Scripts piped into `machbus monitor` can stop on it (--fail-on-error).
+   */
+  readonly failed: boolean;
 }
 
 /** `info` subcommands this monitor answers. */
@@ -39,22 +44,31 @@ export class Monitor {
 
   execute(line: string): MonitorResult {
     const parsed = this.parser.parse(line);
-    if (!parsed.ok) return { output: parsed.output, quit: false };
+    if (!parsed.ok) return { output: parsed.output, quit: false, failed: parsed.kind !== "empty" };
+    const warned = this.machine.warnings.length;
+    // QEMU prints a command's warnings (warn_report) on the monitor, before what the command prints.
+    const warnings = (): string =>
+      this.machine.warnings
+        .slice(warned)
+        .map((w) => `${w}\n`)
+        .join("");
     try {
-      return this.run(parsed);
+      const r = this.run(parsed);
+      return { ...r, output: warnings() + r.output };
     } catch (e) {
       // QEMU's hmp_handle_error prints "Error: " and the message.
-      if (isMachbusError(e)) return { output: `Error: ${e.message}\n`, quit: false };
+      if (isMachbusError(e)) return { output: `${warnings()}Error: ${e.message}\n`, quit: false, failed: true };
       throw e;
     }
   }
 
   private run(cmd: HmpParsedCommand): MonitorResult {
     const m = this.machine;
-    const done = (output = ""): MonitorResult => ({ output, quit: false });
+    const done = (output = ""): MonitorResult => ({ output, quit: false, failed: false });
+    const fail = (output: string): MonitorResult => ({ output, quit: false, failed: true });
     switch (cmd.command) {
       case "quit":
-        return { output: "", quit: true };
+        return { output: "", quit: true, failed: false };
       case "help":
         return done(this.parser.help(cmd.args[0] as string | undefined));
       case "info":
@@ -64,7 +78,7 @@ export class Monitor {
       case "o": {
         // QEMU wraps ports above 0xffff to 16 bits; machbus refuses them (the machine is untouched).
         const bad = portRangeError(cmd);
-        if (bad) return done(bad);
+        if (bad) return fail(bad);
         const access = portAccess(cmd)!;
         if (access.kind === "write") {
           m.io.write(access.port, access.size, access.value);
@@ -74,7 +88,9 @@ export class Monitor {
         return done(formatPortRead(access.port, access.fmtSize, m.io.read(access.port, access.size)));
       }
       case "device_add": {
-        const spec = cmd.named["device"] as string;
+        const spec = cmd.named["device"] as string | undefined;
+        // QEMU's device_add takes its argument as optional and then finds no driver in it.
+        if (spec === undefined) return fail("Error: Parameter 'driver' is missing\n");
         const help = deviceHelp(spec, m.drivers);
         if (help !== null) return done(help);
         m.addDevice(spec);
@@ -85,9 +101,9 @@ export class Monitor {
         return done();
       case "savevm":
       case "loadvm": {
-        if (!this.store) return done("Error: this monitor has nowhere to keep snapshots\n");
+        if (!this.store) return fail("Error: this monitor has nowhere to keep snapshots\n");
         const name = cmd.named["name"] as string | undefined;
-        if (!name) return done("Error: savevm needs a file name\n");
+        if (!name) return fail("Error: savevm needs a file name\n");
         if (cmd.command === "savevm") this.store.write(name, m.save());
         else m.load(this.store.read(name), name);
         return done();
@@ -96,7 +112,7 @@ export class Monitor {
         m.reset();
         return done();
       default:
-        return done(`Error: '${cmd.command}' is not supported by this monitor yet\n`);
+        return fail(`Error: '${cmd.command}' is not supported by this monitor yet\n`);
     }
   }
 }

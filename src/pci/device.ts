@@ -78,6 +78,8 @@ export abstract class PciDevice implements FunctionOwner {
   readonly id: string | null;
   readonly driver: string;
   readonly props: DeviceProps;
+  /** What QEMU's realize would warn about (warn_report) and goes on: the machine reports each with the device's spec. */
+  buildWarnings?: string[];
   private caps: Capabilities | null = null;
   private extendedCaps: ExtendedCapabilities | null = null;
 

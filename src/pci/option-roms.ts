@@ -1,3 +1,5 @@
+import { own } from "../own.js";
+
 /**
  * Sizes of the option ROM images QEMU 7.2 finds on a Debian system (ipxe-qemu
  * 1.0.0+git-20190125.36a4c85-5.1, seabios 1.16.2-1): QEMU sizes the ROM BAR as the file size
@@ -33,7 +35,7 @@ const ROM_FILE_BYTES: Record<string, number> = {
 
 /** The ROM BAR size QEMU gives `romfile`, or undefined for a file it would not know. */
 export function optionRomBarSize(romfile: string): number | undefined {
-  const bytes = ROM_FILE_BYTES[romfile];
+  const bytes = own(ROM_FILE_BYTES, romfile);
   if (bytes === undefined) return undefined;
   let size = 1;
   while (size < bytes) size *= 2;

@@ -106,9 +106,35 @@ export type MachineConfig = z.infer<typeof machineConfigSchema>;
 export type DeviceEntry = z.infer<typeof deviceEntrySchema>;
 export type { HostConfig, HostDrive, HostNetdev };
 
+/**
+ * What a machine file or experiment spec may hold, checked before the work each bounds: the YAML
+ * parser's time and memory grow with the text, its recursion with the nesting, alias expansion
+ * can multiply a small file, and building a machine grows with its devices.
+ */
+export const FILE_LIMITS = {
+  /** Characters of text: a complete dump of a machine with 4,000 devices takes about 3 MB. */
+  size: 8 * 2 ** 20,
+  /** Levels of nested maps and lists (a machine file needs 5). */
+  nesting: 64,
+  /** Nodes that aliases may expand to, as the YAML parser counts them (yaml's maxAliasCount). */
+  aliases: 1000,
+  devices: 16384,
+} as const;
+
 /** Parses a machine-definition file (YAML, or JSON, which YAML reads too); errors name file, line and field. */
 export function parseMachineConfig(text: string, file: string): MachineConfig {
-  return parseWith(machineConfigSchema, text, file);
+  return parseWith(machineConfigSchema, text, file, checkDeviceCount);
+}
+
+function checkDeviceCount(value: unknown, file: string): void {
+  const devices = (value as { devices?: unknown } | null)?.devices;
+  if (Array.isArray(devices) && devices.length > FILE_LIMITS.devices) {
+    throw limitError(file, `${devices.length} devices`, "devices", `${FILE_LIMITS.devices} devices`);
+  }
+}
+
+function limitError(file: string, what: string, limit: keyof typeof FILE_LIMITS, max: string): MachbusError {
+  return new MachbusError("file-invalid", `${file}: ${what} is over the limit on ${limit} (at most ${max})`);
 }
 
 /** Parses a host-configuration file (the `host:` section on its own). */
@@ -117,15 +143,32 @@ export function parseHostConfig(text: string, file: string): HostConfig {
 }
 
 /** Parses YAML (or JSON) text and checks it against `schema`; errors name file, line and field (experiment specs use it too). */
-export function parseWith<T>(schema: z.ZodType<T>, text: string, file: string): T {
+export function parseWith<T>(schema: z.ZodType<T>, text: string, file: string, check?: (value: unknown, file: string) => void): T {
+  if (text.length > FILE_LIMITS.size) {
+    throw limitError(file, `${text.length} characters`, "size", `${FILE_LIMITS.size} characters`);
+  }
+  if (flowNesting(text) > FILE_LIMITS.nesting) {
+    throw limitError(file, "the nesting of [ and {", "nesting", `${FILE_LIMITS.nesting} levels`);
+  }
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, logLevel: "error" });
   if (doc.errors.length) {
     const e = doc.errors[0]!;
     const pos = lines.linePos(e.pos[0]);
     throw new MachbusError("file-invalid", `${file}:${pos.line}:${pos.col}: ${e.message.split("\n")[0]}`);
   }
-  return validateWith(schema, doc.toJS(), file, (path) => {
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: FILE_LIMITS.aliases });
+  } catch (e) {
+    // yaml's own guard against alias bombs (a ReferenceError): a limit of the file, not a bug.
+    if (e instanceof ReferenceError && /alias/i.test(e.message)) {
+      throw limitError(file, "alias expansion", "aliases", `${FILE_LIMITS.aliases} nodes`);
+    }
+    throw e;
+  }
+  check?.(value, file);
+  return validateWith(schema, value, file, (path) => {
     const node = doc.getIn(path as (string | number)[], true) as { range?: [number, number, number] } | undefined;
     return node?.range ? `:${lines.linePos(node.range[0]).line}` : "";
   });
@@ -133,11 +176,57 @@ export function parseWith<T>(schema: z.ZodType<T>, text: string, file: string): 
 
 /** Checks a machine definition given as an object (a script's default export); errors name the file and field. */
 export function checkMachineConfig(value: unknown, file: string): MachineConfig {
+  checkDeviceCount(value, file);
   return validateWith(machineConfigSchema, value, file, () => "");
+}
+
+/**
+ * The deepest nesting of flow collections ([ and {) outside quotes and comments: the parser
+ * recurses once per level, so this is checked before parsing. A bracket inside a plain scalar
+ * counts too, which only makes the check stricter.
+ */
+function flowNesting(text: string): number {
+  let depth = 0;
+  let max = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth = Math.max(0, depth - 1);
+    else if (c === 0x22 || c === 0x27) {
+      // Skip a quoted scalar ("..." with \ escapes, '...' with '' escapes).
+      for (i++; i < text.length && text.charCodeAt(i) !== c; i++) if (c === 0x22 && text.charCodeAt(i) === 0x5c) i++;
+    } else if (c === 0x23 && (i === 0 || /\s/.test(text[i - 1]!))) {
+      while (i < text.length && text.charCodeAt(i) !== 0x0a) i++;
+    }
+  }
+  return max;
+}
+
+/**
+ * Refuses what a parsed file holds beyond the limits zod cannot see: block nesting deeper than
+ * the limit, and keys named "__proto__" (zod's records would drop them without a word).
+ */
+function checkShape(value: unknown, file: string): void {
+  const stack: [unknown, number, string][] = [[value, 0, ""]];
+  while (stack.length) {
+    const [v, depth, path] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (depth >= FILE_LIMITS.nesting)
+      throw limitError(file, `the nesting at ${path || "(top level)"}`, "nesting", `${FILE_LIMITS.nesting} levels`);
+    if (Array.isArray(v)) v.forEach((item, i) => stack.push([item, depth + 1, `${path}[${i}]`]));
+    else {
+      for (const key of Object.keys(v)) {
+        const at = path ? `${path}.${key}` : key;
+        if (key === "__proto__") throw new MachbusError("file-invalid", `${file}: ${at}: '__proto__' is not a valid name`);
+        stack.push([(v as Record<string, unknown>)[key], depth + 1, at]);
+      }
+    }
+  }
 }
 
 /** Checks a parsed value against `schema`; `lineOf` finds the line of a field. */
 export function validateWith<T>(schema: z.ZodType<T>, value: unknown, file: string, lineOf: (path: PropertyKey[]) => string): T {
+  checkShape(value, file);
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
@@ -269,7 +358,8 @@ function configValue(def: PropertyDef<unknown>, value: unknown): string | number
   return def.type.format(value);
 }
 
-function formatMemory(bytes: number): string {
+/** A size in whole KiB, MiB or GiB as text; any other byte count as a number (a bare number in text means MiB). */
+function formatMemory(bytes: number): string | number {
   for (const [unit, size] of [
     ["G", 2 ** 30],
     ["M", 2 ** 20],
@@ -277,7 +367,7 @@ function formatMemory(bytes: number): string {
   ] as const) {
     if (bytes % size === 0) return `${bytes / size}${unit}`;
   }
-  return String(bytes);
+  return bytes;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { MachbusError } from "../errors.js";
-import { parseOptionList } from "../machine/device-spec.js";
+import { checkIdentifier, parseOptionList } from "../machine/device-spec.js";
 import type { HostDrive } from "../machine/host-config.js";
 import { parseInteger } from "../machine/properties.js";
 
@@ -127,7 +127,9 @@ function parseOne(
     if (!OPTIONS.has(k)) throw new MachbusError("spec-syntax", `Block format '${format ?? "raw"}' does not support the option '${k}'`);
   }
   const mediaName = iface === "ide" || iface === "scsi" ? (media === "cdrom" ? "-cd" : "-hd") : "";
-  const id = values.get("id") ?? (max ? `${iface}${bus}${mediaName}${unit}` : `${iface}${mediaName}${unit}`);
+  const given = values.get("id");
+  if (given !== undefined) checkIdentifier(given);
+  const id = given ?? (max ? `${iface}${bus}${mediaName}${unit}` : `${iface}${mediaName}${unit}`);
   // Keys in the order machine files have them, so a dump reads back into the same text.
   const drive: HostDrive = { id };
   const file = values.get("file");

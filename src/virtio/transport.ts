@@ -160,6 +160,7 @@ export abstract class VirtioPciDevice extends PciDevice {
       spec.vectors > 0 && spec.vectors <= MSIX_MAX_VECTORS
         ? Msix.exclusiveBar(this, spec.vectors, MSIX_BAR, { name: `${this.driver}-msix` })
         : null;
+    if (spec.vectors > MSIX_MAX_VECTORS) this.buildWarnings = [`unable to init msix vectors to ${spec.vectors}`];
     if (this.legacy) {
       this.defineBar(LEGACY_IO_BAR, {
         kind: "io",

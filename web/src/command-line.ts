@@ -32,7 +32,7 @@ export function parseCommandLine(text: string): MachineOptions {
     if (IGNORED.has(word)) continue;
     const eq = word.startsWith("--") ? word.indexOf("=") : -1;
     const name = eq > 0 ? word.slice(0, eq) : word;
-    const kind = TAKES_VALUE[name];
+    const kind = Object.hasOwn(TAKES_VALUE, name) ? TAKES_VALUE[name] : undefined;
     if (!kind) {
       throw new MachbusError(
         "spec-syntax",
