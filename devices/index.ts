@@ -3,6 +3,8 @@ import { DriverCatalogue } from "../src/machine/drivers.js";
 import { I440fx, Piix3, Piix3Ide, Piix4Pm } from "./chipset.js";
 import { Ich9Ahci, Ich9Lpc, Ich9Smbus, Mch } from "./q35-chipset.js";
 import { PciBridge } from "./pci-bridge.js";
+import { PcieRootPort } from "./pcie-root-port.js";
+import { Ioh3420 } from "./ioh3420.js";
 import { VirtioNetPci } from "./virtio-net-pci.js";
 import { VirtioBlkPci } from "./virtio-blk-pci.js";
 import { VirtioSerialPci } from "./virtio-serial-pci.js";
@@ -35,6 +37,8 @@ export const builtinDrivers = new DriverCatalogue([
   Ich9Smbus,
   FwCfgIo,
   PciBridge,
+  PcieRootPort,
+  Ioh3420,
   VirtioNetPci,
   VirtioBlkPci,
   VirtioSerialPci,

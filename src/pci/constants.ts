@@ -81,6 +81,8 @@ export const PCI_CAP_ID_MSI = 0x05;
 export const PCI_CAP_ID_VNDR = 0x09;
 export const PCI_CAP_ID_SLOTID = 0x04;
 export const PCI_CAP_ID_SHPC = 0x0c;
+/** Bridge subsystem vendor ID (PCI-to-PCI bridge spec 3.2.6). */
+export const PCI_CAP_ID_SSVID = 0x0d;
 export const PCI_CAP_ID_EXP = 0x10;
 export const PCI_CAP_ID_MSIX = 0x11;
 
