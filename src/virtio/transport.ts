@@ -1,6 +1,14 @@
 import { MachbusError } from "../errors.js";
 import type { PciBus } from "../pci/bus.js";
-import { PCI_CAP_ID_PM, PCI_COMMAND, PCI_COMMAND_MASTER } from "../pci/constants.js";
+import {
+  PCI_CAP_ID_PM,
+  PCI_COMMAND,
+  PCI_COMMAND_MASTER,
+  PCI_PM_CTRL,
+  PCI_PM_CTRL_STATE_MASK,
+  PCI_PM_PMC,
+  PCI_PM_SIZEOF,
+} from "../pci/constants.js";
 import { getLe, setLe } from "../pci/config-space.js";
 import { PciDevice } from "../pci/device.js";
 import { MSIX_MAX_VECTORS, Msix } from "../pci/msix.js";
@@ -41,11 +49,6 @@ import { VirtQueues, modernQueueTable, queueTable } from "./queues.js";
  */
 
 const MSIX_BAR = 1;
-// Power management capability (PCI PM 1.2).
-const PCI_PM_SIZEOF = 8;
-const PCI_PM_PMC = 2;
-const PCI_PM_CTRL = 4;
-const PCI_PM_CTRL_STATE_MASK = 0x3;
 const LEGACY_IO_BAR = 0;
 const PAGE_PER_VQ_MULTIPLIER = 0x1000;
 const NOTIFY_MULTIPLIER = 4;
