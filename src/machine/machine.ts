@@ -539,6 +539,10 @@ export class Machine {
       return device;
     }
     const requested = parsed.bus === null ? this.rootBus : this.findBus(parsed.bus);
+    // QEMU's qdev_device_add refuses a named bus without hotplug before anything else.
+    if (hotplug && parsed.bus !== null && !requested.hotpluggable) {
+      throw new MachbusError("not-hotpluggable", `Bus '${requested.name}' does not support hotplugging`);
+    }
     child.registerInstance(PLUG_BUS, requested);
     const device = child.resolve(cls as unknown as new (...args: any[]) => PciDevice);
     const fn = device.function;
