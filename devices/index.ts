@@ -3,6 +3,9 @@ import { DriverCatalogue } from "../src/machine/drivers.js";
 import { I440fx, Piix3, Piix3Ide, Piix4Pm } from "./chipset.js";
 import { Ich9Ahci, Ich9Lpc, Ich9Smbus, Mch } from "./q35-chipset.js";
 import { PciBridge } from "./pci-bridge.js";
+import { PcieRootPort } from "./pcie-root-port.js";
+import { Ioh3420 } from "./ioh3420.js";
+import { PciePciBridge } from "./pcie-pci-bridge.js";
 import { VirtioNetPci } from "./virtio-net-pci.js";
 import { VirtioBlkPci } from "./virtio-blk-pci.js";
 import { VirtioSerialPci } from "./virtio-serial-pci.js";
@@ -14,6 +17,7 @@ import { IntelHda } from "./intel-hda.js";
 import { FwCfgIo } from "./fw-cfg.js";
 import { IsaDebugcon } from "./isa-debugcon.js";
 import { E1000 } from "./e1000.js";
+import { E1000e } from "./e1000e.js";
 import { Rtl8139 } from "./rtl8139.js";
 import { Ne2kPci } from "./ne2k-pci.js";
 import { Piix3UsbUhci } from "./piix3-usb-uhci.js";
@@ -35,6 +39,9 @@ export const builtinDrivers = new DriverCatalogue([
   Ich9Smbus,
   FwCfgIo,
   PciBridge,
+  PcieRootPort,
+  Ioh3420,
+  PciePciBridge,
   VirtioNetPci,
   VirtioBlkPci,
   VirtioSerialPci,
@@ -45,6 +52,7 @@ export const builtinDrivers = new DriverCatalogue([
   IntelHda,
   IsaDebugcon,
   E1000,
+  E1000e,
   Rtl8139,
   Ne2kPci,
   Piix3UsbUhci,

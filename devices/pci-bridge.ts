@@ -1,26 +1,19 @@
 import { inject } from "tsyringe";
 import { MachbusError } from "../src/errors.js";
-import { registerFile, registerFileState } from "../src/memory/register-file.js";
 import { pciDriver } from "../src/machine/drivers.js";
 import { prop, types } from "../src/machine/properties.js";
 import { DEVICE_PROPS } from "../src/machine/tokens.js";
 import { PciBridgeDevice } from "../src/pci/bridge.js";
-import { PCI_CAP_ID_SHPC, PCI_CAP_ID_SLOTID, PCI_SID_CHASSIS_NR, PCI_SID_ESR, PCI_SID_ESR_FIC } from "../src/pci/constants.js";
+import { PCI_CAP_ID_SLOTID, PCI_SID_CHASSIS_NR, PCI_SID_ESR, PCI_SID_ESR_FIC } from "../src/pci/constants.js";
 import type { DeviceProps } from "../src/pci/device.js";
 import { Msi } from "../src/pci/msi.js";
+import { SHPC_BAR_SIZE, Shpc } from "../src/pci/shpc.js";
 
 const properties = {
   chassis_nr: prop(types.uint8, 0, "chassis number for the slot identification capability (required, > 0)"),
   msi: prop(types.enumOf(["on", "off", "auto"] as const), "auto", "MSI capability for the hot-plug controller"),
   shpc: prop(types.bool, true, "standard hot-plug controller (SHPC) capability and BAR"),
 };
-
-const SHPC_CAP_LENGTH = 8;
-const SHPC_CAP_DWORD_SELECT = 2;
-const SHPC_CAP_DWORD_DATA = 4;
-/** The SHPC register block (QEMU's shpc_bar_size for 31 slots, rounded to a power of two). */
-const SHPC_BAR_SIZE = 256;
-const SHPC_STATE = registerFileState("shpc");
 
 /**
  * QEMU's generic PCI-to-PCI bridge "pci-bridge" (Red Hat 1b36:0001): type 1 header, capabilities
@@ -33,10 +26,6 @@ const SHPC_STATE = registerFileState("shpc");
   properties,
 })
 export class PciBridge extends PciBridgeDevice {
-  /** SHPC working registers, reachable through BAR 0 and the capability's dword window. */
-  private readonly shpcRegisters = registerFile(SHPC_BAR_SIZE);
-  private shpcCap = 0;
-
   constructor(@inject(DEVICE_PROPS) props: DeviceProps<typeof properties>) {
     super({ vendorId: 0x1b36, deviceId: 0x0001, classCode: 0x0604 }, props);
     if (props.chassis_nr === 0) {
@@ -46,29 +35,16 @@ export class PciBridge extends PciBridgeDevice {
       );
     }
     const c = this.config;
+    let shpc: Shpc | null = null;
     if (props.shpc) {
       c.set8(0x3d, 1); // INTA, for the hot-plug controller's interrupt
-      this.shpcCap = this.capabilities.add(PCI_CAP_ID_SHPC, SHPC_CAP_LENGTH);
-      c.wmask[this.shpcCap + SHPC_CAP_DWORD_SELECT] = 0xff;
-      c.wmask.fill(0xff, this.shpcCap + SHPC_CAP_DWORD_DATA, this.shpcCap + SHPC_CAP_DWORD_DATA + 4);
-      this.function.onConfigWrite(this.shpcCap, SHPC_CAP_LENGTH, () => this.shpcWindowWritten());
+      shpc = new Shpc(this);
     }
     const sid = this.capabilities.add(PCI_CAP_ID_SLOTID, 4);
     c.set8(sid + PCI_SID_ESR, PCI_SID_ESR_FIC); // every bridge is first in its own chassis
     c.set8(sid + PCI_SID_CHASSIS_NR, props.chassis_nr);
     c.wmask[sid + PCI_SID_CHASSIS_NR] = 0xff; // non-volatile: not reset
     if (props.shpc && props.msi !== "off") new Msi(this, { vectors: 1, is64bit: true, perVectorMask: true });
-    if (props.shpc) {
-      this.defineBar(0, { kind: "mem64", size: SHPC_BAR_SIZE, name: "shpc-bar", ops: this.shpcRegisters });
-      this.function.keepState(SHPC_STATE, this.shpcRegisters);
-    }
-  }
-
-  /** The capability's dword window: data written goes to the selected SHPC register, then reads it back. */
-  private shpcWindowWritten(): void {
-    const c = this.config;
-    const reg = c.get8(this.shpcCap + SHPC_CAP_DWORD_SELECT) * 4;
-    if (reg + 4 > SHPC_BAR_SIZE) return;
-    c.set32(this.shpcCap + SHPC_CAP_DWORD_DATA, this.shpcRegisters.read(reg, 4));
+    if (shpc) this.defineBar(0, { kind: "mem64", size: SHPC_BAR_SIZE, name: "shpc-bar", ops: shpc.registers });
   }
 }

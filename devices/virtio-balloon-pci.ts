@@ -2,7 +2,8 @@ import { inject } from "tsyringe";
 import { MachbusError } from "../src/errors.js";
 import { pciDriver } from "../src/machine/drivers.js";
 import { objectLink, prop, types } from "../src/machine/properties.js";
-import { DEVICE_PROPS, RAM_SIZE } from "../src/machine/tokens.js";
+import { DEVICE_PROPS, PLUG_BUS, RAM_SIZE } from "../src/machine/tokens.js";
+import type { PciBus } from "../src/pci/bus.js";
 import type { DeviceProps } from "../src/pci/device.js";
 import { VIRTIO_ID_BALLOON, bit, hasBit } from "../src/virtio/constants.js";
 import { readOnlyProperty, virtioDeviceProperties, virtioPciProperties, virtioQtree } from "../src/virtio/properties.js";
@@ -80,6 +81,7 @@ export class VirtioBalloonPci extends VirtioPciDevice {
   private readonly balloon: BalloonConfig = { numPages: 0, actual: 0, poisonVal: 0 };
 
   constructor(
+    @inject(PLUG_BUS) bus: PciBus,
     @inject(DEVICE_PROPS) props: DeviceProps<typeof properties>,
     @inject(RAM_SIZE) private readonly ramSize: number,
   ) {
@@ -104,6 +106,7 @@ export class VirtioBalloonPci extends VirtioPciDevice {
           ? CONFIG_SIZE_HINT
           : CONFIG_SIZE_BASE;
     super(props, {
+      bus,
       name: "virtio-balloon",
       virtioId: VIRTIO_ID_BALLOON,
       transitionalDeviceId: 0x1002,

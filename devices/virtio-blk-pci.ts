@@ -4,7 +4,8 @@ import { pciDriver } from "../src/machine/drivers.js";
 import type { HostDrive } from "../src/machine/host-config.js";
 import type { Machine } from "../src/machine/machine.js";
 import { bootindexProperty, hostLink, objectLink, prop, types } from "../src/machine/properties.js";
-import { DEVICE_PROPS, MACHINE } from "../src/machine/tokens.js";
+import { DEVICE_PROPS, MACHINE, PLUG_BUS } from "../src/machine/tokens.js";
+import type { PciBus } from "../src/pci/bus.js";
 import type { DeviceProps } from "../src/pci/device.js";
 import { bool, describeState } from "../src/state/description.js";
 import {
@@ -196,10 +197,11 @@ export class VirtioBlkPci extends VirtioPciDevice {
   private readonly own: bigint;
   private readonly cache: WriteCache;
 
-  constructor(@inject(DEVICE_PROPS) props: BlkProps, @inject(MACHINE) machine: Machine) {
+  constructor(@inject(PLUG_BUS) bus: PciBus, @inject(DEVICE_PROPS) props: BlkProps, @inject(MACHINE) machine: Machine) {
     const conf = blockConf(props, props.drive ? machine.hostDrive(props.drive) : undefined);
     const own = ownFeatures(props);
     super(props, {
+      bus,
       name: "virtio-blk",
       virtioId: VIRTIO_ID_BLOCK,
       transitionalDeviceId: 0x1001,

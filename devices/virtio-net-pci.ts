@@ -3,7 +3,8 @@ import { MachbusError } from "../src/errors.js";
 import { pciDriver } from "../src/machine/drivers.js";
 import { bootindexProperty, prop, types } from "../src/machine/properties.js";
 import { NicMac, formatMac, nicProperties, type MacAddresses } from "../src/machine/mac-addresses.js";
-import { DEVICE_PROPS, MAC_ADDRESSES } from "../src/machine/tokens.js";
+import { DEVICE_PROPS, MAC_ADDRESSES, PLUG_BUS } from "../src/machine/tokens.js";
+import type { PciBus } from "../src/pci/bus.js";
 import type { DeviceProps } from "../src/pci/device.js";
 import { describeState, u8Array } from "../src/state/description.js";
 import { VECTORS_UNSPECIFIED, VIRTIO_F_VERSION_1, VIRTIO_ID_NET, VIRTQUEUE_MAX_SIZE, bit, hasBit } from "../src/virtio/constants.js";
@@ -204,9 +205,14 @@ export class VirtioNetPci extends VirtioPciDevice {
   private readonly duplex: number;
   private readonly mtu: number;
 
-  constructor(@inject(DEVICE_PROPS) props: DeviceProps<typeof properties>, @inject(MAC_ADDRESSES) macs: MacAddresses) {
+  constructor(
+    @inject(PLUG_BUS) bus: PciBus,
+    @inject(DEVICE_PROPS) props: DeviceProps<typeof properties>,
+    @inject(MAC_ADDRESSES) macs: MacAddresses,
+  ) {
     const own = netFeatures(props);
     super(props, {
+      bus,
       name: "virtio-net",
       virtioId: VIRTIO_ID_NET,
       transitionalDeviceId: 0x1000,

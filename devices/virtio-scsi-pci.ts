@@ -2,7 +2,8 @@ import { inject } from "tsyringe";
 import { MachbusError } from "../src/errors.js";
 import { pciDriver } from "../src/machine/drivers.js";
 import { objectLink, prop, types } from "../src/machine/properties.js";
-import { DEVICE_PROPS } from "../src/machine/tokens.js";
+import { DEVICE_PROPS, PLUG_BUS } from "../src/machine/tokens.js";
+import type { PciBus } from "../src/pci/bus.js";
 import type { DeviceProps } from "../src/pci/device.js";
 import { describeState, u32 } from "../src/state/description.js";
 import { scsiBus } from "../src/storage/scsi-bus.js";
@@ -91,7 +92,7 @@ export class VirtioScsiPci extends VirtioPciDevice {
   private readonly numQueues: number;
   private readonly guest: ScsiConfig = { senseSize: SENSE_DEFAULT, cdbSize: CDB_DEFAULT };
 
-  constructor(@inject(DEVICE_PROPS) props: ScsiProps) {
+  constructor(@inject(PLUG_BUS) bus: PciBus, @inject(DEVICE_PROPS) props: ScsiProps) {
     const numQueues = props.num_queues === AUTO_NUM_QUEUES ? 1 : props.num_queues;
     if (numQueues === 0 || numQueues > VIRTIO_QUEUE_MAX - FIXED_QUEUES) {
       throw new MachbusError(
@@ -109,6 +110,7 @@ export class VirtioScsiPci extends VirtioPciDevice {
     if (props.hotplug) own |= bit(F_HOTPLUG);
     if (props.param_change) own |= bit(F_CHANGE);
     super(props, {
+      bus,
       name: "virtio-scsi",
       virtioId: VIRTIO_ID_SCSI,
       transitionalDeviceId: 0x1004,

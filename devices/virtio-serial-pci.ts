@@ -2,7 +2,8 @@ import { inject } from "tsyringe";
 import { MachbusError } from "../src/errors.js";
 import { pciDriver } from "../src/machine/drivers.js";
 import { prop, types } from "../src/machine/properties.js";
-import { DEVICE_PROPS } from "../src/machine/tokens.js";
+import { DEVICE_PROPS, PLUG_BUS } from "../src/machine/tokens.js";
+import type { PciBus } from "../src/pci/bus.js";
 import { PCI_CLASS_DEVICE } from "../src/pci/constants.js";
 import type { DeviceProps } from "../src/pci/device.js";
 import { VECTORS_UNSPECIFIED, VIRTIO_ID_CONSOLE, VIRTIO_QUEUE_MAX, bit, hasBit } from "../src/virtio/constants.js";
@@ -56,7 +57,7 @@ const properties = {
 export class VirtioSerialPci extends VirtioPciDevice {
   private readonly maxPorts: number;
 
-  constructor(@inject(DEVICE_PROPS) props: DeviceProps<typeof properties>) {
+  constructor(@inject(PLUG_BUS) bus: PciBus, @inject(DEVICE_PROPS) props: DeviceProps<typeof properties>) {
     const ports = props.max_ports;
     if (ports === 0) throw new MachbusError("bad-property-value", "Maximum number of serial ports not specified");
     if (ports > MAX_PORTS) throw new MachbusError("bad-property-value", `maximum ports supported: ${MAX_PORTS}`);
@@ -67,6 +68,7 @@ export class VirtioSerialPci extends VirtioPciDevice {
     const queueSizes = [PORT_QUEUE_SIZE, PORT_QUEUE_SIZE, CONTROL_QUEUE_SIZE, CONTROL_QUEUE_SIZE];
     for (let port = 1; port < ports; port++) queueSizes.push(PORT_QUEUE_SIZE, PORT_QUEUE_SIZE);
     super(props, {
+      bus,
       name: "virtio-serial",
       virtioId: VIRTIO_ID_CONSOLE,
       transitionalDeviceId: 0x1003,

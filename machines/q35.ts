@@ -30,6 +30,7 @@ export const q35Board: Board = {
     root.hotpluggable = false;
     machine.addOnboardDevice("mch,addr=00.0");
     lpc = machine.addOnboardDevice("ICH9-LPC,addr=1f.0,multifunction=on") as Ich9Lpc;
+    if (lpc.acpiPciHotplug) root.acpiHotplug = { keepSlotHpc: lpc.keepPciSlotHpc };
     machine.isaBus = "isa.0";
     machine.addOnboardDevice("ich9-ahci,addr=1f.2,multifunction=on");
     machine.addOnboardDevice("ICH9-SMB,addr=1f.3,multifunction=on");

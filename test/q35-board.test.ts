@@ -144,14 +144,8 @@ describe("q35 board errors against QEMU 7.2 (q35/errors.json)", () => {
     });
   }
 
-  it("the cases left for the PCI Express device models are the ones naming them", () => {
-    const left = cases.filter((c) => !known(c)).flatMap((c) => devicesOf(c).map((d) => parseDeviceSpec(d).driver));
-    expect([...new Set(left)].filter((d) => !builtinDrivers.has(d)).sort()).toEqual([
-      "e1000e",
-      "ioh3420",
-      "pcie-pci-bridge",
-      "pcie-root-port",
-    ]);
+  it("every case's devices exist, so every case is checked above", () => {
+    expect(cases.filter((c) => !known(c)).map((c) => c.name)).toEqual([]);
   });
 
   it("pcie.0 takes no hotplug, with QEMU's text, and the machine stays as it was", () => {

@@ -27,11 +27,17 @@ const SCENARIOS = [
   "virtio-64bit",
   "vga",
   "q35-chipset",
+  "q35-root-devices",
+  "q35-rp-e1000e",
+  "q35-two-rp",
+  "q35-rp-virtio-pcie-pci-bridge",
 ];
 const PCI_SECTION = "=== PCI bus & bridge init ===\n";
 
 interface AfterBoot {
   args: string[];
+  /** q35: dwords 0x100-0xffc of the PCI Express functions, through ECAM. */
+  extended?: Record<string, string[]>;
   stoppedAt: string;
   buses: number[];
   present: string[];
@@ -91,18 +97,42 @@ const pciSection = (log: string): string[] => log.slice(log.indexOf(PCI_SECTION)
 interface AtMarker {
   buses: number[];
   functions: Record<string, string[]>;
+  extended: Record<string, string[]>;
   infoPci: string;
 }
 
+/** QEMU's PCIEXBAR base mask per length field (256, 128, 64 MiB). */
+const PCIEXBAR_BASE_MASK = [0xf000_0000, 0xf800_0000, 0xfc00_0000];
+
+/** Dwords 0x100-0xffc of `bdfs` through ECAM where the firmware put it (the MCH's PCIEXBAR), as regenerate.mjs read QEMU's with xp. */
+function extendedConfig(m: Machine, bdfs: readonly string[]): Record<string, string[]> {
+  const latch = m.host.latch;
+  const pciexbar = m.configRead(0, 0, 0x60);
+  m.ioWrite(0xcf8, 4, latch);
+  const base = (pciexbar & PCIEXBAR_BASE_MASK[(pciexbar >> 1) & 3]!) >>> 0;
+  const out: Record<string, string[]> = {};
+  for (const bdf of bdfs) {
+    const [bus, dev, fn] = bdf.split(/[:.]/).map((x) => parseInt(x, 16)) as [number, number, number];
+    const at = base + bus * 2 ** 20 + ((dev << 3) | fn) * 2 ** 12;
+    out[bdf] = Array.from({ length: 960 }, (_, i) => hex32(m.memRead(at + 0x100 + 4 * i, 4)));
+  }
+  return out;
+}
+
 /** SeaBIOS on v86 over `machine` up to the marker line, and the config space it left there. */
-async function bootToMarker(machine: Machine, marker: string): Promise<{ run: FirmwareRun; atMarker?: AtMarker }> {
+async function bootToMarker(
+  machine: Machine,
+  marker: string,
+  extendedFor: readonly string[] = [],
+): Promise<{ run: FirmwareRun; atMarker?: AtMarker }> {
   let atMarker: AtMarker | undefined;
   const run = await runFirmware(machine, {
     firmware,
     until: marker,
     timeoutMs: 10_000,
     // Inside the guest's OUT of the marker's newline: where QEMU's watchpoint stopped.
-    atMarker: () => (atMarker = { ...dumpConfig(machine), infoPci: formatInfoPci(machine) }),
+    atMarker: () =>
+      (atMarker = { ...dumpConfig(machine), extended: extendedConfig(machine, extendedFor), infoPci: formatInfoPci(machine) }),
   });
   return { run, atMarker };
 }
@@ -151,7 +181,7 @@ describe("SeaBIOS 1.16.2 on v86 over machbus, against QEMU 7.2", () => {
       let atMarker: AtMarker | undefined;
 
       beforeAll(async () => {
-        ({ run, atMarker } = await bootToMarker(machineFor(fixture.args), fixture.stoppedAt));
+        ({ run, atMarker } = await bootToMarker(machineFor(fixture.args), fixture.stoppedAt, Object.keys(fixture.extended ?? {})));
       });
 
       it("reaches the end of PCI init", () => {
@@ -180,6 +210,12 @@ describe("SeaBIOS 1.16.2 on v86 over machbus, against QEMU 7.2", () => {
       for (const bdf of fixture.present) {
         it(`${bdf}: all 64 config dwords equal QEMU's (BARs, command, bridge windows, PIRQ routes, interrupt lines)`, () => {
           expect(atMarker?.functions[bdf]).toEqual(fixture.functions[bdf]);
+        });
+      }
+
+      for (const bdf of Object.keys(fixture.extended ?? {})) {
+        it(`${bdf}: the extended config space (0x100-0xfff) through ECAM equals QEMU's`, () => {
+          expect(atMarker?.extended[bdf]).toEqual(fixture.extended![bdf]);
         });
       }
 

@@ -9,6 +9,7 @@ import type { PciBridgeDevice } from "../pci/bridge.js";
 import { PciBus, type MapIrq } from "../pci/bus.js";
 import { IsaDevice } from "../isa/device.js";
 import { DRIVER_INFO, PciDevice } from "../pci/device.js";
+import type { PciFunction } from "../pci/function.js";
 import { PciHost } from "../pci/host.js";
 import { loadSnapshot, saveSnapshot } from "../state/snapshot.js";
 import type { SlotAllocator, SlotRequest } from "./allocator.js";
@@ -366,7 +367,6 @@ export class Machine {
         }
       }
     }
-    const bdf = fn.bdf;
     if ((device as Partial<PciBridgeDevice>).hasSecondaryBus) {
       const secondary = (device as PciBridgeDevice).secondaryBus;
       for (const b of secondary.walk()) {
@@ -375,6 +375,23 @@ export class Machine {
         }
       }
     }
+    // A PCIe slot asks the guest first (attention button); the guest's power-off completes it.
+    if (bus.hotplugHandler?.unplugRequest(fn) === "guest") return;
+    this.finishUnplug(fn);
+  }
+
+  /**
+   * Takes a PCI device off its bus for good, with the devices on its child buses, and reports it
+   * (QEMU's DEVICE_DELETED): device_del's last step, or a PCIe slot's when the guest let go of it.
+   */
+  finishUnplug(fn: PciFunction): void {
+    const entry = this.placed.find((p) => p.device instanceof PciDevice && p.device.function === fn);
+    if (!entry) return;
+    const device = entry.device as PciDevice;
+    const { info } = entry;
+    const id = device.id;
+    const bus = fn.bus!;
+    const bdf = fn.bdf;
     // QEMU unrealizes a controller's drives with it.
     for (const childBus of this.childBusesOf(device)) {
       for (const child of [...childBus.children].reverse()) this.unplugChild(this.placement(child)!);
@@ -575,6 +592,10 @@ export class Machine {
       return device;
     }
     const requested = parsed.bus === null ? this.rootBus : this.findBus(parsed.bus);
+    // QEMU's qdev_device_add refuses a named bus without hotplug before anything else.
+    if (hotplug && parsed.bus !== null && !requested.hotpluggable) {
+      throw new MachbusError("not-hotpluggable", `Bus '${requested.name}' does not support hotplugging`);
+    }
     child.registerInstance(PLUG_BUS, requested);
     const device = child.resolve(cls as unknown as new (...args: any[]) => PciDevice);
     const fn = device.function;
@@ -587,6 +608,7 @@ export class Machine {
         ? { bus: requested, devfn: addr }
         : this.allocate({ bus: requested, driver: info.name, id: parsed.id, function: fn, hotplug });
     try {
+      bus.hotplugHandler?.prePlug(fn);
       bus.plug(fn, devfn);
       props.addr = devfn; // the resolved address, also when the allocator chose it
       try {
@@ -595,6 +617,7 @@ export class Machine {
         bus.unplug(fn);
         throw e;
       }
+      bus.hotplugHandler?.afterPlug(fn);
     } catch (e) {
       this.unplugAdded(before);
       throw e;

@@ -15,6 +15,8 @@ import {
   PCI_BRIDGE_CTL_SERR,
   PCI_BRIDGE_CTL_VGA,
   PCI_BRIDGE_CTL_VGA_16BIT,
+  PCI_CAP_ID_SSVID,
+  PCI_CAP_ID_VNDR,
   PCI_COMMAND,
   PCI_COMMAND_IO,
   PCI_COMMAND_MEMORY,
@@ -188,10 +190,76 @@ export abstract class PciBridgeDevice extends PciDevice {
     this.control = this.config.get16(PCI_BRIDGE_CONTROL);
   }
 
+  /**
+   * QEMU's pci_bridge_reset: bus numbers, secondary latency, windows and bridge control cleared;
+   * with `disableForwarding` (pci_bridge_disable_base_limit, as PCIe ports do) every window's base
+   * above its limit instead, so nothing is forwarded.
+   */
+  protected resetBridgeRegisters({ disableForwarding }: { disableForwarding: boolean }): void {
+    const c = this.config.config;
+    c.fill(0, PCI_PRIMARY_BUS, PCI_PRIMARY_BUS + 4);
+    const io = PCI_IO_RANGE_MASK & 0xff;
+    const mem = PCI_MEMORY_RANGE_MASK & 0xffff;
+    const pref = PCI_PREF_RANGE_MASK & 0xffff;
+    c[PCI_IO_BASE] = (c[PCI_IO_BASE]! & ~io) | (disableForwarding ? io : 0);
+    c[PCI_IO_LIMIT] = c[PCI_IO_LIMIT]! & ~io;
+    setLe(c, PCI_MEMORY_BASE, (getLe(c, PCI_MEMORY_BASE, 2) & ~mem) | (disableForwarding ? mem : 0), 2);
+    setLe(c, PCI_MEMORY_LIMIT, getLe(c, PCI_MEMORY_LIMIT, 2) & ~mem, 2);
+    setLe(c, PCI_PREF_MEMORY_BASE, (getLe(c, PCI_PREF_MEMORY_BASE, 2) & ~pref) | (disableForwarding ? pref : 0), 2);
+    setLe(c, PCI_PREF_MEMORY_LIMIT, getLe(c, PCI_PREF_MEMORY_LIMIT, 2) & ~pref, 2);
+    c.fill(0, PCI_PREF_BASE_UPPER32, PCI_PREF_BASE_UPPER32 + 8);
+    setLe(c, PCI_BRIDGE_CONTROL, 0, 2);
+    this.function.bus?.root.routing!.invalidate();
+  }
+
+  /** QEMU's pci_bridge_ssvid_init: the bridge subsystem vendor ID capability (the type 1 header has no subsystem IDs). */
+  protected addSubsystemIdCapability(offset: number, vendorId: number, subsystemId: number): void {
+    const at = this.capabilities.add(PCI_CAP_ID_SSVID, PCI_SSVID_SIZEOF, offset);
+    this.config.set16(at + PCI_SSVID_VID, vendorId);
+    this.config.set16(at + PCI_SSVID_SVID, subsystemId);
+  }
+
+  /**
+   * QEMU's pci_bridge_qemu_reserve_cap_init: Red Hat's vendor capability telling firmware how much
+   * bus numbers, I/O and memory to reserve behind the bridge for hotplug (all ones: no hint).
+   */
+  protected addResourceReserveCapability(reserve: BridgeResourceReserve): void {
+    const at = this.capabilities.add(PCI_CAP_ID_VNDR, REDHAT_RESERVE_CAP_SIZE);
+    const c = this.config;
+    c.set8(at + 2, REDHAT_RESERVE_CAP_SIZE);
+    c.set8(at + 3, REDHAT_PCI_CAP_RESOURCE_RESERVE);
+    c.set32(at + 4, reserve.bus >>> 0);
+    setLe64(c.config, at + 8, reserve.io);
+    c.set32(at + 16, Number(reserve.mem & 0xffffffffn));
+    c.set32(at + 20, Number(reserve.pref32 & 0xffffffffn));
+    setLe64(c.config, at + 24, reserve.pref64);
+  }
+
   override stateLoaded(): void {
     this.control = this.config.get16(PCI_BRIDGE_CONTROL);
     this.updateWindows();
   }
+}
+
+/** What a bridge asks firmware to reserve behind it; all ones (-1) for "no hint", as QEMU's properties default. */
+export interface BridgeResourceReserve {
+  bus: number;
+  io: bigint;
+  mem: bigint;
+  pref32: bigint;
+  pref64: bigint;
+}
+
+export const NO_RESERVE_HINT = (1n << 64n) - 1n;
+const PCI_SSVID_SIZEOF = 8;
+const PCI_SSVID_VID = 4;
+const PCI_SSVID_SVID = 6;
+const REDHAT_RESERVE_CAP_SIZE = 0x20;
+const REDHAT_PCI_CAP_RESOURCE_RESERVE = 1;
+
+function setLe64(c: Uint8Array, at: number, v: bigint): void {
+  setLe(c, at, Number(v & 0xffffffffn), 4);
+  setLe(c, at + 4, Number((v >> 32n) & 0xffffffffn), 4);
 }
 
 /** QEMU's pci_init_mask_bridge: which type 1 registers the guest may write, and their type bits. */

@@ -26,6 +26,19 @@ export type SlotRule =
 /** The standard swizzle at a PCI-to-PCI bridge: pin' = (pin + slot) mod 4. */
 export const swizzle: MapIrq = (fn, pin) => (pin + pciSlot(fn.devfn)) & 3;
 
+/** A bus's hotplug handler (QEMU's HotplugHandler on a PCIe port's secondary bus). */
+export interface PciHotplugHandler {
+  /** Before `fn` is plugged (QEMU's pre_plug): may refuse, changing nothing. */
+  prePlug(fn: PciFunction): void;
+  /** After `fn` was plugged and its model set up (QEMU's plug). */
+  afterPlug(fn: PciFunction): void;
+  /**
+   * device_del of `fn` (QEMU's unplug_request): "now" when the machine removes it at once;
+   * "guest" when the handler signalled the guest, which completes the removal later (or it already did).
+   */
+  unplugRequest(fn: PciFunction): "now" | "guest";
+}
+
 /**
  * A PCI bus: 32 slots x 8 functions indexed by devfn, its own I/O and memory spaces (the
  * machine's for the root bus, a bridge's secondary spaces otherwise) and INTx routing.
@@ -45,6 +58,17 @@ export class PciBus {
   devfnMin = 0;
   /** Root bus only: the next automatic bus number for "pci.N" names (QEMU's automatic_ids; the root is pci.0). */
   nextAutomaticId = 1;
+  /**
+   * What hotplug on this bus also goes through besides the bus's own rules (QEMU's bus hotplug
+   * handler): a PCI Express port's slot. Null: plug and unplug take effect at once.
+   */
+  hotplugHandler: PciHotplugHandler | null = null;
+  /**
+   * Root bus only: the chipset's ACPI PCI hotplug, when it also takes over the buses of bridges
+   * present at start-up (QEMU's acpi-pci-hotplug-with-bridge-support), and whether PCIe slots
+   * then keep announcing native hotplug (ICH9's x-keep-pci-slot-hpc). Null: native hotplug.
+   */
+  acpiHotplug: { keepSlotHpc: boolean } | null = null;
   /** Whether this is a PCI Express bus (QEMU's TYPE_PCIE_BUS: "type PCIE" in info qtree). */
   express = false;
   /** Whether config cycles may reach offsets 0x100-0xfff here (a PCI Express hierarchy). */

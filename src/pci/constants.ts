@@ -81,8 +81,16 @@ export const PCI_CAP_ID_MSI = 0x05;
 export const PCI_CAP_ID_VNDR = 0x09;
 export const PCI_CAP_ID_SLOTID = 0x04;
 export const PCI_CAP_ID_SHPC = 0x0c;
+/** Bridge subsystem vendor ID (PCI-to-PCI bridge spec 3.2.6). */
+export const PCI_CAP_ID_SSVID = 0x0d;
 export const PCI_CAP_ID_EXP = 0x10;
 export const PCI_CAP_ID_MSIX = 0x11;
+
+// Power management capability (PCI PM 1.2): capabilities, control/status.
+export const PCI_PM_SIZEOF = 8;
+export const PCI_PM_PMC = 2;
+export const PCI_PM_CTRL = 4;
+export const PCI_PM_CTRL_STATE_MASK = 0x0003;
 
 /** Number of BAR slots: six plus the expansion ROM. */
 export const PCI_NUM_REGIONS = 7;

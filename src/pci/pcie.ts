@@ -332,6 +332,8 @@ export interface PcieSlotOptions {
   powerController: boolean;
   /** Signals a hotplug event to the guest (the port's MSI-X, MSI or INTx, as it has them); level for INTx. */
   notify(level: boolean): void;
+  /** QEMU's hotplug_event_clear: nothing enabled is pending any more; drops INTx (message-signalled ports send nothing). */
+  clearIntx(): void;
   /** Powers the secondary bus's functions on or off (QEMU's pci_set_power: off also resets them). */
   setPower(on: boolean): void;
   /** Removes the devices below the port (the unplug a guest's power-off completes). */
@@ -408,6 +410,12 @@ export class PcieSlot {
 
   private remember(): void {
     this.before = { control: this.control, status: this.status };
+  }
+
+  /** Native hotplug announced after all (QEMU: a port that was itself hot-added always announces it). */
+  announceNativeHotplug(): void {
+    const at = this.at + PCI_EXP_SLTCAP;
+    this.s.set32(at, (this.s.get32(at) | PCI_EXP_SLTCAP_HPS | PCI_EXP_SLTCAP_HPC) >>> 0);
   }
 
   get hotplugCapable(): boolean {
@@ -590,7 +598,7 @@ export class PcieSlot {
   /** QEMU's hotplug_event_clear: drop an INTx level once nothing enabled is pending. */
   private clearEvent(): void {
     this.updateEventStatus();
-    if (!this.notified) this.options.notify(false);
+    if (!this.notified) this.options.clearIntx();
   }
 }
 

@@ -1,8 +1,18 @@
 import { MachbusError } from "../errors.js";
-import { PCI_COMMAND, PCI_COMMAND_MASTER } from "../pci/constants.js";
+import type { PciBus } from "../pci/bus.js";
+import {
+  PCI_CAP_ID_PM,
+  PCI_COMMAND,
+  PCI_COMMAND_MASTER,
+  PCI_PM_CTRL,
+  PCI_PM_CTRL_STATE_MASK,
+  PCI_PM_PMC,
+  PCI_PM_SIZEOF,
+} from "../pci/constants.js";
 import { getLe, setLe } from "../pci/config-space.js";
 import { PciDevice } from "../pci/device.js";
 import { MSIX_MAX_VECTORS, Msix } from "../pci/msix.js";
+import { endpointCapability, type PcieCapability } from "../pci/pcie.js";
 import { bool, describeState, struct, u16, u32, u32Array, u64, u8 } from "../state/description.js";
 import { CommonConfig, type CommonConfigRegisters } from "./common-config.js";
 import {
@@ -62,6 +72,8 @@ export interface VirtioSpec {
   features(offered: bigint): bigint;
   /** Device features only legacy drivers see (virtio-net: GSO). */
   readonly legacyOnlyFeatures?: bigint;
+  /** The bus the device is being plugged into (PLUG_BUS): below a PCIe port it is PCI Express and modern only. */
+  readonly bus: PciBus;
 }
 
 /** What a snapshot keeps of the transport: the device half, the queues, and (modern devices) the common configuration. */
@@ -134,10 +146,13 @@ export abstract class VirtioPciDevice extends PciDevice {
   protected readonly configBytes: Uint8Array;
   private readonly useDisabledFlag: boolean;
   private readonly modernInterface: ModernInterface | null = null;
+  private expressCap: PcieCapability | null = null;
+  private pmCap = 0;
 
   protected constructor(props: VirtioPciProps, spec: VirtioSpec) {
     const plan = planTransport(props, spec);
     super(plan.identity, props);
+    if (plan.identity.express) this.addExpressCapabilities(props, spec.bus);
     this.legacy = plan.legacy;
     this.modern = plan.modern;
     this.hostFeatures = plan.hostFeatures;
@@ -372,8 +387,29 @@ export abstract class VirtioPciDevice extends PciDevice {
     if (!master) this.setStatus(this.regs.status & ~VIRTIO_CONFIG_S_DRIVER_OK);
   }
 
+  /**
+   * QEMU's virtio_pci_realize below a PCIe port: the PCIe capability (version 2, an endpoint), power
+   * management (D0/D3hot, PMC version 1.2), then what the x-pcie-* properties enable: error
+   * reporting, link control, the PM state field and function level reset. Before the virtio capabilities.
+   */
+  private addExpressCapabilities(props: VirtioPciProps, bus: PciBus): void {
+    this.expressCap = endpointCapability(this, bus, { version: 2 });
+    const pm = this.capabilities.add(PCI_CAP_ID_PM, PCI_PM_SIZEOF);
+    this.pmCap = pm;
+    this.config.set16(pm + PCI_PM_PMC, 0x3);
+    if (props["x-pcie-deverr-init"]) this.expressCap.deverrInit();
+    if (props["x-pcie-lnkctl-init"]) this.expressCap.lnkctlInit();
+    if (props["x-pcie-pm-init"]) setLe(this.config.wmask, pm + PCI_PM_CTRL, PCI_PM_CTRL_STATE_MASK, 2);
+    if (props["x-pcie-flr-init"]) this.expressCap.flrInit(() => this.reset());
+  }
+
   protected override resetRegisters(): void {
     this.transportReset();
+    if (this.expressCap) {
+      this.expressCap.deverrReset();
+      this.expressCap.lnkctlReset();
+      this.config.set16(this.pmCap + PCI_PM_CTRL, 0);
+    }
   }
 
   /** The cfg window's read hook follows the loaded capability length. */
@@ -387,7 +423,10 @@ export abstract class VirtioPciDevice extends PciDevice {
  * virtio_bus_device_plugged), with QEMU's errors; and the PCI identity that follows.
  */
 function planTransport(props: VirtioPciProps, spec: VirtioSpec) {
-  const legacy = props["disable-legacy"] !== "on";
+  // Below a PCIe port (not on a PCIe root bus) "auto" means modern only.
+  const pciePort = spec.bus.express && !spec.bus.isRoot;
+  const legacy = props["disable-legacy"] === "auto" ? !pciePort : props["disable-legacy"] === "off";
+  const express = pciePort && !props["disable-modern"] && !props["x-disable-pcie"];
   let modern = !props["disable-modern"];
   if (!legacy && !modern) {
     throw new MachbusError(
@@ -430,5 +469,5 @@ function planTransport(props: VirtioPciProps, spec: VirtioSpec) {
         interruptPin: 1,
       }
     : { vendorId: 0x1af4, deviceId: 0x1040 + spec.virtioId, classCode: spec.classCode, revision: 1, interruptPin: 1 };
-  return { legacy, modern, hostFeatures, identity };
+  return { legacy, modern, hostFeatures, identity: { ...identity, express } };
 }

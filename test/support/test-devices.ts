@@ -141,6 +141,7 @@ export class RootPortTestDevice extends PciBridgeDevice {
       nativeHotplug: true,
       powerController: true,
       notify: (level) => this.function.setIrq(level),
+      clearIntx: () => this.function.setIrq(false),
       setPower: (on) => {
         if (!this.hasSecondaryBus) return;
         for (const fn of [...this.secondaryBus]) this.secondaryBus.setPower(fn, on);
