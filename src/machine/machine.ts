@@ -9,6 +9,7 @@ import { PciBus, type MapIrq } from "../pci/bus.js";
 import { IsaDevice } from "../isa/device.js";
 import { DRIVER_INFO, PciDevice } from "../pci/device.js";
 import { PciHost } from "../pci/host.js";
+import type { PciFunction } from "../pci/function.js";
 import { loadSnapshot, saveSnapshot } from "../state/snapshot.js";
 import type { SlotAllocator, SlotRequest } from "./allocator.js";
 import { DEFAULT_POLICY, PolicyCatalogue, createPolicy, type PolicyClassLike } from "./allocation-policy.js";
@@ -90,6 +91,11 @@ export interface MachineOptions {
   machineTypes?: MachineTypeRegistry;
   /** A Linux kernel for firmware to boot, as QEMU's -kernel/-initrd/-append hand it over (fw_cfg and linuxboot.bin). */
   linuxBoot?: LinuxBoot;
+  /**
+   * A COM1 as QEMU's -serial adds it (isa-serial at 0x3f8, IRQ 4): the ACPI tables list it. The
+   * port itself is the embedder's (v86's UART); `machbus boot --kernel` streams it.
+   */
+  serial?: boolean;
 }
 
 /** Where a device sits and what made it: what `info pci`, dumps and the monitor need. */
@@ -122,6 +128,8 @@ export class Machine {
   readonly ramSize: number;
   /** Where the board put the RAM: the host backs `below4g` bytes from address 0 and `above4g` from 4 GiB. */
   readonly ramLayout: RamLayout;
+  /** Whether the machine has a COM1 (MachineOptions.serial). */
+  readonly serial: boolean;
   /** Board options as resolved (e.g. ecam). */
   readonly boardOptions: Readonly<Record<string, unknown>>;
   /** Host configuration: the backends devices name; kept apart from everything guest-visible. */
@@ -164,6 +172,7 @@ export class Machine {
     this.ramSize = parseMemorySize(options.memory);
     const below4g = this.type.board.ramBelow4g?.(this.ramSize, this.boardOptions, this.type.machineClass) ?? this.ramSize;
     this.ramLayout = { size: this.ramSize, below4g, above4g: this.ramSize - below4g };
+    this.serial = options.serial ?? false;
     const parsed = parseDrives(options.drives ?? [], this.type.board.driveInterface ?? "none");
     this.legacyDrives = parsed.legacy;
     this.commandLineDrives = new Set(parsed.drives.map((d) => d.id));
@@ -313,7 +322,6 @@ export class Machine {
         }
       }
     }
-    const bdf = fn.bdf;
     if ((device as Partial<PciBridgeDevice>).hasSecondaryBus) {
       const secondary = (device as PciBridgeDevice).secondaryBus;
       for (const b of secondary.walk()) {
@@ -322,6 +330,26 @@ export class Machine {
         }
       }
     }
+    // With an unplug controller (PIIX4's ACPI hotplug on pc) the guest ejects the device first.
+    if (this.unplugController?.requestUnplug(fn, () => this.detachDevice(entry))) return;
+    this.detachDevice(entry);
+  }
+
+  /**
+   * Board use: who decides when a hot-unplugged PCI device leaves. `requestUnplug` returns true
+   * when it will call `complete` later (the guest's eject); false removes the device at once.
+   */
+  unplugController: { requestUnplug(fn: PciFunction, complete: () => void): boolean } | null = null;
+
+  /** The removal itself: the device's drives and child buses, its slot, its placement; "device-deleted". */
+  private detachDevice(entry: PlacedDevice): void {
+    if (!this.placed.includes(entry)) return; // already gone
+    const device = entry.device as PciDevice;
+    const { info } = entry;
+    const id = device.id;
+    const fn = device.function;
+    const bus = fn.bus!;
+    const bdf = fn.bdf;
     // QEMU unrealizes a controller's drives with it.
     for (const childBus of this.childBusesOf(device)) {
       for (const child of [...childBus.children].reverse()) this.unplugChild(this.placement(child)!);
