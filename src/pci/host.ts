@@ -40,10 +40,10 @@ class ConfigDataPort implements RegionOps {
     const addr = latch | (offset & 3);
     const key = (addr >>> 8) & 0xffff;
     const reg = addr & 0xff;
-    const routing = this.routing;
     // Fast path: an aligned dword of a function without read side effects, straight from the arena.
-    if (routing.inArena[key] !== 0 && size === 4 && (reg & 3) === 0) return this.arena.dwords[routing.dwordOffsets[key]! + (reg >> 2)]!;
-    const fn = routing.functionAt(key >>> 8, key & 0xff);
+    const dword0 = this.routing.arenaDword[key]!;
+    if (dword0 >= 0 && size === 4 && (reg & 3) === 0) return this.arena.dwords[dword0 + (reg >> 2)]!;
+    const fn = this.routing.functionAt(key >>> 8, key & 0xff);
     return fn === undefined ? -1 : fn.read(reg, size, PCI_CONFIG_SPACE_SIZE);
   }
 

@@ -19,6 +19,6 @@ if [ ${#need[@]} -ne 0 ]; then
   fi
   echo "installing ${need[*]} for the tests..." >&2
   apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 "${need[@]}" >/dev/null
 fi
 node "$(dirname "$0")/linux-guest.mjs" >/dev/null
