@@ -114,6 +114,38 @@ export class AcpiPm1 {
   }
 }
 
+/** The APM control (0xb2) and status (0xb3) bytes: QEMU's hw/isa/apm.c state. */
+export interface ApmRegisters {
+  apmControl: number;
+  apmStatus: number;
+}
+
+export const APM_CNT_IOPORT = 0xb2;
+
+/**
+ * QEMU's APM ports (hw/isa/apm.c) at 0xb2-0xb3: a byte the firmware or OS writes to 0xb2 is a
+ * command the chipset acts on (`command`: the ACPI enable/disable commands set SCI_EN; the SMI
+ * it would also raise is not modelled); 0xb3 is a scratch byte.
+ */
+export function apmRegion(owner: string, regs: ApmRegisters, command: (value: number) => void): Region {
+  return new Region(
+    "apm-io",
+    2,
+    {
+      read: (offset) => (offset === 0 ? regs.apmControl : regs.apmStatus),
+      write: (offset, _size, value) => {
+        if (offset === 1) {
+          regs.apmStatus = value & 0xff;
+          return;
+        }
+        regs.apmControl = value & 0xff;
+        command(regs.apmControl);
+      },
+    },
+    { maxAccess: 1, owner },
+  );
+}
+
 /**
  * A power-management register block the guest moves through config space (PIIX4's and ICH9's
  * PMBASE): its own address space, shown as a window in the I/O space where the guest put it,

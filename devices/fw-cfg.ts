@@ -6,7 +6,9 @@ import { isaDriver } from "../src/machine/drivers.js";
 import { prop, types } from "../src/machine/properties.js";
 import type { MachineClassFields, RamLayout } from "../src/machine/machine-type.js";
 import { linuxBootItems, LINUXBOOT_BOOT_PATH, type LinuxBoot, type LinuxBootItems } from "../src/machine/linux-boot.js";
-import { DEVICE_PROPS, IO_SPACE, LINUX_BOOT, MACHINE_CLASS, RAM_LAYOUT } from "../src/machine/tokens.js";
+import { DEVICE_PROPS, IO_SPACE, LINUX_BOOT, MACHINE, MACHINE_CLASS, RAM_LAYOUT } from "../src/machine/tokens.js";
+import type { Machine } from "../src/machine/machine.js";
+import { ACPI_LOADER_SIZE, ACPI_RSDP, ACPI_TABLE_LOADER, ACPI_TABLES, ACPI_TABLES_SIZE, type AcpiFiles } from "../src/acpi/pc-tables.js";
 import { describeState, u16, u32 } from "../src/state/description.js";
 
 const FW_CFG_IO_BASE = 0x510; // 16-bit selector; the data byte is at 0x511
@@ -47,7 +49,9 @@ const LEGACY_FILE_ORDER = new Map<string, number>([
   ["etc/e820", 40],
   ["genroms/linuxboot.bin", 60],
   ["etc/system-states", 90],
+  ["etc/acpi/tables", 130],
   ["etc/table-loader", 140],
+  ["etc/acpi/rsdp", 160],
   ["bootorder", 170],
 ]);
 const LEGACY_ORDER_LAST = 200; // QEMU puts files it has no rank for at the end
@@ -80,10 +84,14 @@ const FW_CFG_STATE = describeState<FwCfgSelection>({ name: "fw_cfg", version: 1,
  * its bytes in order, then zeros. Items are what QEMU 7.2 gives `-M pc -nodefaults -m SIZE` that
  * firmware reads while it sets up the machine: signature, ID, RAM size, CPU counts, and a file
  * directory holding `etc/e820` (the board's RAM layout) and, on machine types for which QEMU
- * builds ACPI tables, `etc/table-loader`. That loader is present but empty: its presence makes
- * SeaBIOS move the ACPI PM base to 0x600, as on QEMU, but machbus generates no ACPI tables (so
- * SeaBIOS builds its own after PCI init). With a kernel (MachineOptions.linuxBoot) it also has
- * QEMU's -kernel items and genroms/linuxboot.bin (src/machine/linux-boot.ts).
+ * builds ACPI tables, `etc/table-loader`. On a board that builds them (Board.acpiTables, pc)
+ * the loader, `etc/acpi/tables` and `etc/acpi/rsdp` hold QEMU's tables: sized when the machine
+ * is reset, and built again from the machine as it is then when the firmware first selects one
+ * of them, as QEMU's acpi_build_update does (the PM base SeaBIOS set lands in the FADT).
+ * Elsewhere the loader is present but empty: its presence makes SeaBIOS move the ACPI PM base
+ * to 0x600, as on QEMU, and SeaBIOS builds its own tables. With a kernel
+ * (MachineOptions.linuxBoot) it also has QEMU's -kernel items and genroms/linuxboot.bin
+ * (src/machine/linux-boot.ts).
  */
 @isaDriver({
   name: "fw_cfg_io",
@@ -102,6 +110,9 @@ export class FwCfgIo extends IsaDevice {
   private readonly maxEntry: number;
   private readonly selection: FwCfgSelection = { key: FW_CFG_SIGNATURE, offset: 0 };
   private current: Uint8Array | null = null;
+  /** The ACPI files' keys once the directory is sorted, and whether they were built since reset. */
+  private acpiKeys = new Set<number>();
+  private acpiBuilt = false;
 
   // The combined selector/data block. Valid on QEMU: byte reads and writes, and 16-bit writes
   // (select); any other access, also one running past 0x511, reads 0 and writes nothing.
@@ -124,6 +135,7 @@ export class FwCfgIo extends IsaDevice {
     @inject(RAM_LAYOUT) ram: RamLayout,
     @inject(MACHINE_CLASS) machineClass: MachineClassFields,
     @inject(LINUX_BOOT) { boot: linuxBoot }: { readonly boot: LinuxBoot | null },
+    @inject(MACHINE) private readonly machine: Machine,
   ) {
     super(props);
     if (props.dma_enabled) {
@@ -146,6 +158,11 @@ export class FwCfgIo extends IsaDevice {
     this.add(FW_CFG_HPET, new Uint8Array(1 + 8 * 15)); // no HPET is modelled: count 0
     this.add(FW_CFG_NUMA, new Uint8Array(8 * 2)); // no nodes; one CPU-to-node slot
     const files = pcFiles(ram, machineClass);
+    if (this.buildsAcpi) {
+      const loader = files.findIndex(([name]) => name === ACPI_TABLE_LOADER);
+      files[loader] = [ACPI_TABLE_LOADER, new Uint8Array(ACPI_LOADER_SIZE)];
+      files.push([ACPI_TABLES, new Uint8Array(ACPI_TABLES_SIZE)], [ACPI_RSDP, new Uint8Array(20)]);
+    }
     if (linuxBoot) this.addLinuxBoot(linuxBootItems(linuxBoot, ram, machineClass), files);
     this.files = files;
     this.legacyOrder = machineClass.legacyFwCfgOrder;
@@ -167,7 +184,27 @@ export class FwCfgIo extends IsaDevice {
   }
 
   override reset(): void {
+    if (this.buildsAcpi) {
+      // QEMU sizes the files when the machine is complete; the firmware's first read rebuilds them
+      this.setAcpiFiles(this.machine.type.board.acpiTables!(this.machine));
+      this.acpiBuilt = false;
+    }
     this.select(FW_CFG_SIGNATURE);
+  }
+
+  private get buildsAcpi(): boolean {
+    const { machineClass, board } = this.machine.type;
+    return machineClass.acpiBuild && machineClass.qemuAcpiTables && board.acpiTables !== undefined;
+  }
+
+  private setAcpiFiles(acpi: AcpiFiles): void {
+    const replace = (name: string, data: Uint8Array): void => {
+      this.files[this.files.findIndex(([n]) => n === name)] = [name, data];
+    };
+    replace(ACPI_TABLE_LOADER, acpi.tableLoader);
+    replace(ACPI_TABLES, acpi.tables);
+    replace(ACPI_RSDP, acpi.rsdp);
+    this.addFileItems();
   }
 
   private add(key: number, data: Uint8Array): void {
@@ -196,6 +233,8 @@ export class FwCfgIo extends IsaDevice {
     const legacyOrder = this.legacyOrder;
     const sorted = [...this.files].sort(([a], [b]) => (legacyOrder ? legacyRank(a) - legacyRank(b) : a < b ? -1 : a > b ? 1 : 0));
     const dir = new Uint8Array(4 + 64 * sorted.length);
+    const acpi = this.buildsAcpi;
+    this.acpiKeys = new Set(sorted.flatMap(([name], i) => (acpi && ACPI_FILE_NAMES.has(name) ? [FW_CFG_FILE_FIRST + i] : [])));
     const view = new DataView(dir.buffer);
     view.setUint32(0, sorted.length);
     sorted.forEach(([name, data], i) => {
@@ -209,6 +248,10 @@ export class FwCfgIo extends IsaDevice {
   }
 
   private select(key: number): void {
+    if (!this.acpiBuilt && this.acpiKeys.has(key & FW_CFG_ENTRY_MASK)) {
+      this.acpiBuilt = true;
+      this.setAcpiFiles(this.machine.type.board.acpiTables!(this.machine));
+    }
     this.selection.key = key;
     this.current = this.item(key);
     this.selection.offset = 0;
@@ -258,6 +301,8 @@ function e820(ram: RamLayout, amd1tbHole: boolean): Uint8Array {
   });
   return out;
 }
+
+const ACPI_FILE_NAMES = new Set([ACPI_TABLE_LOADER, ACPI_TABLES, ACPI_RSDP]);
 
 const legacyRank = (name: string): number => LEGACY_FILE_ORDER.get(name) ?? LEGACY_ORDER_LAST;
 

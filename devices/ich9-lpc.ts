@@ -8,7 +8,7 @@ import { CLOCK, DEVICE_PROPS, EVENTS, IO_SPACE, MEMORY_SPACE, type Clock } from 
 import { PCI_NUM_PINS, PCI_SLOT_MAX } from "../src/pci/constants.js";
 import { PciDevice, type DeviceProps } from "../src/pci/device.js";
 import { describeState, u8, u8Array, u32 } from "../src/state/description.js";
-import { AcpiPm1, PM1_STATE, PmIoBlock } from "./acpi-pm.js";
+import { AcpiPm1, APM_CNT_IOPORT, PM1_STATE, PmIoBlock, apmRegion } from "./acpi-pm.js";
 
 // LPC config registers (QEMU's include/hw/i386/ich9.h).
 const ICH9_LPC_PMBASE = 0x40;
@@ -58,7 +58,6 @@ const ICH9_PMIO_GPE0_STS = 0x20;
 const ICH9_PMIO_GPE0_LEN = 16;
 const ICH9_PMIO_SMI_EN = 0x30;
 
-const APM_CNT_IOPORT = 0xb2; // APM control (0xb2) and status (0xb3)
 const ICH9_APM_ACPI_ENABLE = 0x02;
 const ICH9_APM_ACPI_DISABLE = 0x03;
 const ICH9_RST_CNT_IOPORT = 0xcf9;
@@ -255,24 +254,11 @@ export class Ich9Lpc extends PciDevice {
       },
       { implMax: 1, owner: "ICH9-LPC" },
     );
-    this.apm = new Region(
-      "apm-io",
-      2,
-      {
-        read: (offset) => (offset === 0 ? this.regs.apmControl : this.regs.apmStatus),
-        write: (offset, _size, value) => {
-          if (offset === 1) {
-            this.regs.apmStatus = value & 0xff;
-            return;
-          }
-          this.regs.apmControl = value & 0xff;
-          // QEMU's ich9_apm_ctrl_changed: the ACPI enable/disable commands set SCI_EN (the SMI is not modelled).
-          if (this.regs.apmControl === ICH9_APM_ACPI_ENABLE) this.pm1.setSciEnable(true);
-          else if (this.regs.apmControl === ICH9_APM_ACPI_DISABLE) this.pm1.setSciEnable(false);
-        },
-      },
-      { maxAccess: 1, owner: "ICH9-LPC" },
-    );
+    // QEMU's ich9_apm_ctrl_changed: the ACPI enable/disable commands set SCI_EN (the SMI is not modelled).
+    this.apm = apmRegion("ICH9-LPC", this.regs, (command) => {
+      if (command === ICH9_APM_ACPI_ENABLE) this.pm1.setSciEnable(true);
+      else if (command === ICH9_APM_ACPI_DISABLE) this.pm1.setSciEnable(false);
+    });
     const fn = this.function;
     fn.onConfigWrite(ICH9_LPC_PMBASE, 4, () => this.updatePmBase());
     fn.onConfigWrite(ICH9_LPC_ACPI_CTRL, 1, () => this.updatePmBase());

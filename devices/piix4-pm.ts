@@ -1,12 +1,15 @@
 import { inject } from "tsyringe";
 import type { EventEmitter } from "eventemitter3";
 import type { MachineEvents } from "../src/events.js";
-import type { AddressSpace } from "../src/memory/address-space.js";
+import { Region, type AddressSpace } from "../src/memory/address-space.js";
 import { pciDriver } from "../src/machine/drivers.js";
 import { prop, types } from "../src/machine/properties.js";
-import { CLOCK, DEVICE_PROPS, EVENTS, IO_SPACE, type Clock } from "../src/machine/tokens.js";
+import { CLOCK, DEVICE_PROPS, EVENTS, IO_SPACE, MACHINE, type Clock } from "../src/machine/tokens.js";
+import type { Machine } from "../src/machine/machine.js";
 import { PciDevice, type DeviceProps } from "../src/pci/device.js";
-import { AcpiPm1, PM1_STATE, PmIoBlock } from "./acpi-pm.js";
+import type { PciBus } from "../src/pci/bus.js";
+import type { PciFunction } from "../src/pci/function.js";
+import { AcpiPm1, APM_CNT_IOPORT, PM1_STATE, PmIoBlock, apmRegion, type ApmRegisters } from "./acpi-pm.js";
 
 const PIIX4_PMBASE = 0x40;
 const PIIX4_PMREGMISC = 0x80; // bit 0: the PM I/O block decodes at PMBASE
@@ -29,13 +32,39 @@ const properties = {
 /** The ACPI register block at PMBASE: PM1 event (0), PM1 control (4), PM timer (8). */
 const PM_IO_SIZE = 64;
 const SCI_IRQ = 9; // the pc board wires the SCI to ISA IRQ 9
+const ACPI_ENABLE = 0xf1; // the FADT's ACPI_ENABLE / ACPI_DISABLE commands for SMI_CMD (0xb2)
+const ACPI_DISABLE = 0xf0;
+const PM1_CNT_SCI_EN = 1;
+/** PIIX4's GPE0 block (status word, enable word) and QEMU's ACPI PCI hotplug registers. */
+const GPE0_BASE = 0xafe0;
+const GPE0_LENGTH = 4;
+const PCIHP_BASE = 0xae00;
+const PCIHP_LENGTH = 0x18;
+/** GPE0 status bits that raise the SCI: PCI (bit 1, the DSDT's _E01), CPU and memory hotplug. */
+const GPE_PCI_HOTPLUG = 1 << 1;
+const GPE_SCI_BITS = (1 << 1) | (1 << 2) | (1 << 3);
+const PCIHP_UP = 0x00;
+const PCIHP_DOWN = 0x04;
+const PCIHP_EJECT = 0x08;
+const PCIHP_REMOVABLE = 0x0c;
+const PCIHP_SELECT = 0x10;
+
+/** One hotplug bus's slot bitmaps (QEMU's acpi_pcihp_pci_status): inserted, eject requested. */
+interface HotplugStatus {
+  up: number;
+  down: number;
+}
 
 /**
  * Intel 82371AB PIIX4 power management function at 01.3 (QEMU's "PIIX4_PM"): ACPI PM base
  * (0x40), SMBus base (0x90) and host configuration (0xd2), interrupt pin A (the SCI). The ACPI
  * block follows PMBASE as QEMU's pm_io_space_update moves it, and holds PM1 status/enable/control
- * and the PM timer, a 24-bit counter at 3.579545 MHz taken from the machine's clock. SMBus, GPE,
- * hotplug registers and sleep states are not modelled.
+ * and the PM timer, a 24-bit counter at 3.579545 MHz taken from the machine's clock. The APM
+ * port 0xb2 takes the FADT's ACPI enable/disable commands (SCI_EN), and the GPE0 block at 0xafe0
+ * and QEMU's ACPI PCI hotplug registers at 0xae00 (hw/acpi/pcihp.c) tell the guest's DSDT
+ * (src/acpi/pc-dsdt.ts) about devices plugged at run time and about unplug requests, which
+ * complete when the guest ejects the slot. The SCI is PM1's events or GPE0's. SMBus, the SMI,
+ * the CPU hotplug block and sleep states are not modelled.
  */
 @pciDriver({
   name: "PIIX4_PM",
@@ -54,12 +83,23 @@ export class Piix4Pm extends PciDevice {
   private readonly pmIo: PmIoBlock;
   private readonly pm1: AcpiPm1;
   private sci = false;
+  private readonly apmRegs: ApmRegisters = { apmControl: 0, apmStatus: 0 };
+  private readonly apm: Region;
+  private readonly gpe = { status: 0, enable: 0 };
+  private readonly gpeRegion: Region;
+  private readonly hotplugRegion: Region;
+  /** The bus the guest selected (BNUM) and each bus's slot bitmaps, by BSEL. */
+  private hotplugSelect = 0;
+  private readonly hotplug = new Map<number, HotplugStatus>();
+  /** Unplug requests waiting for the guest's eject, with what completes them. */
+  private readonly pendingUnplugs = new Map<PciFunction, () => void>();
 
   constructor(
     @inject(DEVICE_PROPS) props: DeviceProps<typeof properties>,
-    @inject(IO_SPACE) io: AddressSpace,
+    @inject(IO_SPACE) private readonly io: AddressSpace,
     @inject(EVENTS) private readonly events: EventEmitter<MachineEvents>,
     @inject(CLOCK) clock: Clock,
+    @inject(MACHINE) private readonly machine: Machine,
   ) {
     super({ vendorId: 0x8086, deviceId: 0x7113, revision: 0x03, classCode: 0x0680, interruptPin: 1 }, props);
     const c = this.config;
@@ -75,6 +115,50 @@ export class Piix4Pm extends PciDevice {
     this.function.onConfigWrite(PIIX4_PMBASE, 4, () => this.updatePmIo());
     this.function.onConfigWrite(PIIX4_PMREGMISC, 1, () => this.updatePmIo());
     this.function.keepState(PM1_STATE, this.pm1);
+    // QEMU's piix4 apm_ctrl_changed: ACPI enable/disable set or clear SCI_EN (the SMI is not modelled)
+    this.apm = apmRegion("PIIX4_PM", this.apmRegs, (command) => {
+      if (command === ACPI_ENABLE) this.pm1.setSciEnable(true);
+      else if (command === ACPI_DISABLE) this.pm1.setSciEnable(false);
+    });
+    // QEMU's acpi_gpe_ioport_*: byte registers, status bits cleared by writing ones
+    this.gpeRegion = new Region(
+      "acpi-gpe0",
+      GPE0_LENGTH,
+      {
+        read: (offset) => ((offset < 2 ? this.gpe.status : this.gpe.enable) >> (8 * (offset & 1))) & 0xff,
+        write: (offset, _size, value) => {
+          const shift = 8 * (offset & 1);
+          if (offset < 2) this.gpe.status &= ~((value & 0xff) << shift);
+          else this.gpe.enable = (this.gpe.enable & ~(0xff << shift)) | ((value & 0xff) << shift);
+          this.updateSci();
+        },
+      },
+      { implMax: 1, owner: "PIIX4_PM" },
+    );
+    this.hotplugRegion = new Region(
+      "acpi-pci-hotplug",
+      PCIHP_LENGTH,
+      { read: (offset) => this.hotplugRead(offset), write: (offset, _size, value) => this.hotplugWrite(offset, value) },
+      { implMin: 4, owner: "PIIX4_PM" },
+    );
+    events.on("device-added", ({ bdf }) => this.devicePlugged(bdf));
+  }
+
+  override plugged(): void {
+    this.io.map(this.apm, APM_CNT_IOPORT);
+    this.io.map(this.gpeRegion, GPE0_BASE);
+    this.io.map(this.hotplugRegion, PCIHP_BASE);
+    this.machine.unplugController = this;
+  }
+
+  /** device_del: with ACPI in control (SCI_EN) the guest is told and ejects the slot; otherwise the device goes at once. */
+  requestUnplug(fn: PciFunction, complete: () => void): boolean {
+    const bsel = this.bselOf(fn.bus);
+    if (!(this.pm1.control & PM1_CNT_SCI_EN) || bsel === null) return false;
+    this.pendingUnplugs.set(fn, complete);
+    this.status(bsel).down |= 1 << (fn.devfn >> 3);
+    this.sendHotplugEvent();
+    return true;
   }
 
   /** The PM block follows the loaded PMBASE; the SCI follows the loaded PM1 registers. */
@@ -85,6 +169,10 @@ export class Piix4Pm extends PciDevice {
 
   override unplugging(): void {
     this.pmIo.moveTo(null);
+    this.io.unmap(this.apm);
+    this.io.unmap(this.gpeRegion);
+    this.io.unmap(this.hotplugRegion);
+    if (this.machine.unplugController === this) this.machine.unplugController = null;
   }
 
   protected override resetRegisters(): void {
@@ -93,13 +181,17 @@ export class Piix4Pm extends PciDevice {
     c.set8(PIIX4_PMBASE, 0x01); // PM base: the I/O-space indicator bit reads 1
     c.set8(PIIX4_PMREGMISC, 0);
     this.pm1.reset();
+    this.gpe.status = 0;
+    this.gpe.enable = 0;
+    this.hotplugSelect = 0;
+    this.hotplug.clear();
     this.updateSci();
     this.updatePmIo();
   }
 
-  /** QEMU's pm_update_sci, without GPE and the timer-overflow wake-up. */
+  /** QEMU's pm_update_sci, without the timer-overflow wake-up: PM1 events or hotplug GPEs. */
   private updateSci(): void {
-    const level = this.pm1.sciLevel;
+    const level = this.pm1.sciLevel || (this.gpe.status & this.gpe.enable & GPE_SCI_BITS) !== 0;
     if (level === this.sci) return;
     this.sci = level;
     this.events.emit("irq", { line: SCI_IRQ, level });
@@ -109,5 +201,89 @@ export class Piix4Pm extends PciDevice {
   private updatePmIo(): void {
     const c = this.config;
     this.pmIo.moveTo(c.get8(PIIX4_PMREGMISC) & 1 ? c.get32(PIIX4_PMBASE) & 0xffc0 : null);
+  }
+
+  // ---- ACPI PCI hotplug (QEMU's hw/acpi/pcihp.c)
+
+  /** A bus's BSEL: its place in a depth-first walk from the root, as the DSDT numbers them (machines/pc-acpi.ts). */
+  private bselOf(bus: PciBus | null): number | null {
+    if (!bus) return null;
+    const index = [...this.machine.rootBus.walk()].indexOf(bus);
+    return index < 0 ? null : index;
+  }
+
+  private busOf(bsel: number): PciBus | undefined {
+    return [...this.machine.rootBus.walk()][bsel];
+  }
+
+  private status(bsel: number): HotplugStatus {
+    let s = this.hotplug.get(bsel);
+    if (!s) this.hotplug.set(bsel, (s = { up: 0, down: 0 }));
+    return s;
+  }
+
+  private sendHotplugEvent(): void {
+    this.gpe.status |= GPE_PCI_HOTPLUG;
+    this.updateSci();
+  }
+
+  /** A function hot-plugged into a slot (QEMU's acpi_pcihp_device_plug_cb): the slot's up bit and the GPE. */
+  private devicePlugged(bdf: string): void {
+    for (const bus of this.machine.buses()) {
+      const fn = bus.functions.find((f) => f?.bdf === bdf);
+      const bsel = fn ? this.bselOf(bus) : null;
+      if (!fn || bsel === null || (fn.devfn & 7) !== 0) continue;
+      this.status(bsel).up |= 1 << (fn.devfn >> 3);
+      this.sendHotplugEvent();
+      return;
+    }
+  }
+
+  private hotplugRead(offset: number): number {
+    const s = this.hotplug.get(this.hotplugSelect) ?? { up: 0, down: 0 };
+    switch (offset) {
+      case PCIHP_UP: {
+        const up = s.up;
+        s.up = 0; // read-to-clear (QEMU with bridge support, the 7.2 default)
+        return up;
+      }
+      case PCIHP_DOWN:
+        return s.down;
+      case PCIHP_REMOVABLE:
+        return this.removableSlots();
+      case PCIHP_SELECT:
+        return this.hotplugSelect;
+      default:
+        return 0; // eject (0x08): no feature bits; acpi-index (0x14): none is set
+    }
+  }
+
+  private hotplugWrite(offset: number, value: number): void {
+    if (offset === PCIHP_SELECT) this.hotplugSelect = value >>> 0;
+    else if (offset === PCIHP_EJECT) this.eject(this.hotplugSelect, value >>> 0);
+  }
+
+  /** The guest's _EJ0 (QEMU's acpi_pcihp_eject_slot): the lowest slot written; unplug requests there complete. */
+  private eject(bsel: number, slots: number): void {
+    if (!slots) return;
+    const slot = 31 - Math.clz32(slots & -slots);
+    this.status(bsel).down &= ~(1 << slot);
+    const bus = this.busOf(bsel);
+    for (const [fn, complete] of [...this.pendingUnplugs]) {
+      if (fn.bus !== bus || fn.devfn >> 3 !== slot) continue;
+      this.pendingUnplugs.delete(fn);
+      complete();
+    }
+  }
+
+  /** Slots of the selected bus whose devices may leave (QEMU's hotplug_enable): not the board's chips. */
+  private removableSlots(): number {
+    const bus = this.busOf(this.hotplugSelect);
+    if (!bus) return 0;
+    let mask = 0xffffffff;
+    bus.functions.forEach((fn, devfn) => {
+      if (fn && !this.machine.devices().find((p) => p.device === fn.owner)?.info.hotpluggable) mask &= ~(1 << (devfn >> 3));
+    });
+    return mask >>> 0;
   }
 }

@@ -133,6 +133,8 @@ export const PC_VERSIONS: readonly PcVersion[] = [
       { driver: "x86_64-cpu", property: "kvm-msi-ext-dest-id", value: "off" },
     ],
     notes: ["pci_root_uid=1: ACPI _UID of the root PCI bus PCI0 is 1 (0 from pc-i440fx-5.2)"],
+    // pci_root_uid_compat and other ACPI changes: QEMU's tables differ from 7.2's, which are all machbus builds
+    classFields: { qemuAcpiTables: false },
   },
   // pc-i440fx-5.0: hw_compat_5_0[] (7) + pc_compat_5_0[] (empty)
   {

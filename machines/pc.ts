@@ -1,3 +1,4 @@
+import { pcAcpiTables } from "./pc-acpi.js";
 import type { Board, MachineTypeDefinition, RamLayout } from "../src/machine/machine-type.js";
 import { prop, parseInteger, type PropertyType } from "../src/machine/properties.js";
 import { pciSlot } from "../src/pci/constants.js";
@@ -76,6 +77,7 @@ export const i440fxBoard: Board = {
     return Math.min(ramSize, lowmem);
   },
   cmosBytes: pcCmosMemory,
+  acpiTables: pcAcpiTables,
 };
 
 /**

@@ -196,7 +196,7 @@ function createWithKernel(options: MachineOptions, kernelPath: string, initrdPat
     optionRom: readUserBytes(LINUXBOOT_ROM, "QEMU's linuxboot option ROM (Debian package qemu-system-data)"),
   };
   try {
-    return Machine.create({ ...options, linuxBoot });
+    return Machine.create({ ...options, linuxBoot, serial: true }); // the kernel's console is COM1
   } catch (e) {
     if (isMachbusError(e) && e.code === "kernel-invalid") throw e.within(`boot: kernel ${kernelPath}`);
     if (isMachbusError(e) && e.code === "initrd-invalid") throw e.within(`boot: initrd ${initrdPath}`);

@@ -3,6 +3,7 @@ import type { BoardQtree } from "./board-chips.js";
 import type { DeviceClass } from "./drivers.js";
 import type { PropertySchema } from "./properties.js";
 import type { Machine } from "./machine.js";
+import type { AcpiFiles } from "../acpi/pc-tables.js";
 
 /** One compat property: a per-driver default that keeps an old machine type's guest ABI. */
 export interface CompatProperty {
@@ -19,6 +20,12 @@ export interface CompatProperty {
 export interface MachineClassFields {
   /** has_acpi_build: QEMU builds the ACPI tables, so fw_cfg lists etc/table-loader (SeaBIOS then moves the PM base to 0x600). */
   readonly acpiBuild: boolean;
+  /**
+   * machbus serves QEMU 7.2's own tables for this type (Board.acpiTables). Older types with
+   * acpiBuild got other tables from QEMU (legacy sizes, ACPI 2.0 RSDP, the legacy CPU hotplug
+   * AML) that machbus does not reproduce: their loader stays empty and SeaBIOS builds its own.
+   */
+  readonly qemuAcpiTables: boolean;
   /** gigabyte_align: RAM that must be split ends at 3 GiB below 4 GiB, not at max-ram-below-4g. */
   readonly gigabyteAlign: boolean;
   /** enforce_amd_1tb_hole: the e820 table reserves AMD's HyperTransport hole (QEMU's qemu64 CPU is an AMD one). */
@@ -41,6 +48,7 @@ export interface MachineClassFields {
 /** QEMU 7.2's values (pc_machine_class_init); versioned types override some. */
 export const MACHINE_CLASS_DEFAULTS: MachineClassFields = {
   acpiBuild: true,
+  qemuAcpiTables: true,
   gigabyteAlign: true,
   amd1tbHole: true,
   legacyFwCfgOrder: false,
@@ -78,6 +86,12 @@ export interface Board {
   ramBelow4g?(ramSize: number, options: Record<string, unknown>, machineClass: MachineClassFields): number;
   /** RTC CMOS bytes (index, value) the board's firmware reads for this layout, for hosts whose RTC holds the CMOS. */
   cmosBytes?(layout: RamLayout): ReadonlyMap<number, number>;
+  /**
+   * The ACPI tables QEMU builds for this board (fw_cfg etc/table-loader, etc/acpi/tables,
+   * etc/acpi/rsdp), from the machine as it is when the firmware first reads them; without it
+   * the loader is empty and the firmware builds its own.
+   */
+  acpiTables?(machine: Machine): AcpiFiles;
 }
 
 export interface MachineTypeDefinition {

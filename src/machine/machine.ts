@@ -92,6 +92,11 @@ export interface MachineOptions {
   machineTypes?: MachineTypeRegistry;
   /** A Linux kernel for firmware to boot, as QEMU's -kernel/-initrd/-append hand it over (fw_cfg and linuxboot.bin). */
   linuxBoot?: LinuxBoot;
+  /**
+   * A COM1 as QEMU's -serial adds it (isa-serial at 0x3f8, IRQ 4): the ACPI tables list it. The
+   * port itself is the embedder's (v86's UART); `machbus boot --kernel` streams it.
+   */
+  serial?: boolean;
 }
 
 /** Where a device sits and what made it: what `info pci`, dumps and the monitor need. */
@@ -124,6 +129,8 @@ export class Machine {
   readonly ramSize: number;
   /** Where the board put the RAM: the host backs `below4g` bytes from address 0 and `above4g` from 4 GiB. */
   readonly ramLayout: RamLayout;
+  /** Whether the machine has a COM1 (MachineOptions.serial). */
+  readonly serial: boolean;
   /** Board options as resolved (e.g. ecam). */
   readonly boardOptions: Readonly<Record<string, unknown>>;
   /** Host configuration: the backends devices name; kept apart from everything guest-visible. */
@@ -176,6 +183,7 @@ export class Machine {
     this.ramSize = parseMemorySize(options.memory);
     const below4g = this.type.board.ramBelow4g?.(this.ramSize, this.boardOptions, this.type.machineClass) ?? this.ramSize;
     this.ramLayout = { size: this.ramSize, below4g, above4g: this.ramSize - below4g };
+    this.serial = options.serial ?? false;
     const parsed = parseDrives(options.drives ?? [], this.type.board.driveInterface ?? "none");
     this.legacyDrives = parsed.legacy;
     this.commandLineDrives = new Set(parsed.drives.map((d) => d.id));
@@ -377,16 +385,25 @@ export class Machine {
     }
     // A PCIe slot asks the guest first (attention button); the guest's power-off completes it.
     if (bus.hotplugHandler?.unplugRequest(fn) === "guest") return;
+    // PIIX4's ACPI hotplug on pc: the guest ejects the slot first.
+    if (this.unplugController?.requestUnplug(fn, () => this.finishUnplug(fn))) return;
     this.finishUnplug(fn);
   }
 
   /**
+   * Board use: who decides when a hot-unplugged PCI device on a bus without a hotplug handler
+   * leaves. `requestUnplug` returns true when it will call `complete` later (the guest's eject);
+   * false removes the device at once.
+   */
+  unplugController: { requestUnplug(fn: PciFunction, complete: () => void): boolean } | null = null;
+
+  /**
    * Takes a PCI device off its bus for good, with the devices on its child buses, and reports it
-   * (QEMU's DEVICE_DELETED): device_del's last step, or a PCIe slot's when the guest let go of it.
+   * (QEMU's DEVICE_DELETED): device_del's last step, or the guest's when it let go of the slot.
    */
   finishUnplug(fn: PciFunction): void {
     const entry = this.placed.find((p) => p.device instanceof PciDevice && p.device.function === fn);
-    if (!entry) return;
+    if (!entry) return; // already gone
     const device = entry.device as PciDevice;
     const { info } = entry;
     const id = device.id;

@@ -45,6 +45,7 @@ export async function bootLinuxGuest(
 ): Promise<LinuxBootRun> {
   const machine = Machine.create({
     memory: "128M",
+    serial: true, // QEMU's -serial: the fixtures' guest has a COM1
     ...options,
     linuxBoot: {
       kernel: readFileSync(guest.kernel.path),

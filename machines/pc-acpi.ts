@@ -1,0 +1,45 @@
+import { buildPcAcpiTables, type AcpiBus, type AcpiFiles, type AcpiFunction } from "../src/acpi/pc-tables.js";
+import type { Machine } from "../src/machine/machine.js";
+import type { PciBus } from "../src/pci/bus.js";
+import type { PciBridgeDevice } from "../src/pci/bridge.js";
+
+const PIIX4_PM_DEVFN = 0x0b; // 01.3
+const PIIX4_PMBASE = 0x40;
+const CLASS_ISA_BRIDGE = 0x0601;
+const PCI_HOLE64_SIZE = 2 ** 31; // i440FX-pcihost's pci-hole64-size
+
+/**
+ * The pc board's ACPI tables from the machine as it is now (QEMU builds them when the firmware
+ * first reads them): RAM layout, PIIX4's PM base as the firmware set it, COM1, and every bus
+ * with ACPI hotplug numbered depth first from the root, as QEMU's acpi_set_pci_info does.
+ */
+export function pcAcpiTables(machine: Machine): AcpiFiles {
+  let nextBsel = 0;
+  const describe = (bus: PciBus): AcpiBus => {
+    const bsel = nextBsel++;
+    const functions = new Map<number, AcpiFunction>();
+    bus.functions.forEach((fn, devfn) => {
+      if (!fn) return;
+      const device = machine.devices().find((p) => p.device === fn.owner);
+      const bridge = fn.owner as Partial<PciBridgeDevice>;
+      const coldBridge = bridge.hasSecondaryBus === true && !fn.hotplugged;
+      functions.set(devfn, {
+        hotpluggable: device?.info.hotpluggable ?? false,
+        isaBridge: fn.space.get16(0x0a) === CLASS_ISA_BRIDGE,
+        bridge: null,
+      });
+      if (coldBridge) functions.get(devfn)!.bridge = describe(bridge.secondaryBus!);
+    });
+    return { bsel, functions };
+  };
+  return buildPcAcpiTables({
+    below4g: machine.ramLayout.below4g,
+    above4g: machine.ramLayout.above4g,
+    pciHole64Size: PCI_HOLE64_SIZE,
+    // read from the function, not by a config cycle, which would leave the guest's 0xcf8 latch changed
+    pmBase: (machine.rootBus.functions[PIIX4_PM_DEVFN]?.space.get32(PIIX4_PMBASE) ?? 0) & 0xffc0,
+    serial: machine.serial,
+    hpet: true,
+    rootBus: describe(machine.rootBus),
+  });
+}
