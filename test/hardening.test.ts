@@ -246,7 +246,7 @@ describe("accepted with a warning, or bounded", () => {
   it("machbus boot ... | head: the closed pipe ends the run quietly", () => {
     const r = spawnSync(
       "bash",
-      ["-c", "set -o pipefail; node bin/machbus.js boot --firmware /usr/share/seabios/bios-256k.bin --timeout 20 | head -1"],
+      ["-c", "set -o pipefail; node bin/machbus.js boot --firmware /usr/share/seabios/bios.bin --timeout 20 | head -1"],
       {
         encoding: "utf8",
         timeout: 60_000,
