@@ -66,8 +66,9 @@ export const LINUX_NAMED_DIFFERENCES: NamedDifference[] = [
     section: "config",
     when: "always",
     reason:
-      "PIIX4 PM 0x67 (DEVRESC bits 31:24) bit 3 reads 1 on QEMU's guest after boot; it is 0 after SeaBIOS's PCI init on both " +
-      "(test/fixtures/seabios) and the DSDT is QEMU's, so it is set later on QEMU's side (SMM?), which machbus does not model",
+      "PIIX4 PM 0x67 (DEVRESC bits 31:24) bit 3 reads 1 on QEMU's guest after boot. It is 0 on QEMU when SeaBIOS has finished " +
+      "(read through HMP with the firmware idle) and the DSDT is QEMU's (byte for byte) and does not touch it, so Linux on QEMU " +
+      "writes it on a path that does not run on v86; which one is not identified",
     config: { bdf: "0000:00:01.3", offsets: [0x67] },
   },
   {
