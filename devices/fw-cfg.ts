@@ -113,6 +113,8 @@ export class FwCfgIo extends IsaDevice {
   /** The ACPI files' keys once the directory is sorted, and whether they were built since reset. */
   private acpiKeys = new Set<number>();
   private acpiBuilt = false;
+  /** Whether the ACPI files have their sizes for this machine (QEMU sizes them when the machine is complete). */
+  private acpiSized = false;
 
   // The combined selector/data block. Valid on QEMU: byte reads and writes, and 16-bit writes
   // (select); any other access, also one running past 0x511, reads 0 and writes nothing.
@@ -184,11 +186,8 @@ export class FwCfgIo extends IsaDevice {
   }
 
   override reset(): void {
-    if (this.buildsAcpi) {
-      // QEMU sizes the files when the machine is complete; the firmware's first read rebuilds them
-      this.setAcpiFiles(this.machine.type.board.acpiTables!(this.machine));
-      this.acpiBuilt = false;
-    }
+    this.acpiSized = false;
+    this.acpiBuilt = false;
     this.select(FW_CFG_SIGNATURE);
   }
 
@@ -248,6 +247,12 @@ export class FwCfgIo extends IsaDevice {
   }
 
   private select(key: number): void {
+    // Sized on the first access after reset (so building a machine costs nothing), built again on
+    // the first read of one of the files
+    if (!this.acpiSized && this.buildsAcpi && key !== FW_CFG_SIGNATURE) {
+      this.acpiSized = true;
+      this.setAcpiFiles(this.machine.type.board.acpiTables!(this.machine));
+    }
     if (!this.acpiBuilt && this.acpiKeys.has(key & FW_CFG_ENTRY_MASK)) {
       this.acpiBuilt = true;
       this.setAcpiFiles(this.machine.type.board.acpiTables!(this.machine));
