@@ -85,8 +85,8 @@ const FW_CFG_STATE = describeState<FwCfgSelection>({ name: "fw_cfg", version: 1,
  * firmware reads while it sets up the machine: signature, ID, RAM size, CPU counts, and a file
  * directory holding `etc/e820` (the board's RAM layout) and, on machine types for which QEMU
  * builds ACPI tables, `etc/table-loader`. On a board that builds them (Board.acpiTables, pc)
- * the loader, `etc/acpi/tables` and `etc/acpi/rsdp` hold QEMU's tables: sized when the machine
- * is reset, and built again from the machine as it is then when the firmware first selects one
+ * the loader, `etc/acpi/tables` and `etc/acpi/rsdp` hold QEMU's tables: sized on the first access
+ * after a reset, and built again from the machine as it is then when the firmware first selects one
  * of them, as QEMU's acpi_build_update does (the PM base SeaBIOS set lands in the FADT).
  * Elsewhere the loader is present but empty: its presence makes SeaBIOS move the ACPI PM base
  * to 0x600, as on QEMU, and SeaBIOS builds its own tables. With a kernel
