@@ -85,8 +85,8 @@ const FW_CFG_STATE = describeState<FwCfgSelection>({ name: "fw_cfg", version: 1,
  * firmware reads while it sets up the machine: signature, ID, RAM size, CPU counts, and a file
  * directory holding `etc/e820` (the board's RAM layout) and, on machine types for which QEMU
  * builds ACPI tables, `etc/table-loader`. On a board that builds them (Board.acpiTables, pc)
- * the loader, `etc/acpi/tables` and `etc/acpi/rsdp` hold QEMU's tables: sized when the machine
- * is reset, and built again from the machine as it is then when the firmware first selects one
+ * the loader, `etc/acpi/tables` and `etc/acpi/rsdp` hold QEMU's tables: sized on the first access
+ * after a reset, and built again from the machine as it is then when the firmware first selects one
  * of them, as QEMU's acpi_build_update does (the PM base SeaBIOS set lands in the FADT).
  * Elsewhere the loader is present but empty: its presence makes SeaBIOS move the ACPI PM base
  * to 0x600, as on QEMU, and SeaBIOS builds its own tables. With a kernel
@@ -113,6 +113,8 @@ export class FwCfgIo extends IsaDevice {
   /** The ACPI files' keys once the directory is sorted, and whether they were built since reset. */
   private acpiKeys = new Set<number>();
   private acpiBuilt = false;
+  /** Whether the ACPI files have their sizes for this machine (QEMU sizes them when the machine is complete). */
+  private acpiSized = false;
 
   // The combined selector/data block. Valid on QEMU: byte reads and writes, and 16-bit writes
   // (select); any other access, also one running past 0x511, reads 0 and writes nothing.
@@ -184,11 +186,8 @@ export class FwCfgIo extends IsaDevice {
   }
 
   override reset(): void {
-    if (this.buildsAcpi) {
-      // QEMU sizes the files when the machine is complete; the firmware's first read rebuilds them
-      this.setAcpiFiles(this.machine.type.board.acpiTables!(this.machine));
-      this.acpiBuilt = false;
-    }
+    this.acpiSized = false;
+    this.acpiBuilt = false;
     this.select(FW_CFG_SIGNATURE);
   }
 
@@ -248,6 +247,12 @@ export class FwCfgIo extends IsaDevice {
   }
 
   private select(key: number): void {
+    // Sized on the first access after reset (so building a machine costs nothing), built again on
+    // the first read of one of the files
+    if (!this.acpiSized && this.buildsAcpi && key !== FW_CFG_SIGNATURE) {
+      this.acpiSized = true;
+      this.setAcpiFiles(this.machine.type.board.acpiTables!(this.machine));
+    }
     if (!this.acpiBuilt && this.acpiKeys.has(key & FW_CFG_ENTRY_MASK)) {
       this.acpiBuilt = true;
       this.setAcpiFiles(this.machine.type.board.acpiTables!(this.machine));

@@ -15,12 +15,13 @@ const PCI_HOLE64_SIZE = 2 ** 31; // i440FX-pcihost's pci-hole64-size
  */
 export function pcAcpiTables(machine: Machine): AcpiFiles {
   let nextBsel = 0;
+  const placed = new Map(machine.devices().map((p) => [p.device as unknown, p]));
   const describe = (bus: PciBus): AcpiBus => {
     const bsel = nextBsel++;
     const functions = new Map<number, AcpiFunction>();
     bus.functions.forEach((fn, devfn) => {
       if (!fn) return;
-      const device = machine.devices().find((p) => p.device === fn.owner);
+      const device = placed.get(fn.owner);
       const bridge = fn.owner as Partial<PciBridgeDevice>;
       const coldBridge = bridge.hasSecondaryBus === true && !fn.hotplugged;
       functions.set(devfn, {

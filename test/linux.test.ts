@@ -1,6 +1,5 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Machine } from "../src/index.js";
 import {
   GUEST_END,
   bootLinuxGuest,
@@ -10,7 +9,6 @@ import {
   type GuestDump,
   type LinuxGuest,
 } from "./support/linux-guest.js";
-import { fwCfgDirectory } from "./support/fw-cfg.js";
 import { linesOnlyIn } from "./support/lines.js";
 import { LINUX_NAMED_DIFFERENCES, type GuestSection, type NamedDifference } from "./support/linux-differences.js";
 
@@ -35,21 +33,16 @@ interface ScenarioRecord {
 }
 
 const guest = locateLinuxGuest();
-/** Whether machbus builds ACPI tables for pc yet (branch acpi): fw_cfg then lists etc/acpi/rsdp. */
-const acpiTables = fwCfgDirectory(Machine.create()).some((f) => f.name === "etc/acpi/rsdp");
-
-/** The differences in effect: those that hold always, and the ACPI ones while machbus builds no ACPI tables. */
-const inEffect = (d: NamedDifference): boolean => d.when === "always" || (d.when === "no-acpi-tables" && !acpiTables);
 
 /** The named differences in effect for a section of a device list. */
 const rulesFor = (section: GuestSection, scenario: string): NamedDifference[] =>
-  LINUX_NAMED_DIFFERENCES.filter((d) => d.section === section && inEffect(d) && (d.scenarios?.includes(scenario) ?? true));
+  LINUX_NAMED_DIFFERENCES.filter((d) => d.section === section && (d.scenarios?.includes(scenario) ?? true));
 
 /** Differing lines of a section that no named difference in effect explains, each with the side it is on. */
 function unexplained(section: GuestSection, theirs: readonly string[], ours: readonly string[], scenario: string): string[] {
   const rules = rulesFor(section, scenario);
   const named = (side: "qemu" | "machbus", line: string): boolean => rules.some((d) => d.lines?.[side]?.some((re) => re.test(line)));
-  const qemu = rules.reduce((lines, d) => d.qemuLines?.(lines) ?? lines, [...theirs]);
+  const qemu = theirs;
   return [
     ...linesOnlyIn(qemu, ours)
       .filter((l) => !named("qemu", l))

@@ -165,7 +165,8 @@ export function buildPcAcpiTables(config: PcAcpiConfig): AcpiFiles {
   linker.addPointer(ACPI_RSDP, 16, 4, ACPI_TABLES);
   linker.addChecksum(ACPI_RSDP, 8, 0, ACPI_RSDP_SIZE);
 
-  const tablesBlob = new Uint8Array(Math.max(ACPI_TABLES_SIZE, data.length));
+  // QEMU rounds the blob up to a multiple of its table size
+  const tablesBlob = new Uint8Array(Math.max(1, Math.ceil(data.length / ACPI_TABLES_SIZE)) * ACPI_TABLES_SIZE);
   tablesBlob.set(data);
   return { tableLoader: linker.bytes(ACPI_LOADER_SIZE), tables: tablesBlob, rsdp };
 }
