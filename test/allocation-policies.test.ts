@@ -55,11 +55,11 @@ describe("allocation policies", () => {
 
   it("an unknown policy is refused with the list of policies; bad parameters name the parameter", () => {
     expect(() => Machine.create({ allocator: "nosuch" })).toThrow(
-      "unknown allocation policy 'nosuch' (policies: append-only, auto-bridge, explicit-first, hotplug-reserve, irq-balance, qemu, random; --allocator help describes them)",
+      "unknown allocation policy 'nosuch' (policies: append-only, auto-bridge, auto-root-port, explicit-first, hotplug-reserve, irq-balance, qemu, random; --allocator help describes them)",
     );
     // The machine's catalogue: the built-in policies plus the ones it is given.
     expect(() => Machine.create({ allocator: "nosuch", policies: [BrokenPolicy] })).toThrow(
-      "(policies: append-only, auto-bridge, broken, explicit-first,",
+      "(policies: append-only, auto-bridge, auto-root-port, broken, explicit-first,",
     );
     expect(() => Machine.create({ allocator: "hotplug-reserve,free=lots" })).toThrow(
       "allocation policy 'hotplug-reserve': parameter 'free' expects a number (decimal, or hex with 0x) (got 'lots')",
@@ -255,7 +255,7 @@ describe("allocation policies", () => {
     for (const [allocator, message] of [
       [
         "nosuch",
-        "machbus: unknown allocation policy 'nosuch' (policies: append-only, auto-bridge, explicit-first, hotplug-reserve, irq-balance, qemu, random; --allocator help describes them)\n",
+        "machbus: unknown allocation policy 'nosuch' (policies: append-only, auto-bridge, auto-root-port, explicit-first, hotplug-reserve, irq-balance, qemu, random; --allocator help describes them)\n",
       ],
       [
         "hotplug-reserve,free=-1",

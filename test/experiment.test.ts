@@ -43,7 +43,7 @@ describe("experiment specs", () => {
     expect(specError(`${base}workload:\n  type: churn\n  operatons: 5\n`)).toBe("s.yaml:4: workload: unknown key 'operatons'");
     expect(specError(`${base}seedz: 3\nworkload: { type: churn }\n`)).toBe("s.yaml:1: (top level): unknown key 'seedz'");
     expect(specError("experiment: 1\npolicies: [qemu, nosuch]\nworkload: { type: churn }\n")).toMatch(
-      /^s\.yaml:2: policies\[1\]: unknown allocation policy 'nosuch' \(policies: append-only, auto-bridge, explicit-first, .*\)$/,
+      /^s\.yaml:2: policies\[1\]: unknown allocation policy 'nosuch' \(policies: append-only, auto-bridge, auto-root-port, explicit-first, .*\)$/,
     );
     expect(specError(`${base}seeds: -5\nworkload: { type: churn }\n`)).toBe("s.yaml:3: seeds: must be a whole number >= 1");
     expect(specError(`${base}workload: { type: churn, operations: -2 }\n`)).toBe(

@@ -13,6 +13,7 @@ import { normalizeArgv } from "./argv.js";
 import { boot, DEFAULT_BIOS, type BootCliOptions } from "./boot.js";
 import { registerExperimentCommands } from "./experiment.js";
 import { registerLayoutCommand } from "./layout.js";
+import { numberBusesAsFirmware } from "../layout/bar-layout.js";
 import { registerPlotCommands } from "./plot.js";
 import { registerRunCommand } from "./run.js";
 import { serve, type ServeCliOptions } from "./serve.js";
@@ -71,12 +72,17 @@ for (const name of ["qtree", "devices"]) {
 }
 
 addMachineOptions(program.command("lspci"))
-  .description("config space in pciutils' dump format (-x 64 bytes, -xxx 256, -xxxx 4096); read it with lspci -F FILE")
+  .description(
+    "config space in pciutils' dump format (-x 64 bytes, -xxx 256, -xxxx 4096), bridges' buses numbered as firmware does; read it with lspci -F FILE",
+  )
   .option("--hex <level>", "dump depth: 1 (-x), 3 (-xxx) or 4 (-xxxx)", "1")
   .action((opts: MachineCliOptions & { hex: string }) => {
     const depth = Number(opts.hex);
     if (depth !== 1 && depth !== 3 && depth !== 4) throw new CliError(`lspci: -x, -xxx or -xxxx (got level ${opts.hex})`);
-    process.stdout.write(lspciDump(buildMachine(opts), depth as DumpDepth));
+    // What a guest's lspci finds: firmware has numbered the buses behind bridges by then.
+    const machine = buildMachine(opts);
+    numberBusesAsFirmware(machine);
+    process.stdout.write(lspciDump(machine, depth as DumpDepth));
   });
 
 addMachineOptions(program.command("slots"))

@@ -9,7 +9,9 @@ import {
   PCI_HEADER_TYPE,
   PCI_IO_BASE,
   PCI_PREF_MEMORY_BASE,
+  PCI_PRIMARY_BUS,
   PCI_ROM_SLOT,
+  PCI_SECONDARY_BUS,
 } from "../pci/constants.js";
 import type { PciFunction } from "../pci/function.js";
 
@@ -547,4 +549,28 @@ export function formatSize(bytes: number): string {
   if (exact) return `${bytes / exact[1]} ${exact[0]}`;
   const near = UNITS.find(([, size]) => bytes >= size);
   return near ? `${+(bytes / near[1]).toFixed(2)} ${near[0]}` : `${bytes} B`;
+}
+
+/**
+ * Gives every bridge the guest has not numbered (secondary bus 0) the primary, secondary and
+ * subordinate bus numbers SeaBIOS's pci_bios_init_bus would, through ordinary config writes, so
+ * that what sits behind bridges answers config cycles as it does once firmware ran. BARs and
+ * windows stay as they are.
+ */
+export function numberBusesAsFirmware(machine: Machine): void {
+  const { busNumbers } = planBarLayout(machine);
+  const subordinate = (bus: PciBus): number =>
+    Math.max(busNumbers[bus.name] ?? 0, ...bus.children.map((c) => (busNumbers[c.name] === undefined ? 0 : subordinate(c))));
+  const visit = (bus: PciBus): void => {
+    const primary = busNumbers[bus.name] ?? 0;
+    for (const child of bus.children) {
+      const secondary = busNumbers[child.name];
+      const fn = child.parentBridge!;
+      if (secondary === undefined || fn.space.get8(PCI_SECONDARY_BUS) !== 0) continue;
+      const latency = fn.space.get8(PCI_PRIMARY_BUS + 3);
+      fn.write(PCI_PRIMARY_BUS, (primary | (secondary << 8) | (subordinate(child) << 16) | (latency << 24)) >>> 0, 4, fn.space.size);
+      visit(child);
+    }
+  };
+  visit(machine.rootBus);
 }

@@ -613,17 +613,26 @@ export class Machine {
     if (hotplug && parsed.bus !== null && !requested.hotpluggable) {
       throw new MachbusError("not-hotpluggable", `Bus '${requested.name}' does not support hotplugging`);
     }
-    child.registerInstance(PLUG_BUS, requested);
-    const device = child.resolve(cls as unknown as new (...args: any[]) => PciDevice);
-    const fn = device.function;
-    fn.hotplugged = hotplug;
-    device.addOptionRom();
+    // A device looks at its bus while it is made (QEMU's realize): PCI Express or not, root or port.
+    const build = (plugBus: PciBus): PciDevice => {
+      child.reset();
+      child.registerInstance(DEVICE_PROPS, props);
+      child.registerInstance(PLUG_BUS, plugBus);
+      const made = child.resolve(cls as unknown as new (...args: any[]) => PciDevice);
+      made.function.hotplugged = hotplug;
+      made.addOptionRom();
+      return made;
+    };
+    let device = build(requested);
     const addr = props.addr as number;
     const before = this.placed.length;
     const { bus, devfn } =
       addr >= 0
         ? { bus: requested, devfn: addr }
-        : this.allocate({ bus: requested, driver: info.name, id: parsed.id, function: fn, hotplug });
+        : this.allocate({ bus: requested, driver: info.name, id: parsed.id, function: device.function, hotplug });
+    // The policy put it on another bus (behind a port it added, say): made again for that bus.
+    if (bus !== requested) device = build(bus);
+    const fn = device.function;
     try {
       bus.hotplugHandler?.prePlug(fn);
       bus.plug(fn, devfn);

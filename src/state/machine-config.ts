@@ -349,7 +349,7 @@ export function dumpedDevices(machine: Machine): PlacedDevice[] {
 }
 
 /** A controller's bus as QEMU names it (`ide.0`, `scsi.1`, `<id>.0`), as opposed to PCI and ISA buses and bridges' ids. */
-const CONTROLLER_BUS = /^(?!pci\.\d+$|isa\.\d+$).+\.\d+$/;
+const CONTROLLER_BUS = /^(?!pci\.\d+$|pcie\.\d+$|isa\.\d+$).+\.\d+$/;
 
 /** A resolved value as the file writes it: booleans and integers native, the rest in the property's own spelling. */
 function configValue(def: PropertyDef<unknown>, value: unknown): string | number | boolean {
