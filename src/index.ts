@@ -113,17 +113,6 @@ export {
 } from "./machine/allocation-policy.js";
 export * from "./machine/policies/index.js";
 export { linkLoad, rootLink } from "./machine/policies/irq-balance.js";
-export {
-  planBarLayout,
-  assignBarLayout,
-  LayoutError,
-  type BarLayout,
-  type BarAssignment,
-  type BridgeWindowAssignment,
-  type LayoutFailure,
-  type WindowUsage,
-} from "./layout/bar-layout.js";
-export { formatBarLayout, formatWindows } from "./layout/format-layout.js";
 export * as tokens from "./machine/tokens.js";
 export {
   DEVICE_PROPS,
@@ -146,13 +135,5 @@ export {
 export { queryPci, queryPciJson, type PciBusInfo, type PciDeviceInfo, type PciBridgeInfo, type PciRegionInfo } from "./pci/query-pci.js";
 export { lspciDump, type DumpDepth } from "./pci/lspci-dump.js";
 export { slotReport, formatSlotReport, type BusSlots, type SlotInfo, type SlotReport } from "./machine/slots.js";
-export {
-  attachToV86,
-  v86RamOptions,
-  type V86AttachOptions,
-  type V86Attachment,
-  type V86RamOptions,
-  type UnroutableBar,
-} from "./embed/v86-adapter.js";
 /** tsyringe's parameter decorator, re-exported so device models need only `machbus` (which loads reflect-metadata first). */
 export { inject } from "tsyringe";

@@ -50,6 +50,26 @@ const PROGRAMS: Record<string, { source: string; prints: string }> = {
       console.log(rows.length, rows[0].moved, summarize(rows, ["policy"]).map((g) => g.group.policy + ":" + g.runs).join(" "));`,
     prints: "4 0 qemu:2 append-only:2",
   },
+  "machbus/layout": {
+    source: `import { LayoutError, assignBarLayout, formatWindows, planBarLayout } from "machbus/layout";
+      const { Machine } = await import("machbus");
+      const layout = planBarLayout(Machine.create({ devices: ["e1000"] }));
+      const io = layout.bars.find((b) => b.device === "e1000" && b.type === "io");
+      const roms = ["a", "b", "c"].map((id) => "e1000,id=" + id + ",romsize=0x40000000");
+      let refused = "";
+      try {
+        assignBarLayout(Machine.create({ devices: roms }));
+      } catch (e) {
+        refused = e instanceof LayoutError ? e.layout.windows.map((w) => w.name).join("+") : String(e);
+      }
+      console.log(io.address.toString(16), formatWindows(layout).split("\\n")[1].split(/ +/)[0], refused);`,
+    prints: "c000 io io+mem32+mem64",
+  },
+  "machbus/v86": {
+    source: `import { attachToV86, v86RamOptions } from "machbus/v86";
+      console.log(typeof attachToV86, typeof v86RamOptions);`,
+    prints: "function function",
+  },
   "machbus/monitor": {
     source: `import { Monitor, formatInfoPci } from "machbus/monitor";
       const { Machine } = await import("machbus");
