@@ -10,7 +10,10 @@ const PM1_TMR_STS = 1 << 0; // the timer's bit 23 changed since the guest last c
 /** PM1 enable bits that raise the SCI with their status bit (QEMU's ACPI_BITMASK_PM1_COMMON_ENABLED). */
 const PM1_SCI_ENABLES = (1 << 0) | (1 << 5) | (1 << 8) | (1 << 10); // timer, global lock, power button, RTC
 const PM1_CNT_SCI_EN = 1 << 0;
-const PM1_CNT_SLP_EN = 1 << 13; // write-only: the sleep request itself is not modelled
+const PM1_CNT_SLP_EN = 1 << 13; // write-only: the sleep request itself
+const PM1_CNT_SLP_TYP_SHIFT = 10;
+/** SLP_TYP of soft off: the \_S5 package QEMU's DSDT gives (src/acpi/pc-dsdt.ts). */
+const SLP_TYP_SOFT_OFF = 0;
 
 /** The PM1 event and control registers, and when the timer next sets TMR_STS: a snapshot's "pm1" state. */
 export const PM1_STATE = describeState<AcpiPm1>({
@@ -23,7 +26,9 @@ export const PM1_STATE = describeState<AcpiPm1>({
  * QEMU's ACPI fixed registers (hw/acpi/core.c) as the PIIX4 PM and ICH9 LPC blocks map them:
  * PM1 status/enable at +0, PM1 control at +4, the PM timer at +8, a 24-bit counter at
  * 3.579545 MHz of the machine's clock. The owner maps `regions` into its PM block, and is told
- * (`sciChanged`) when the SCI the PM1 registers drive may have changed.
+ * (`sciChanged`) when the SCI the PM1 registers drive may have changed. A guest powering off
+ * (SLP_EN with the soft-off sleep type, or with `s4Val`, which QEMU also ends the machine on) is
+ * a "shutdown-request" event; S3 (suspend) is not modelled and does nothing.
  */
 export class AcpiPm1 {
   status = 0;
@@ -37,6 +42,8 @@ export class AcpiPm1 {
     private readonly clock: Clock,
     owner: string,
     private readonly sciChanged: () => void,
+    events: EventEmitter<MachineEvents>,
+    s4Val: number,
   ) {
     // QEMU's acpi-evt and acpi-cnt take 1- and 2-byte accesses, handled as 2; acpi-tmr only 4.
     const pm1 = { implMin: 2, maxAccess: 2, owner } as const;
@@ -62,7 +69,13 @@ export class AcpiPm1 {
       2,
       {
         read: () => this.control,
-        write: (_offset, _size, value) => void (this.control = value & ~PM1_CNT_SLP_EN & 0xffff),
+        write: (_offset, _size, value) => {
+          this.control = value & ~PM1_CNT_SLP_EN & 0xffff;
+          // QEMU's acpi_pm1_cnt_write: a sleep request ends the machine for soft off and S4
+          if (!(value & PM1_CNT_SLP_EN)) return;
+          const sleepType = (value >> PM1_CNT_SLP_TYP_SHIFT) & 7;
+          if (sleepType === SLP_TYP_SOFT_OFF || sleepType === s4Val) events.emit("shutdown-request", { source: owner, sleepType });
+        },
       },
       pm1,
     );

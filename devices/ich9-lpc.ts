@@ -204,7 +204,7 @@ export class Ich9Lpc extends PciDevice {
       { owner: "ICH9-LPC" },
     );
     this.pmIo = new PmIoBlock("ich9-pm", ICH9_PMIO_SIZE, io, events, () => this.id ?? this.driver);
-    this.pm1 = new AcpiPm1(clock, "ICH9-LPC", () => this.updateIrqs());
+    this.pm1 = new AcpiPm1(clock, "ICH9-LPC", () => this.updateIrqs(), events, props.s4_val);
     this.pm1.mapInto(this.pmIo.space);
     this.pmIo.space.map(
       new Region(

@@ -20,7 +20,7 @@ const properties = {
   smb_io_base: prop(types.uint32, 0xb100, "SMBus I/O base (config 0x90)"),
   disable_s3: prop(types.uint8, 0, "ACPI S3 disabled (sleep states are not modelled)", NOT_MODELLED),
   disable_s4: prop(types.uint8, 0, "ACPI S4 disabled (sleep states are not modelled)", NOT_MODELLED),
-  s4_val: prop(types.uint8, 2, "ACPI S4 sleep type value (not modelled)", NOT_MODELLED),
+  s4_val: prop(types.uint8, 2, "ACPI S4 sleep type value: SLP_TYP that powers the machine off, as soft off (S5) does"),
   "acpi-pci-hotplug-with-bridge-support": prop(types.bool, true, "ACPI PCI hotplug behind bridges (not modelled)", NOT_MODELLED),
   "acpi-root-pci-hotplug": prop(types.bool, true, "ACPI PCI hotplug on the root bus (not modelled)", NOT_MODELLED),
   "memory-hotplug-support": prop(types.bool, true, "ACPI memory hotplug (not modelled)", NOT_MODELLED),
@@ -64,7 +64,8 @@ interface HotplugStatus {
  * and QEMU's ACPI PCI hotplug registers at 0xae00 (hw/acpi/pcihp.c) tell the guest's DSDT
  * (src/acpi/pc-dsdt.ts) about devices plugged at run time and about unplug requests, which
  * complete when the guest ejects the slot. The SCI is PM1's events or GPE0's. SMBus, the SMI,
- * the CPU hotplug block and sleep states are not modelled.
+ * the CPU hotplug block and S3 are not modelled; soft off and S4 are a
+ * `shutdown-request` event.
  */
 @pciDriver({
   name: "PIIX4_PM",
@@ -110,7 +111,7 @@ export class Piix4Pm extends PciDevice {
     c.set8(0x91, (props.smb_io_base >> 8) & 0xff);
     c.set8(0xd2, 0x09); // SMBus host enabled, interrupt select
     this.pmIo = new PmIoBlock("piix4-pm", PM_IO_SIZE, io, events, () => this.id ?? this.driver);
-    this.pm1 = new AcpiPm1(clock, "PIIX4_PM", () => this.updateSci());
+    this.pm1 = new AcpiPm1(clock, "PIIX4_PM", () => this.updateSci(), events, props.s4_val);
     this.pm1.mapInto(this.pmIo.space);
     this.function.onConfigWrite(PIIX4_PMBASE, 4, () => this.updatePmIo());
     this.function.onConfigWrite(PIIX4_PMREGMISC, 1, () => this.updatePmIo());

@@ -76,6 +76,12 @@ export interface MachineEvents {
   /** The guest asked for a system reset (PIIX3 0xCF9 bit 2); the embedder decides what to do. */
   "reset-request": (event: { readonly source: string }) => void;
   /**
+   * The guest powered the machine off: ACPI PM1 control written with SLP_EN and the soft-off (S5)
+   * sleep type, or the S4 one, as QEMU ends the machine on both (`sleepType` is which). The
+   * embedder decides what to do; `machbus boot` stops.
+   */
+  "shutdown-request": (event: { readonly source: string; readonly sleepType: number }) => void;
+  /**
    * Something the machine accepted but QEMU warns about, as QEMU prints it after its program
    * name: "-device virtio-net-pci,vectors=99999: warning: unable to init msix vectors to 99999".
    */

@@ -43,13 +43,16 @@ export interface GuestHandle {
 export interface FirmwareRun {
   /** What the guest printed on the log's console, up to and including the marker line. */
   log: string;
-  /** Milliseconds from the first instruction to the marker line; null when the timeout came first. */
+  /** Milliseconds from the first instruction to the marker line; null when the timeout or a power-off came first. */
   markerMs: number | null;
+  /** Whether the guest powered the machine off (ACPI soft off), which ends the run as it ends QEMU. */
+  poweredOff: boolean;
 }
 
 /**
  * Runs `firmware` on v86's CPU with `machine` serving the machine's ports, memory BARs and
- * interrupt lines (src/embed/v86-adapter.ts), until the marker line or the timeout.
+ * interrupt lines (src/embed/v86-adapter.ts), until the marker line, the guest's power-off or the
+ * timeout.
  */
 export async function runFirmware(machine: Machine, options: RunFirmwareOptions): Promise<FirmwareRun> {
   const ram = v86RamOptions(machine, await compiledV86());
@@ -57,6 +60,7 @@ export async function runFirmware(machine: Machine, options: RunFirmwareOptions)
   let line = "";
   let started = 0;
   let markerMs: number | null = null;
+  let poweredOff = false;
   let stopped = false;
   let stop!: () => void;
   const done = new Promise<void>((resolve) => (stop = resolve));
@@ -89,6 +93,12 @@ export async function runFirmware(machine: Machine, options: RunFirmwareOptions)
     disable_speaker: true,
   });
   const onDebugcon = ({ byte }: DebugconEvent): void => onByte(byte);
+  const onShutdown = (): void => {
+    poweredOff = true;
+    stopped = true;
+    stop();
+  };
+  machine.events.on("shutdown-request", onShutdown);
   if (serial) emulator.add_listener("serial0-output-byte", onByte);
   else machine.events.on("debugcon", onDebugcon);
   let detach = (): void => {};
@@ -112,6 +122,7 @@ export async function runFirmware(machine: Machine, options: RunFirmwareOptions)
     clearTimeout(timer);
     await emulator.destroy();
     machine.events.off("debugcon", onDebugcon);
+    machine.events.off("shutdown-request", onShutdown);
     detach();
   }
   if (failure) throw failure;
@@ -119,7 +130,7 @@ export async function runFirmware(machine: Machine, options: RunFirmwareOptions)
     log += line;
     options.onOutput?.(line);
   }
-  return { log, markerMs };
+  return { log, markerMs, poweredOff };
 }
 
 export interface BootCliOptions extends MachineCliOptions {
@@ -165,7 +176,8 @@ export async function boot(opts: BootCliOptions): Promise<void> {
       onOutput: (text) => process.stdout.write(text),
     });
     if (opts.until !== undefined && run.markerMs === null) {
-      throw new MachbusError("firmware-timeout", `boot: the guest did not print "${opts.until}" on its serial port within ${seconds} s`);
+      const why = run.poweredOff ? "before it powered off" : `within ${seconds} s`;
+      throw new MachbusError("firmware-timeout", `boot: the guest did not print "${opts.until}" on its serial port ${why}`);
     }
     return;
   }
@@ -182,7 +194,8 @@ export async function boot(opts: BootCliOptions): Promise<void> {
     atMarker: () => (infoPci = formatInfoPci(machine)),
   });
   if (opts.until !== undefined && run.markerMs === null) {
-    throw new MachbusError("firmware-timeout", `boot: the firmware did not print "${opts.until}" within ${seconds} s`);
+    const why = run.poweredOff ? "before the guest powered off" : `within ${seconds} s`;
+    throw new MachbusError("firmware-timeout", `boot: the firmware did not print "${opts.until}" ${why}`);
   }
   process.stdout.write(infoPci || formatInfoPci(machine));
 }
