@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { Machine, builtinDrivers } from "../src/index.js";
 import { parseDeviceSpec } from "../src/machine/device-spec.js";
-import { LayoutError, assignBarLayout, planBarLayout, type BarLayout } from "../src/layout/bar-layout.js";
+import { LayoutError, applyBarLayout, assignBarLayout, planBarLayout, type BarLayout } from "../src/layout/bar-layout.js";
 import { machbus } from "./support/cli.js";
 import { machineFor } from "./support/qemu-fixtures.js";
 
@@ -37,6 +37,12 @@ const scenarios = all.filter(buildable);
  * 0x700 (ich9_smbus_setup), whatever the layout gave BAR 4.
  */
 const REWRITTEN_AFTER_LAYOUT = new Set(["8086:2930 bar 4"]);
+
+/** A function's vendor:device, as REWRITTEN_AFTER_LAYOUT names it. */
+function id(fixture: AfterBoot, bdf: string): string {
+  const v = dword(fixture, bdf, 0);
+  return `${(v & 0xffff).toString(16).padStart(4, "0")}:${(v >>> 16).toString(16).padStart(4, "0")}`;
+}
 
 function dword(fixture: AfterBoot, bdf: string, offset: number): number {
   return parseInt(fixture.functions[bdf]![offset / 4]!, 16);
@@ -106,11 +112,7 @@ describe("BAR layout against SeaBIOS on QEMU (every scenario in test/fixtures/se
 
       it("every BAR holds the address SeaBIOS wrote", () => {
         expect(plan().fits).toBe(true);
-        const id = (bdf: string): string => {
-          const v = dword(fixture, bdf, 0);
-          return `${(v & 0xffff).toString(16).padStart(4, "0")}:${(v >>> 16).toString(16).padStart(4, "0")}`;
-        };
-        const bars = plan().bars.filter((b) => !REWRITTEN_AFTER_LAYOUT.has(`${id(b.bdf)} bar ${b.bar}`));
+        const bars = plan().bars.filter((b) => !REWRITTEN_AFTER_LAYOUT.has(`${id(fixture, b.bdf)} bar ${b.bar}`));
         const got = bars.map((b) => `${b.bdf} bar ${b.bar} ${programmedBar(fixture, b.bdf, b.bar, b.type, b.is64).toString(16)}`);
         expect(got).toEqual(bars.map((b) => `${b.bdf} bar ${b.bar} ${b.address.toString(16)}`));
       });
@@ -118,6 +120,38 @@ describe("BAR layout against SeaBIOS on QEMU (every scenario in test/fixtures/se
       it("every bridge window is programmed as SeaBIOS did", () => {
         for (const w of plan().bridgeWindows) {
           expect(programmedWindow(fixture, w.bdf, w.type), `${w.bdf} ${w.type}`).toEqual([w.base, w.base + w.size - 1]);
+        }
+      });
+
+      it("applyBarLayout leaves bus numbers, BARs, windows and decode enables as SeaBIOS left them, read back through config cycles", () => {
+        const m = machineFor(fixture);
+        const layout = applyBarLayout(m);
+        const read = (bdf: string, offset: number): number => {
+          const [bus, dev, fn] = bdf.split(/[:.]/).map((x) => parseInt(x, 16)) as [number, number, number];
+          return m.configRead(bus, (dev << 3) | fn, offset);
+        };
+        const programmed: AfterBoot = { ...fixture, functions: {} };
+        for (const bdf of Object.keys(fixture.functions)) {
+          programmed.functions[bdf] = Array.from({ length: 64 }, (_, i) => `0x${read(bdf, 4 * i).toString(16)}`);
+        }
+        const bars = layout.bars.filter((b) => !REWRITTEN_AFTER_LAYOUT.has(`${id(fixture, b.bdf)} bar ${b.bar}`));
+        for (const b of bars) {
+          expect(programmedBar(programmed, b.bdf, b.bar, b.type, b.is64), `${b.bdf} bar ${b.bar}`).toBe(
+            programmedBar(fixture, b.bdf, b.bar, b.type, b.is64),
+          );
+        }
+        for (const w of layout.bridgeWindows) {
+          expect(programmedWindow(programmed, w.bdf, w.type), `${w.bdf} ${w.type}`).toEqual(programmedWindow(fixture, w.bdf, w.type));
+        }
+        for (const bdf of Object.keys(fixture.functions)) {
+          const bridge = ((dword(fixture, bdf, 0x0c) >>> 16) & 0x7f) === 1;
+          // Command: I/O, memory, SERR#; a bridge's bus numbers and SERR# forwarding.
+          const registers = (f: AfterBoot) => [
+            dword(f, bdf, 0x04) & 0x0103,
+            bridge ? dword(f, bdf, 0x18) & 0xffffff : 0,
+            bridge ? (dword(f, bdf, 0x3c) >>> 16) & 0x0002 : 0,
+          ];
+          expect(registers(programmed), bdf).toEqual(registers(fixture));
         }
       });
     });

@@ -15,6 +15,7 @@ import {
   type PciBridgeDevice,
   type SlotAllocator,
 } from "../src/index.js";
+import { applyBarLayout } from "../src/layout/bar-layout.js";
 import { machineOptionsFromConfig, parseMachineConfig } from "../src/state/machine-config.js";
 import { launchChromium, serveMachine, type Browser, type Served } from "./support/browser.js";
 import { machbus } from "./support/cli.js";
@@ -268,6 +269,27 @@ describe("the web app in Chromium (machbus serve, playwright-core)", () => {
         .sort(),
     );
     expect(await page.textContent(".bridge-summary")).toContain("memory 0xfe000000-0xfe0fffff");
+    await page.close();
+  });
+
+  it("'Assign BARs as firmware does' numbers the bridge and programs every BAR and window as the engine's applyBarLayout does", async () => {
+    const page = await openPage(browser, bridged.url);
+    const m = bridgeMachine();
+    const layout = applyBarLayout(m);
+    await page.click(".address-map button.layout");
+    expect(await page.getAttribute("#status", "class")).toBe("ok");
+    const drawn = await page.$$eval(".address-map tr.bar", (rows) => rows.map((r) => r.querySelector("td")!.textContent!));
+    const decoding = m
+      .buses()
+      .flatMap((bus) => [...bus].flatMap((fn) => fn.bars.filter((b) => b?.mapped).map((b) => `0x${b!.address.toString(16)}`)));
+    expect(drawn.sort()).toEqual(decoding.sort());
+    // Every BAR the plan placed decodes at its address, ROMs aside (firmware leaves them disabled).
+    const placed = layout.bars.filter((b) => b.bar !== 6).map((b) => `0x${b.address.toString(16)}`);
+    expect(drawn.sort()).toEqual(placed.sort());
+    // The device behind the bridge is reachable now: firmware numbered the bridge's bus.
+    const behind = (await drawnFunctions(page)).find((f) => f.driver === "virtio-net-pci")!;
+    expect([behind.busNumber, behind.reachable]).toEqual([m.findBus("br0").number, true]);
+    expect(behind.busNumber).toBe(1);
     await page.close();
   });
 

@@ -2,14 +2,31 @@ import { MachbusError } from "../errors.js";
 import type { Machine } from "../machine/machine.js";
 import type { PciBus } from "../pci/bus.js";
 import {
+  PCI_BASE_ADDRESS_0,
+  PCI_BRIDGE_CONTROL,
+  PCI_BRIDGE_CTL_SERR,
   PCI_CAPABILITY_LIST,
   PCI_CAP_ID_EXP,
   PCI_CAP_ID_SHPC,
   PCI_CLASS_DEVICE,
+  PCI_COMMAND,
+  PCI_COMMAND_IO,
+  PCI_COMMAND_MEMORY,
+  PCI_COMMAND_SERR,
   PCI_HEADER_TYPE,
   PCI_IO_BASE,
+  PCI_IO_BASE_UPPER16,
+  PCI_IO_LIMIT,
+  PCI_IO_LIMIT_UPPER16,
+  PCI_MEMORY_BASE,
+  PCI_MEMORY_LIMIT,
+  PCI_PREF_BASE_UPPER32,
+  PCI_PREF_LIMIT_UPPER32,
   PCI_PREF_MEMORY_BASE,
+  PCI_PREF_MEMORY_LIMIT,
   PCI_PRIMARY_BUS,
+  PCI_ROM_ADDRESS,
+  PCI_ROM_ADDRESS1,
   PCI_ROM_SLOT,
   PCI_SECONDARY_BUS,
 } from "../pci/constants.js";
@@ -319,6 +336,62 @@ export function assignBarLayout(machine: Machine): BarLayout {
   return layout;
 }
 
+/**
+ * Programs `machine` as SeaBIOS's PCI setup leaves it, as far as the layout goes, through the
+ * guest's own config cycles: every bridge numbered (pci_bios_init_bus), every BAR and bridge
+ * window written (pci_region_map_one_entry: ROM BARs without their enable bit, a window with
+ * nothing behind it closed as base above limit), then I/O, memory and SERR# on in every
+ * function's command register and SERR# forwarding in every bridge's control register
+ * (pci_bios_init_device). Interrupt lines and chipset set-up are not part of the layout. A layout
+ * that does not fit is a LayoutError, and the machine is left as it was.
+ */
+export function applyBarLayout(machine: Machine): BarLayout {
+  const layout = assignBarLayout(machine);
+  writeBusNumbers(machine, layout.busNumbers, true);
+  const at = (bdf: string): [number, number] => {
+    const [bus, dev, fn] = bdf.split(/[:.]/).map((x) => parseInt(x, 16)) as [number, number, number];
+    return [bus, (dev << 3) | fn];
+  };
+  for (const b of layout.bars) {
+    const [bus, devfn] = at(b.bdf);
+    const bridge = (machine.configRead(bus, devfn, PCI_HEADER_TYPE, 1) & 0x7f) === 1;
+    const offset = b.bar === PCI_ROM_SLOT ? (bridge ? PCI_ROM_ADDRESS1 : PCI_ROM_ADDRESS) : PCI_BASE_ADDRESS_0 + 4 * b.bar;
+    machine.configWrite(bus, devfn, offset, 4, b.address % 2 ** 32);
+    if (b.is64) machine.configWrite(bus, devfn, offset + 4, 4, Math.floor(b.address / 2 ** 32));
+  }
+  for (const w of layout.bridgeWindows) {
+    const [bus, devfn] = at(w.bdf);
+    const limit = w.base + w.size - 1;
+    const write = (offset: number, size: 1 | 2 | 4, value: number): void => machine.configWrite(bus, devfn, offset, size, value);
+    if (w.type === "io") {
+      write(PCI_IO_BASE, 1, (w.base >> 8) & 0xff);
+      write(PCI_IO_BASE_UPPER16, 2, 0);
+      write(PCI_IO_LIMIT, 1, (limit >> 8) & 0xff);
+      write(PCI_IO_LIMIT_UPPER16, 2, 0);
+    } else if (w.type === "mem") {
+      write(PCI_MEMORY_BASE, 2, Math.floor(w.base / 2 ** 16) & 0xffff);
+      write(PCI_MEMORY_LIMIT, 2, Math.floor(limit / 2 ** 16) & 0xffff);
+    } else {
+      write(PCI_PREF_MEMORY_BASE, 2, Math.floor(w.base / 2 ** 16) & 0xffff);
+      write(PCI_PREF_MEMORY_LIMIT, 2, Math.floor(limit / 2 ** 16) & 0xffff);
+      write(PCI_PREF_BASE_UPPER32, 4, Math.floor(w.base / 2 ** 32));
+      write(PCI_PREF_LIMIT_UPPER32, 4, Math.floor(limit / 2 ** 32));
+    }
+  }
+  for (const bus of machine.buses()) {
+    const number = layout.busNumbers[bus.name];
+    if (number === undefined) continue;
+    for (const fn of bus) {
+      const command = machine.configRead(number, fn.devfn, PCI_COMMAND, 2);
+      machine.configWrite(number, fn.devfn, PCI_COMMAND, 2, command | PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_SERR);
+      if ((machine.configRead(number, fn.devfn, PCI_HEADER_TYPE, 1) & 0x7f) !== 1) continue;
+      const control = machine.configRead(number, fn.devfn, PCI_BRIDGE_CONTROL, 2);
+      machine.configWrite(number, fn.devfn, PCI_BRIDGE_CONTROL, 2, control | PCI_BRIDGE_CTL_SERR);
+    }
+  }
+  return layout;
+}
+
 // ---- SeaBIOS's steps ----
 
 /** Functions of a bus in SeaBIOS's scan order (pci_next): functions 1-7 only behind a multifunction function 0. */
@@ -558,7 +631,11 @@ export function formatSize(bytes: number): string {
  * windows stay as they are.
  */
 export function numberBusesAsFirmware(machine: Machine): void {
-  const { busNumbers } = planBarLayout(machine);
+  writeBusNumbers(machine, planBarLayout(machine).busNumbers, false);
+}
+
+/** Writes firmware's primary, secondary and subordinate numbers into bridges: all of them, or those still at secondary bus 0. */
+function writeBusNumbers(machine: Machine, busNumbers: Readonly<Record<string, number>>, all: boolean): void {
   const subordinate = (bus: PciBus): number =>
     Math.max(busNumbers[bus.name] ?? 0, ...bus.children.map((c) => (busNumbers[c.name] === undefined ? 0 : subordinate(c))));
   const visit = (bus: PciBus): void => {
@@ -566,7 +643,7 @@ export function numberBusesAsFirmware(machine: Machine): void {
     for (const child of bus.children) {
       const secondary = busNumbers[child.name];
       const fn = child.parentBridge!;
-      if (secondary === undefined || fn.space.get8(PCI_SECONDARY_BUS) !== 0) continue;
+      if (secondary === undefined || (!all && fn.space.get8(PCI_SECONDARY_BUS) !== 0)) continue;
       const latency = fn.space.get8(PCI_PRIMARY_BUS + 3);
       fn.write(PCI_PRIMARY_BUS, (primary | (secondary << 8) | (subordinate(child) << 16) | (latency << 24)) >>> 0, 4, fn.space.size);
       visit(child);

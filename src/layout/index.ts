@@ -5,6 +5,7 @@
 export {
   planBarLayout,
   assignBarLayout,
+  applyBarLayout,
   LayoutError,
   type BarLayout,
   type BarAssignment,

@@ -26,6 +26,3 @@ export function allocatorOption(spec: string): MachineOptions["allocator"] {
 export function machinePolicy(machine: Machine): string {
   return machine.allocatorSpec;
 }
-
-/** Programs every BAR and bridge window as firmware would; null while the engine only plans layouts. */
-export const assignBarLayout: ((machine: Machine) => void) | null = null;

@@ -1,7 +1,7 @@
 import { PciDevice, driverInfo, isMachbusError, type PciFunction } from "machbus";
 import { parseCommandLine } from "./command-line.js";
 import { fill, h } from "./dom.js";
-import { assignBarLayout, machinePolicy, policyChoices } from "./engine-features.js";
+import { machinePolicy, policyChoices } from "./engine-features.js";
 import { EXAMPLES } from "./examples.js";
 import { Session, where, type MachineSource, type Outcome } from "./session.js";
 import { addressMap } from "./views/address-map.js";
@@ -315,7 +315,7 @@ function render(): void {
           h("p", {}, "Click a function in the slot map to see its config space."),
         ),
   );
-  fill(addressMapBox, addressMap(m, assignBarLayout ? layout : null));
+  fill(addressMapBox, addressMap(m, layout));
 }
 
 function select(s: Selection): void {

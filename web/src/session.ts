@@ -1,6 +1,7 @@
 import { Machine, MachbusError, PciDevice, isMachbusError, type MachineOptions, type PciFunction } from "machbus";
 import { dumpMachineConfig, dumpedDevices, formatMachineConfig, machineOptionsFromConfig, parseMachineConfig } from "machbus/config";
-import { allocatorOption, assignBarLayout } from "./engine-features.js";
+import { applyBarLayout } from "machbus/layout";
+import { allocatorOption } from "./engine-features.js";
 
 /** Where a machine came from: a file, a command line, an example, or `machbus serve`'s options. */
 export interface MachineSource {
@@ -146,8 +147,7 @@ function apply(machine: Machine, change: Change): unknown {
       return undefined;
     }
     case "layout":
-      if (!assignBarLayout) throw new MachbusError("unknown-device", "this engine has no BAR layout");
-      return assignBarLayout(machine);
+      return applyBarLayout(machine);
   }
 }
 

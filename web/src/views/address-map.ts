@@ -20,7 +20,7 @@ const IO_END = 0xffffn;
  * bridge windows, the free gaps between them, and the BARs that have no address yet. Legacy
  * ports and RAM are the host emulator's, not the machine's, so they are not listed.
  */
-export function addressMap(machine: Machine, layout: (() => void) | null): HTMLElement {
+export function addressMap(machine: Machine, layout: () => void): HTMLElement {
   const uses = collect(machine);
   const unmapped = unmappedBars(machine);
   return h(
@@ -30,10 +30,9 @@ export function addressMap(machine: Machine, layout: (() => void) | null): HTMLE
     h(
       "p",
       { class: "hint" },
-      "What the machine decodes now. BARs get addresses from firmware or a guest (program one with a config write above",
-      layout ? ", or lay them all out as firmware does" : "",
-      ").",
-      layout ? [" ", h("button", { onclick: layout, class: "layout" }, "Assign BARs as firmware does")] : null,
+      "What the machine decodes now. BARs get addresses from firmware or a guest (program one with a config write above, or lay them all out as firmware does).",
+      " ",
+      h("button", { onclick: layout, class: "layout" }, "Assign BARs as firmware does"),
     ),
     spaceView("I/O space", "io", uses, 0n, IO_END),
     spaceView("Memory space", "memory", uses, null, null),
