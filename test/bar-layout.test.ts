@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { Machine, builtinDrivers } from "../src/index.js";
 import { parseDeviceSpec } from "../src/machine/device-spec.js";
 import { LayoutError, applyBarLayout, assignBarLayout, planBarLayout, type BarLayout } from "../src/layout/bar-layout.js";
+import { formatInfoPci } from "../src/monitor/info-pci.js";
 import { machbus } from "./support/cli.js";
 import { machineFor } from "./support/qemu-fixtures.js";
 
@@ -19,6 +20,8 @@ interface AfterBoot {
   args: string[];
   stoppedAt: string;
   functions: Record<string, string[]>;
+  /** QEMU's `info pci` at the marker. */
+  infoPci: string[];
 }
 
 const all = readdirSync(new URL("after-boot/", FIXTURES))
@@ -143,6 +146,16 @@ describe("BAR layout against SeaBIOS on QEMU (every scenario in test/fixtures/se
         for (const w of layout.bridgeWindows) {
           expect(programmedWindow(programmed, w.bdf, w.type), `${w.bdf} ${w.type}`).toEqual(programmedWindow(fixture, w.bdf, w.type));
         }
+        // Interrupt lines and the BARs chipset set-up rewrites are firmware's other work, not the layout's.
+        const layoutLines = (lines: string[]): string[] => {
+          let device = "";
+          return lines.filter((l) => {
+            device = /PCI device ([0-9a-f]{4}:[0-9a-f]{4})/.exec(l)?.[1] ?? device;
+            const bar = /^ {6}BAR(\d):/.exec(l);
+            return !/^ {6}IRQ /.test(l) && !(bar && REWRITTEN_AFTER_LAYOUT.has(`${device} bar ${bar[1]}`));
+          });
+        };
+        expect(layoutLines(formatInfoPci(m).trimEnd().split("\n"))).toEqual(layoutLines(fixture.infoPci));
         for (const bdf of Object.keys(fixture.functions)) {
           const bridge = ((dword(fixture, bdf, 0x0c) >>> 16) & 0x7f) === 1;
           // Command: I/O, memory, SERR#; a bridge's bus numbers and SERR# forwarding.
@@ -210,5 +223,27 @@ describe("BAR layout reports", () => {
       "machbus: e1000,id=a at 00:02.0: BAR 6 (mem, 1 GiB) does not fit in the 32-bit PCI hole 0x80000000-0xfebfffff: 3 GiB asked for, 2028 MiB there\n",
     );
     expect(full.stdout).toMatch(/^mem32 +0x80000000-0xfebfffff +2028 MiB +1 GiB +3 GiB +/m);
+  });
+
+  it("machbus info pci --firmware-layout shows the machine as firmware leaves it; one that does not fit exits 1 and prints nothing", () => {
+    const devices = ["--device", "pci-bridge,id=b,chassis_nr=1", "--device", "rtl8139,bus=b,addr=5"];
+    const before = machbus(["info", "pci", ...devices]);
+    expect(before.stdout).not.toContain("Bus  1,");
+    const after = machbus(["info", "pci", "--firmware-layout", ...devices]);
+    expect(after.status).toBe(0);
+    const m = Machine.create({ devices: ["pci-bridge,id=b,chassis_nr=1", "rtl8139,bus=b,addr=5"] });
+    applyBarLayout(m);
+    expect(after.stdout).toBe(formatInfoPci(m));
+    expect(after.stdout).toMatch(
+      /^ {2}Bus {2}1, device {3}5, function 0:\n {4}Ethernet controller: PCI device 10ec:8139\n(.*\n)* {6}BAR0: I\/O at 0xc000 \[0xc0ff\]\.$/m,
+    );
+    const full = machbus([
+      "info",
+      "pci",
+      "--firmware-layout",
+      ...["a", "b", "c"].flatMap((id) => ["--device", `e1000,id=${id},romsize=0x40000000`]),
+    ]);
+    expect([full.status, full.stdout]).toEqual([1, ""]);
+    expect(full.stderr).toMatch(/^machbus: e1000,id=a at 00:02\.0: BAR 6 \(mem, 1 GiB\) does not fit in the 32-bit PCI hole/);
   });
 });

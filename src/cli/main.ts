@@ -13,7 +13,7 @@ import { normalizeArgv } from "./argv.js";
 import { boot, DEFAULT_BIOS, type BootCliOptions } from "./boot.js";
 import { registerExperimentCommands } from "./experiment.js";
 import { registerLayoutCommand } from "./layout.js";
-import { numberBusesAsFirmware } from "../layout/bar-layout.js";
+import { applyBarLayout, numberBusesAsFirmware } from "../layout/bar-layout.js";
 import { registerPlotCommands } from "./plot.js";
 import { registerRunCommand } from "./run.js";
 import { serve, type ServeCliOptions } from "./serve.js";
@@ -54,8 +54,13 @@ const info = program.command("info").description("show the machine as QEMU's mon
 addMachineOptions(info.command("pci"))
   .description("the PCI topology as `info pci` prints it (--json: as QMP query-pci)")
   .option("--json", "print QMP query-pci JSON")
-  .action((opts: MachineCliOptions & { json?: boolean }) => {
+  .option(
+    "--firmware-layout",
+    "first program bus numbers, BARs and windows as SeaBIOS would (what the guest's monitor shows after firmware)",
+  )
+  .action((opts: MachineCliOptions & { json?: boolean; firmwareLayout?: boolean }) => {
     const m = buildMachine(opts);
+    if (opts.firmwareLayout) applyBarLayout(m);
     process.stdout.write(opts.json ? queryPciJson(m) + "\n" : formatInfoPci(m));
   });
 
