@@ -175,8 +175,10 @@ async function main(): Promise<void> {
   }
 
   const firmware = await benchFirmware();
-  console.log(`SeaBIOS on v86 over machbus (-m 64, e1000): end of PCI init after ${firmware.toFixed(0)} ms of wall time (median of 5)`);
-  results.firmware = { msToEndOfPciInit: ms(firmware) };
+  if (firmware !== null) {
+    console.log(`SeaBIOS on v86 over machbus (-m 64, e1000): end of PCI init after ${firmware.toFixed(0)} ms of wall time (median of 5)`);
+    results.firmware = { msToEndOfPciInit: ms(firmware) };
+  }
 
   const linux = await benchLinux();
   if (linux) {
