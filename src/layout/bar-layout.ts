@@ -343,10 +343,12 @@ export function assignBarLayout(machine: Machine): BarLayout {
  * nothing behind it closed as base above limit), then I/O, memory and SERR# on in every
  * function's command register and SERR# forwarding in every bridge's control register
  * (pci_bios_init_device). Interrupt lines and chipset set-up are not part of the layout. A layout
- * that does not fit is a LayoutError, and the machine is left as it was.
+ * that does not fit is a LayoutError, and the machine is left as it was. The guest's
+ * CONFIG_ADDRESS latch is put back afterwards.
  */
 export function applyBarLayout(machine: Machine): BarLayout {
   const layout = assignBarLayout(machine);
+  const latch = machine.host.latch;
   writeBusNumbers(machine, layout.busNumbers, true);
   const at = (bdf: string): [number, number] => {
     const [bus, dev, fn] = bdf.split(/[:.]/).map((x) => parseInt(x, 16)) as [number, number, number];
@@ -389,6 +391,7 @@ export function applyBarLayout(machine: Machine): BarLayout {
       machine.configWrite(number, fn.devfn, PCI_BRIDGE_CONTROL, 2, control | PCI_BRIDGE_CTL_SERR);
     }
   }
+  machine.host.latch = latch;
   return layout;
 }
 
