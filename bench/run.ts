@@ -152,15 +152,16 @@ async function main(): Promise<void> {
   );
   results.saveLoad10k = tenThousand;
 
-  const bundles: Record<string, { minKiB: number; gzipKiB: number; packages: readonly string[] }> = {};
+  const bundles: Record<string, { minKiB: number; gzipKiB: number; gzipBytes: number; packages: readonly string[] }> = {};
   for (const entry of packageEntries()) {
     const b = await bundleSize(entry);
-    bundles[entry] = { minKiB: kib1(b.minifiedBytes), gzipKiB: kib1(b.gzipBytes), packages: b.packages };
+    bundles[entry] = { minKiB: kib1(b.minifiedBytes), gzipKiB: kib1(b.gzipBytes), gzipBytes: b.gzipBytes, packages: b.packages };
     console.log(
-      `browser bundle of ${entry} (esbuild, minified): ${kib1(b.minifiedBytes)} KiB, gzipped ${kib1(b.gzipBytes)} KiB; packages: ${b.packages.join(", ") || "none"}`,
+      `browser bundle of ${entry} (esbuild, minified): ${kib1(b.minifiedBytes)} KiB, gzipped ${kib1(b.gzipBytes)} KiB (${fmt(b.gzipBytes)} bytes); packages: ${b.packages.join(", ") || "none"}`,
     );
   }
-  results.bundle = { engineMinKiB: bundles.machbus!.minKiB, engineGzipKiB: bundles.machbus!.gzipKiB, entries: bundles };
+  const engine = bundles.machbus!;
+  results.bundle = { engineMinKiB: engine.minKiB, engineGzipKiB: engine.gzipKiB, engineGzipBytes: engine.gzipBytes, entries: bundles };
 
   try {
     const x = await benchExperiment();
