@@ -733,7 +733,7 @@ export class Machine {
   private busTypeNamed(name: string): string | null {
     const child = this.childBusNamed(name);
     if (child) return child.type;
-    if (this.buses().some((b) => b.name === name)) return "PCI";
+    if (this.rootBus.busNamed(name) !== undefined) return "PCI";
     if (name === this.isaBus) return "ISA";
     const qtree = this.type.board.qtree;
     const owned = qtree?.buses.find((b) => b.name === name);
