@@ -2,7 +2,7 @@ import type { EventEmitter } from "eventemitter3";
 import type { MachineEvents } from "../src/events.js";
 import { AddressSpace, Region } from "../src/memory/address-space.js";
 import type { Clock } from "../src/machine/tokens.js";
-import { describeState, f64, u16 } from "../src/state/description.js";
+import { describeState, f64, u16, type Field } from "../src/state/description.js";
 
 const PM_TIMER_HZ = 3_579_545;
 const PM_TIMER_MASK = 0xffffff; // a 24-bit counter
@@ -15,12 +15,13 @@ const PM1_CNT_SLP_TYP_SHIFT = 10;
 /** SLP_TYP of soft off: the \_S5 package QEMU's DSDT gives (src/acpi/pc-dsdt.ts). */
 const SLP_TYP_SOFT_OFF = 0;
 
-/** The PM1 event and control registers, and when the timer next sets TMR_STS: a snapshot's "pm1" state. */
-export const PM1_STATE = describeState<AcpiPm1>({
-  name: "pm1",
-  version: 1,
-  fields: [u16("status"), u16("enable"), u16("control"), f64("overflowTick")],
-});
+/**
+ * The PM1 event and control registers, and when the timer next sets TMR_STS: a snapshot's "pm1"
+ * state on ICH9, and the start of PIIX4's (devices/piix4-pm.ts), which keeps more.
+ */
+export const PM1_FIELDS: Field<AcpiPm1>[] = [u16("status"), u16("enable"), u16("control"), f64("overflowTick")];
+
+export const PM1_STATE = describeState<AcpiPm1>({ name: "pm1", version: 1, fields: PM1_FIELDS });
 
 /**
  * QEMU's ACPI fixed registers (hw/acpi/core.c) as the PIIX4 PM and ICH9 LPC blocks map them:

@@ -9,7 +9,8 @@ import type { Machine } from "../src/machine/machine.js";
 import { PciDevice, type DeviceProps } from "../src/pci/device.js";
 import type { PciBus } from "../src/pci/bus.js";
 import type { PciFunction } from "../src/pci/function.js";
-import { AcpiPm1, APM_CNT_IOPORT, PM1_STATE, PmIoBlock, apmRegion, type ApmRegisters } from "./acpi-pm.js";
+import { columns, describeState, struct, table, u16, u32, u8 } from "../src/state/description.js";
+import { AcpiPm1, APM_CNT_IOPORT, PM1_FIELDS, PM1_STATE, PmIoBlock, apmRegion } from "./acpi-pm.js";
 
 const PIIX4_PMBASE = 0x40;
 const PIIX4_PMREGMISC = 0x80; // bit 0: the PM I/O block decodes at PMBASE
@@ -49,11 +50,45 @@ const PCIHP_EJECT = 0x08;
 const PCIHP_REMOVABLE = 0x0c;
 const PCIHP_SELECT = 0x10;
 
-/** One hotplug bus's slot bitmaps (QEMU's acpi_pcihp_pci_status): inserted, eject requested. */
-interface HotplugStatus {
-  up: number;
-  down: number;
+/** QEMU's ACPI_PCIHP_MAX_HOTPLUG_BUS: buses past the 256th get no BSEL. */
+const PCIHP_MAX_BUSES = 256;
+
+/**
+ * What PIIX4 PM keeps beyond PM1 (QEMU's vmstate_acpi: apm, gpe, the pcihp state): the APM
+ * bytes, GPE0, the selected hotplug bus and each bus's slot bitmaps by BSEL (inserted, eject
+ * requested), and which functions wait for the guest's eject (a bit per devfn, 8 words a bus).
+ */
+interface Piix4AcpiRegisters {
+  pm1: AcpiPm1;
+  apmControl: number;
+  apmStatus: number;
+  gpeStatus: number;
+  gpeEnable: number;
+  hotplugSelect: number;
+  readonly hotplugUp: Uint32Array;
+  readonly hotplugDown: Uint32Array;
+  readonly unplugPending: Uint32Array;
 }
+
+/**
+ * PIIX4's "pm1" state: version 1 is the PM1 block alone (PM1_STATE's layout, which ICH9 keeps);
+ * version 2 adds what older streams lacked, loaded from them as after a reset.
+ */
+const PIIX4_PM1_STATE = describeState<Piix4AcpiRegisters>({
+  name: PM1_STATE.name,
+  version: 2,
+  fields: [
+    struct("pm1", PM1_FIELDS),
+    u8("apmControl", { since: 2 }),
+    u8("apmStatus", { since: 2 }),
+    u16("gpeStatus", { since: 2 }),
+    u16("gpeEnable", { since: 2 }),
+    u32("hotplugSelect", { since: 2 }),
+    table("pciHotplug", [columns.u32("hotplugUp"), columns.u32("hotplugDown"), columns.u32("unplugPending", { per: 8 })], {
+      since: 2,
+    }),
+  ],
+});
 
 /**
  * Intel 82371AB PIIX4 power management function at 01.3 (QEMU's "PIIX4_PM"): ACPI PM base
@@ -84,15 +119,11 @@ export class Piix4Pm extends PciDevice {
   private readonly pmIo: PmIoBlock;
   private readonly pm1: AcpiPm1;
   private sci = false;
-  private readonly apmRegs: ApmRegisters = { apmControl: 0, apmStatus: 0 };
+  private readonly regs: Piix4AcpiRegisters;
   private readonly apm: Region;
-  private readonly gpe = { status: 0, enable: 0 };
   private readonly gpeRegion: Region;
   private readonly hotplugRegion: Region;
-  /** The bus the guest selected (BNUM) and each bus's slot bitmaps, by BSEL. */
-  private hotplugSelect = 0;
-  private readonly hotplug = new Map<number, HotplugStatus>();
-  /** Unplug requests waiting for the guest's eject, with what completes them. */
+  /** Unplug requests waiting for the guest's eject, with what completes them (regs.unplugPending has their bits). */
   private readonly pendingUnplugs = new Map<PciFunction, () => void>();
 
   constructor(
@@ -115,9 +146,20 @@ export class Piix4Pm extends PciDevice {
     this.pm1.mapInto(this.pmIo.space);
     this.function.onConfigWrite(PIIX4_PMBASE, 4, () => this.updatePmIo());
     this.function.onConfigWrite(PIIX4_PMREGMISC, 1, () => this.updatePmIo());
-    this.function.keepState(PM1_STATE, this.pm1);
+    this.regs = {
+      pm1: this.pm1,
+      apmControl: 0,
+      apmStatus: 0,
+      gpeStatus: 0,
+      gpeEnable: 0,
+      hotplugSelect: 0,
+      hotplugUp: new Uint32Array(PCIHP_MAX_BUSES),
+      hotplugDown: new Uint32Array(PCIHP_MAX_BUSES),
+      unplugPending: new Uint32Array(PCIHP_MAX_BUSES * 8),
+    };
+    this.function.keepState(PIIX4_PM1_STATE, this.regs);
     // QEMU's piix4 apm_ctrl_changed: ACPI enable/disable set or clear SCI_EN (the SMI is not modelled)
-    this.apm = apmRegion("PIIX4_PM", this.apmRegs, (command) => {
+    this.apm = apmRegion("PIIX4_PM", this.regs, (command) => {
       if (command === ACPI_ENABLE) this.pm1.setSciEnable(true);
       else if (command === ACPI_DISABLE) this.pm1.setSciEnable(false);
     });
@@ -126,11 +168,11 @@ export class Piix4Pm extends PciDevice {
       "acpi-gpe0",
       GPE0_LENGTH,
       {
-        read: (offset) => ((offset < 2 ? this.gpe.status : this.gpe.enable) >> (8 * (offset & 1))) & 0xff,
+        read: (offset) => ((offset < 2 ? this.regs.gpeStatus : this.regs.gpeEnable) >> (8 * (offset & 1))) & 0xff,
         write: (offset, _size, value) => {
           const shift = 8 * (offset & 1);
-          if (offset < 2) this.gpe.status &= ~((value & 0xff) << shift);
-          else this.gpe.enable = (this.gpe.enable & ~(0xff << shift)) | ((value & 0xff) << shift);
+          if (offset < 2) this.regs.gpeStatus &= ~((value & 0xff) << shift);
+          else this.regs.gpeEnable = (this.regs.gpeEnable & ~(0xff << shift)) | ((value & 0xff) << shift);
           this.updateSci();
         },
       },
@@ -157,15 +199,27 @@ export class Piix4Pm extends PciDevice {
     const bsel = this.bselOf(fn.bus);
     if (!(this.pm1.control & PM1_CNT_SCI_EN) || bsel === null) return false;
     this.pendingUnplugs.set(fn, complete);
-    this.status(bsel).down |= 1 << (fn.devfn >> 3);
+    this.regs.unplugPending[bsel * 8 + (fn.devfn >> 5)]! |= 1 << (fn.devfn & 31);
+    this.regs.hotplugDown[bsel]! |= 1 << (fn.devfn >> 3);
     this.sendHotplugEvent();
     return true;
   }
 
-  /** The PM block follows the loaded PMBASE; the SCI follows the loaded PM1 registers. */
+  /**
+   * The PM block follows the loaded PMBASE; the SCI follows the loaded PM1 and GPE registers;
+   * unplug requests the stream says wait for the guest's eject complete as device_del's would.
+   */
   override stateLoaded(): void {
     this.updatePmIo();
     this.updateSci();
+    this.pendingUnplugs.clear();
+    [...this.machine.rootBus.walk()].slice(0, PCIHP_MAX_BUSES).forEach((bus, bsel) => {
+      for (let devfn = 0; devfn < 256; devfn++) {
+        if (!(this.regs.unplugPending[bsel * 8 + (devfn >> 5)]! & (1 << (devfn & 31)))) continue;
+        const fn = bus.get(devfn);
+        if (fn) this.pendingUnplugs.set(fn, () => this.machine.finishUnplug(fn));
+      }
+    });
   }
 
   override unplugging(): void {
@@ -182,17 +236,18 @@ export class Piix4Pm extends PciDevice {
     c.set8(PIIX4_PMBASE, 0x01); // PM base: the I/O-space indicator bit reads 1
     c.set8(PIIX4_PMREGMISC, 0);
     this.pm1.reset();
-    this.gpe.status = 0;
-    this.gpe.enable = 0;
-    this.hotplugSelect = 0;
-    this.hotplug.clear();
+    this.regs.gpeStatus = 0;
+    this.regs.gpeEnable = 0;
+    this.regs.hotplugSelect = 0;
+    this.regs.hotplugUp.fill(0);
+    this.regs.hotplugDown.fill(0);
     this.updateSci();
     this.updatePmIo();
   }
 
   /** QEMU's pm_update_sci, without the timer-overflow wake-up: PM1 events or hotplug GPEs. */
   private updateSci(): void {
-    const level = this.pm1.sciLevel || (this.gpe.status & this.gpe.enable & GPE_SCI_BITS) !== 0;
+    const level = this.pm1.sciLevel || (this.regs.gpeStatus & this.regs.gpeEnable & GPE_SCI_BITS) !== 0;
     if (level === this.sci) return;
     this.sci = level;
     this.events.emit("irq", { line: SCI_IRQ, level });
@@ -210,21 +265,15 @@ export class Piix4Pm extends PciDevice {
   private bselOf(bus: PciBus | null): number | null {
     if (!bus) return null;
     const index = [...this.machine.rootBus.walk()].indexOf(bus);
-    return index < 0 ? null : index;
+    return index < 0 || index >= PCIHP_MAX_BUSES ? null : index;
   }
 
   private busOf(bsel: number): PciBus | undefined {
-    return [...this.machine.rootBus.walk()][bsel];
-  }
-
-  private status(bsel: number): HotplugStatus {
-    let s = this.hotplug.get(bsel);
-    if (!s) this.hotplug.set(bsel, (s = { up: 0, down: 0 }));
-    return s;
+    return bsel < PCIHP_MAX_BUSES ? [...this.machine.rootBus.walk()][bsel] : undefined;
   }
 
   private sendHotplugEvent(): void {
-    this.gpe.status |= GPE_PCI_HOTPLUG;
+    this.regs.gpeStatus |= GPE_PCI_HOTPLUG;
     this.updateSci();
   }
 
@@ -234,52 +283,56 @@ export class Piix4Pm extends PciDevice {
       const fn = bus.functions.find((f) => f?.bdf === bdf);
       const bsel = fn ? this.bselOf(bus) : null;
       if (!fn || bsel === null || (fn.devfn & 7) !== 0) continue;
-      this.status(bsel).up |= 1 << (fn.devfn >> 3);
+      this.regs.hotplugUp[bsel]! |= 1 << (fn.devfn >> 3);
       this.sendHotplugEvent();
       return;
     }
   }
 
   private hotplugRead(offset: number): number {
-    const s = this.hotplug.get(this.hotplugSelect) ?? { up: 0, down: 0 };
+    const bsel = this.regs.hotplugSelect;
+    const known = bsel < PCIHP_MAX_BUSES;
     switch (offset) {
       case PCIHP_UP: {
-        const up = s.up;
-        s.up = 0; // read-to-clear (QEMU with bridge support, the 7.2 default)
+        if (!known) return 0;
+        const up = this.regs.hotplugUp[bsel]!;
+        this.regs.hotplugUp[bsel] = 0; // read-to-clear (QEMU with bridge support, the 7.2 default)
         return up;
       }
       case PCIHP_DOWN:
-        return s.down;
+        return known ? this.regs.hotplugDown[bsel]! : 0;
       case PCIHP_REMOVABLE:
         return this.removableSlots();
       case PCIHP_SELECT:
-        return this.hotplugSelect;
+        return bsel;
       default:
         return 0; // eject (0x08): no feature bits; acpi-index (0x14): none is set
     }
   }
 
   private hotplugWrite(offset: number, value: number): void {
-    if (offset === PCIHP_SELECT) this.hotplugSelect = value >>> 0;
-    else if (offset === PCIHP_EJECT) this.eject(this.hotplugSelect, value >>> 0);
+    if (offset === PCIHP_SELECT) this.regs.hotplugSelect = value >>> 0;
+    else if (offset === PCIHP_EJECT) this.eject(this.regs.hotplugSelect, value >>> 0);
   }
 
   /** The guest's _EJ0 (QEMU's acpi_pcihp_eject_slot): the lowest slot written; unplug requests there complete. */
   private eject(bsel: number, slots: number): void {
     if (!slots) return;
     const slot = 31 - Math.clz32(slots & -slots);
-    this.status(bsel).down &= ~(1 << slot);
+    if (bsel >= PCIHP_MAX_BUSES) return;
+    this.regs.hotplugDown[bsel]! &= ~(1 << slot);
     const bus = this.busOf(bsel);
     for (const [fn, complete] of [...this.pendingUnplugs]) {
       if (fn.bus !== bus || fn.devfn >> 3 !== slot) continue;
       this.pendingUnplugs.delete(fn);
+      this.regs.unplugPending[bsel * 8 + (fn.devfn >> 5)]! &= ~(1 << (fn.devfn & 31));
       complete();
     }
   }
 
   /** Slots of the selected bus whose devices may leave (QEMU's hotplug_enable): not the board's chips. */
   private removableSlots(): number {
-    const bus = this.busOf(this.hotplugSelect);
+    const bus = this.busOf(this.regs.hotplugSelect);
     if (!bus) return 0;
     let mask = 0xffffffff;
     bus.functions.forEach((fn, devfn) => {

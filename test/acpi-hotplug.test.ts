@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { Machine } from "../src/index.js";
 
@@ -78,5 +79,50 @@ describe("PIIX4 PM: ACPI mode, GPE0 and PCI hotplug registers (QEMU's piix4 and 
     expect(m.ioRead(PCIU, 4)).toBe(0);
     m.ioWrite(BNUM, 4, 1);
     expect([m.ioRead(BNUM, 4), m.ioRead(PCIU, 4)]).toEqual([1, 1 << 4]);
+  });
+
+  it("a snapshot taken mid-hotplug carries the APM bytes, GPE0, BNUM, PCIU/PCID and the eject the guest has not done yet", () => {
+    const board = ["pci-bridge,id=br1,chassis_nr=1,addr=3", "e1000,id=nic,bus=br1,addr=5"];
+    const { m: source } = pcWithAcpi({ devices: board });
+    enableAcpi(source);
+    source.ioWrite(0xb3, 1, 0x5a);
+    source.ioWrite(GPE0_EN, 1, 0x02);
+    source.addDevice("e1000,id=hp1,addr=6");
+    source.removeDevice("nic");
+    source.ioWrite(BNUM, 4, 1);
+    const stream = source.save();
+
+    const { m: target, sci } = pcWithAcpi({ devices: [...board, "e1000,id=hp1,addr=6"] });
+    const deleted: (string | null)[] = [];
+    target.events.on("device-deleted", ({ id }) => deleted.push(id));
+    target.load(stream);
+    expect([target.ioRead(0xb2, 1), target.ioRead(0xb3, 1), target.ioRead(GPE0_STS, 1), target.ioRead(GPE0_EN, 1), sci()]).toEqual([
+      0xf1,
+      0x5a,
+      0x02,
+      0x02,
+      true,
+    ]);
+    expect([target.ioRead(BNUM, 4), target.ioRead(PCID, 4)]).toEqual([1, 1 << 5]);
+    target.ioWrite(BNUM, 4, 0);
+    expect(target.ioRead(PCIU, 4)).toBe(1 << 6);
+    // The guest's _EJ0 on the loaded machine completes the device_del the source was waiting on.
+    target.ioWrite(BNUM, 4, 1);
+    target.ioWrite(B0EJ, 4, 1 << 5);
+    expect([target.findDevice("nic"), deleted, target.ioRead(PCID, 4)]).toEqual([undefined, ["nic"], 0]);
+    // The stream still holds nic, which this machine no longer has: refused, and nothing changes.
+    const after = target.save();
+    expect(() => target.load(stream, "mid-hotplug.snap")).toThrow("mid-hotplug.snap: section");
+    expect(target.save()).toEqual(after);
+  });
+
+  it("a stream from before PIIX4 kept more than PM1 (its pm1 state version 1) loads them as after a reset", () => {
+    const { m } = pcWithAcpi();
+    enableAcpi(m);
+    m.ioWrite(0xb3, 1, 0x5a);
+    m.ioWrite(GPE0_EN, 1, 0x02);
+    m.ioWrite(BNUM, 4, 1);
+    m.load(new Uint8Array(readFileSync(new URL("./fixtures/snapshots/format-2-pci-v2.snap", import.meta.url))));
+    expect([m.ioRead(0xb2, 1), m.ioRead(0xb3, 1), m.ioRead(GPE0_EN, 1), m.ioRead(BNUM, 4)]).toEqual([0, 0, 0, 0]);
   });
 });
