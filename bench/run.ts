@@ -1,4 +1,6 @@
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { Machine } from "../src/index.js";
 import { benchBarRemap } from "./bar-remap.js";
 import { benchBuildIsolated, memoryOf } from "./build.js";
@@ -19,6 +21,30 @@ const RESULTS = new URL("../../bench/results.json", import.meta.url);
 const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
 const ms = (n: number): number => Number(n.toFixed(2));
 const kib1 = (bytes: number): number => Number((bytes / 1024).toFixed(1));
+
+/** Where the figures were taken: the commit (with "+changes" for a dirty tree), when, on what. */
+function runInfo() {
+  const git = (...args: string[]): string | null => {
+    try {
+      return execFileSync("git", args, {
+        cwd: new URL("../..", import.meta.url),
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "ignore"],
+      }).trim();
+    } catch {
+      return null; // not a git checkout (a package tarball)
+    }
+  };
+  const commit = git("rev-parse", "HEAD");
+  const dirty = commit !== null && git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results.json") !== "";
+  return {
+    commit: commit && (dirty ? `${commit}+changes` : commit),
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? null,
+  };
+}
 
 function configReadFigures(r: ConfigReadResult) {
   return {
@@ -81,7 +107,7 @@ function saveLoad(specs: () => string[]) {
 }
 
 async function main(): Promise<void> {
-  const results: Record<string, unknown> = {};
+  const results: Record<string, unknown> = { run: runInfo() };
 
   const pc = await benchConfigReadIsolated("pc");
   console.log(
