@@ -51,7 +51,8 @@ export function runOne(e: Experiment, run: number): ExperimentRow {
   const r = runWorkload(
     e.workload,
     {
-      options: { machine: key.machine, memory: e.memory ?? undefined, allocator: key.policy },
+      // Runs build machines in bulk and no CPU drives them: skip the per-port tables (see MachineOptions).
+      options: { machine: key.machine, memory: e.memory ?? undefined, allocator: key.policy, portDispatch: "search" },
       rng: new Rng(key.seed),
       pool: own(e.drivers, key.machine) ?? [],
       measureMoves: metrics.has("moved"),

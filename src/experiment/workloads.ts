@@ -104,7 +104,7 @@ const bareMachines = new Map<string, Machine>();
 function bareMachine(options: RunContext["options"]): Machine {
   const key = `${options.machine}\u0000${String(options.memory)}`;
   let m = bareMachines.get(key);
-  if (!m) bareMachines.set(key, (m = Machine.create({ machine: options.machine, memory: options.memory })));
+  if (!m) bareMachines.set(key, (m = Machine.create({ machine: options.machine, memory: options.memory, portDispatch: "search" })));
   return m;
 }
 
