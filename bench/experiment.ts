@@ -19,11 +19,12 @@ export interface ExperimentFigures {
 
 /**
  * Throughput of the local runner (the piscina pool `machbus experiment` uses), on 1 and then 2
- * worker threads, in one process run. Each pool first runs a few runs unmeasured, so thread
- * start-up and the engine's first load are not counted. Throws the runner's one-line error when
+ * worker threads, in one process run. Each pool first runs 10 runs a thread unmeasured, so thread
+ * start-up and the engine's first load and compilation are not counted; a run takes milliseconds, so
+ * 300 of them keep the measurement over a second. Throws the runner's one-line error when
  * piscina is not installed.
  */
-export async function benchExperiment(seeds = 30): Promise<ExperimentFigures> {
+export async function benchExperiment(seeds = 100): Promise<ExperimentFigures> {
   const { RunPool, runLocally } = await import("../src/cli/experiment-pool.js");
   const e = benchExperimentSpec(seeds);
   const runs = Array.from({ length: runCount(e) }, (_, i) => i);
@@ -31,7 +32,7 @@ export async function benchExperiment(seeds = 30): Promise<ExperimentFigures> {
     const pool = await RunPool.create(threads);
     try {
       const go = async (list: readonly number[]): Promise<void> => runLocally(e, list, { pool, onRow: () => {}, stopping: () => false });
-      await go(runs.slice(0, threads * 3));
+      await go(runs.slice(0, threads * 10));
       const t0 = performance.now();
       await go(runs);
       return runs.length / ((performance.now() - t0) / 1000);
