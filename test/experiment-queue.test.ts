@@ -87,4 +87,20 @@ describe("experiments on BullMQ over a real redis-server", () => {
     expect(done[0]! + done[1]!).toBe(12);
     expect(done.every((n) => n > 0)).toBe(true);
   });
+
+  it("with no worker on the queue the enqueuer says so once and waits; a worker started later serves it", { timeout: 60_000 }, async () => {
+    const queue = ["--queue", url, "--queue-name", "machbus-late"];
+    const spec = join(dir, "churn-late.yaml");
+    writeFileSync(spec, CHURN_SPEC);
+    const out = join(dir, "late.jsonl");
+    const enqueuer = start(process.execPath, [BIN, "experiment", spec, ...queue, "--chunk", "4", "-o", out]);
+    const notice = `machbus: no worker serves queue machbus-late at ${url} yet; waiting (start one: machbus worker ${queue.join(" ")})\n`;
+    await until("the no-worker notice", () => enqueuer.stderr.includes(notice));
+    const worker = start(process.execPath, [BIN, "worker", ...queue, "--concurrency", "1"]);
+    expect(await enqueuer.exited).toBe(0);
+    expect(enqueuer.stderr.split(notice)).toHaveLength(2);
+    expect(readFileSync(out, "utf8")).toBe(expectedJsonl(CHURN_SPEC));
+    worker.child.kill("SIGINT");
+    expect(await worker.exited).toBe(0);
+  });
 });

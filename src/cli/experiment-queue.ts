@@ -16,6 +16,9 @@ import type { BatchResult, RunBatch } from "./experiment-thread.js";
 type BullMQ = typeof import("bullmq");
 type IORedis = typeof import("ioredis");
 
+/** The queue `machbus experiment --queue` and `machbus worker` use unless --queue-name says otherwise. */
+export const DEFAULT_QUEUE_NAME = "machbus";
+
 export interface QueueTarget {
   readonly url: string;
   /** The BullMQ queue name; every party must use the same one. */
@@ -103,7 +106,12 @@ export interface QueueRunOptions {
   readonly chunk: number;
   readonly onRow: (run: number, line: string) => void;
   readonly stopping: () => boolean;
+  /** Told once when the jobs wait and no worker serves the queue (a user who forgot `machbus worker`). */
+  readonly onNoWorker?: (text: string) => void;
 }
+
+/** How long enqueued jobs may wait with no worker connected before the user is told. */
+const NO_WORKER_NOTICE_MS = 5000;
 
 /**
  * Enqueues `runs` in jobs of `chunk` contiguous runs and gathers their rows. Completions come as
@@ -155,6 +163,8 @@ export async function runOnQueue(
         opts: { jobId: `${tag}-${b.start}`, attempts: 1, removeOnComplete: { age: 86_400 }, removeOnFail: { age: 86_400 } },
       })),
     );
+    const enqueued = performance.now();
+    let toldNoWorker = false;
     let stopRequested = false;
     let stopDeadline = Infinity;
     while (open.size > 0 && !failure && performance.now() < stopDeadline) {
@@ -174,6 +184,15 @@ export async function runOnQueue(
         }
         await queue.getJobCounts("waiting");
         lastContact = lastNews = performance.now();
+        if (!toldNoWorker && open.size === batches.length && lastContact - enqueued > NO_WORKER_NOTICE_MS) {
+          if ((await queue.getWorkersCount()) === 0) {
+            toldNoWorker = true;
+            const name = target.name === DEFAULT_QUEUE_NAME ? "" : ` --queue-name ${target.name}`;
+            options.onNoWorker?.(
+              `no worker serves queue ${target.name} at ${target.url} yet; waiting (start one: machbus worker --queue ${target.url}${name})`,
+            );
+          }
+        }
       } catch (e) {
         redisError = (e as Error).message;
         lastNews = performance.now();

@@ -6,7 +6,7 @@ import { runCount, shardRange } from "../experiment/runner.js";
 import { checkCommandLine, parseExperimentSpec, resolveExperiment, type Experiment } from "../experiment/spec.js";
 import { ResultSink, readFinishedRows } from "./experiment-output.js";
 import { RunPool, runLocally } from "./experiment-pool.js";
-import { runOnQueue, serveQueue, waitForRedis, type QueueTarget } from "./experiment-queue.js";
+import { DEFAULT_QUEUE_NAME, runOnQueue, serveQueue, waitForRedis, type QueueTarget } from "./experiment-queue.js";
 import { readUserFile } from "./machine-options.js";
 import { PROGRESS_MODES, formatSeconds, startProgress, type ProgressMode } from "./progress.js";
 
@@ -45,7 +45,7 @@ export function registerExperimentCommands(program: Command): void {
       "auto",
     )
     .option("--queue <url>", "run on BullMQ workers (machbus worker) through Redis at URL, e.g. redis://127.0.0.1:6379")
-    .option("--queue-name <name>", "BullMQ queue name", "machbus")
+    .option("--queue-name <name>", "BullMQ queue name", DEFAULT_QUEUE_NAME)
     .option("--queue-timeout <seconds>", "how long to wait for Redis before giving up", "10")
     .option("--chunk <runs>", "runs per queue job", "10")
     .option("--plan", "print the resolved experiment (defaults filled in, device pools) and the number of runs; run nothing")
@@ -82,7 +82,8 @@ export function registerExperimentCommands(program: Command): void {
       };
       let ok = false;
       try {
-        if (target) await runOnQueue(experiment, todo, target, connection!, { chunk, onRow, stopping: stop.requested });
+        if (target)
+          await runOnQueue(experiment, todo, target, connection!, { chunk, onRow, stopping: stop.requested, onNoWorker: progress.note });
         else await runLocally(experiment, todo, { pool: pool!, onRow, stopping: stop.requested });
         ok = true;
       } finally {
@@ -110,7 +111,7 @@ export function registerExperimentCommands(program: Command): void {
     .command("worker")
     .description("run experiment jobs from a BullMQ queue (machbus experiment --queue), on any number of hosts; Ctrl-C stops")
     .requiredOption("--queue <url>", "Redis URL, e.g. redis://127.0.0.1:6379")
-    .option("--queue-name <name>", "BullMQ queue name", "machbus")
+    .option("--queue-name <name>", "BullMQ queue name", DEFAULT_QUEUE_NAME)
     .option("--queue-timeout <seconds>", "how long to wait for Redis before giving up", "10")
     .option("--concurrency <n>", "jobs at a time, each on a thread of its own (default: one per core)")
     .action(async (opts: { queue: string; queueName: string; queueTimeout: string; concurrency?: string }) => {

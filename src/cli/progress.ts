@@ -13,6 +13,8 @@ export interface Progress {
   tick(done?: number): void;
   /** Ends the bar; prints the closing line (runs, time, rate) unless `quiet`. */
   stop(closing?: string): void;
+  /** One line the user must see whatever the mode (the bar redraws below it). */
+  note(text: string): void;
 }
 
 export function startProgress(mode: ProgressMode, total: number, already: number, label: string): Progress {
@@ -25,6 +27,8 @@ export function startProgress(mode: ProgressMode, total: number, already: number
     const r = rate();
     return r > 0 ? formatSeconds((total - done) / r) : "?";
   };
+  // On a terminal the bar's line is cleared first, and the bar's next update draws it again below.
+  const note = (text: string): void => void stream.write(`${chosen === "bar" ? "\r\x1b[K" : ""}machbus: ${text}\n`);
   const closing = (text: string | undefined): void => {
     if (mode === "none" || text === undefined) return;
     stream.write(`machbus: ${text}\n`);
@@ -51,6 +55,7 @@ export function startProgress(mode: ProgressMode, total: number, already: number
         bar.stop();
         closing(text);
       },
+      note,
     };
   }
   let nextStep = Math.floor((done / Math.max(total, 1)) * 10) + 1;
@@ -68,6 +73,7 @@ export function startProgress(mode: ProgressMode, total: number, already: number
     stop(text) {
       closing(text);
     },
+    note,
   };
 }
 
