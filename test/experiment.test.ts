@@ -40,8 +40,8 @@ function specError(text: string): string {
 describe("experiment specs", () => {
   it("a malformed spec is one line naming the file, line and field", () => {
     const base = "experiment: 1\npolicies: [qemu]\n";
-    expect(specError(`${base}workload:\n  type: churn\n  operatons: 5\n`)).toBe("s.yaml:4: workload: unknown key 'operatons'");
-    expect(specError(`${base}seedz: 3\nworkload: { type: churn }\n`)).toBe("s.yaml:1: (top level): unknown key 'seedz'");
+    expect(specError(`${base}workload:\n  type: churn\n  operatons: 5\n`)).toBe("s.yaml:5: workload: unknown key 'operatons'");
+    expect(specError(`${base}seedz: 3\nworkload: { type: churn }\n`)).toBe("s.yaml:3: (top level): unknown key 'seedz'");
     expect(specError("experiment: 1\npolicies: [qemu, nosuch]\nworkload: { type: churn }\n")).toMatch(
       /^s\.yaml:2: policies\[1\]: unknown allocation policy 'nosuch' \(policies: append-only, auto-bridge, auto-root-port, explicit-first, .*\)$/,
     );

@@ -156,7 +156,7 @@ describe("machine config dump and reload", () => {
       return "accepted";
     };
     expect(bad("machbus: 1\nmachine: { type: pc }\ndevices:\n  - driver: e1000\n    adr: 5\n")).toBe(
-      "m.yaml:4: devices[0]: unknown key 'adr'",
+      "m.yaml:5: devices[0]: unknown key 'adr'",
     );
     expect(bad("machbus: 1\nmachine: { type: pc }\ndevices:\n  - { driver: test-bars, addr: '5.9' }\n")).toMatch(
       /^m\.yaml:4: devices\[0\]\.addr: SLOT\[\.FUNCTION\] in hex/,

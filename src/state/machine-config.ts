@@ -1,4 +1,4 @@
-import { LineCounter, Schema, parseDocument, stringify, type ScalarTag } from "yaml";
+import { LineCounter, Schema, isMap, isScalar, parseDocument, stringify, type ScalarTag } from "yaml";
 import { z } from "zod";
 import { MachbusError } from "../errors.js";
 import { IsaDevice } from "../isa/device.js";
@@ -168,9 +168,12 @@ export function parseWith<T>(schema: z.ZodType<T>, text: string, file: string, c
     throw e;
   }
   check?.(value, file);
-  return validateWith(schema, value, file, (path) => {
-    const node = doc.getIn(path as (string | number)[], true) as { range?: [number, number, number] } | undefined;
-    return node?.range ? `:${lines.linePos(node.range[0]).line}` : "";
+  return validateWith(schema, value, file, (path, key) => {
+    const node: unknown = path.length ? doc.getIn(path as (string | number)[], true) : doc.contents;
+    // An unknown key is shown on its own line, not on the first line of the mapping holding it.
+    const at = (key !== undefined && isMap(node) ? node.items.find((p) => isScalar(p.key) && p.key.value === key)?.key : node) as
+      { range?: [number, number, number] } | undefined;
+    return at?.range ? `:${lines.linePos(at.range[0]).line}` : "";
   });
 }
 
@@ -224,8 +227,13 @@ function checkShape(value: unknown, file: string): void {
   }
 }
 
-/** Checks a parsed value against `schema`; `lineOf` finds the line of a field. */
-export function validateWith<T>(schema: z.ZodType<T>, value: unknown, file: string, lineOf: (path: PropertyKey[]) => string): T {
+/** Checks a parsed value against `schema`; `lineOf` finds the line of a field (or of the key `key` in it). */
+export function validateWith<T>(
+  schema: z.ZodType<T>,
+  value: unknown,
+  file: string,
+  lineOf: (path: PropertyKey[], key?: string) => string,
+): T {
   checkShape(value, file);
   const result = schema.safeParse(value);
   if (result.success) return result.data;
@@ -234,7 +242,8 @@ export function validateWith<T>(schema: z.ZodType<T>, value: unknown, file: stri
     .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
     .join("")
     .replace(/^\./, "");
-  throw new MachbusError("file-invalid", `${file}${lineOf(issue.path)}: ${path || "(top level)"}: ${describeIssue(issue)}`);
+  const line = lineOf(issue.path, issue.code === "unrecognized_keys" ? issue.keys[0] : undefined);
+  throw new MachbusError("file-invalid", `${file}${line}: ${path || "(top level)"}: ${describeIssue(issue)}`);
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
