@@ -54,6 +54,22 @@ const PCIHP_SELECT = 0x10;
 const PCIHP_MAX_BUSES = 256;
 
 /**
+ * The buses ACPI PCI hotplug serves, in BSEL order (QEMU's acpi_set_pci_info): the root bus,
+ * then depth first along each bus's child list (newest bus first, as QEMU links them) every
+ * bus behind a bridge the machine was built with. A hot-plugged bridge's bus has no BSEL: the
+ * DSDT (machines/pc-acpi.ts, numbered by this) was built without it.
+ */
+export function acpiHotplugBuses(root: PciBus): PciBus[] {
+  const buses: PciBus[] = [];
+  const visit = (bus: PciBus): void => {
+    buses.push(bus);
+    for (const child of bus.children) if (!child.parentBridge?.hotplugged) visit(child);
+  };
+  visit(root);
+  return buses;
+}
+
+/**
  * What PIIX4 PM keeps beyond PM1 (QEMU's vmstate_acpi: apm, gpe, the pcihp state): the APM
  * bytes, GPE0, the selected hotplug bus and each bus's slot bitmaps by BSEL (inserted, eject
  * requested), and which functions wait for the guest's eject (a bit per devfn, 8 words a bus).
@@ -184,14 +200,13 @@ export class Piix4Pm extends PciDevice {
       { read: (offset) => this.hotplugRead(offset), write: (offset, _size, value) => this.hotplugWrite(offset, value) },
       { implMin: 4, owner: "PIIX4_PM" },
     );
-    events.on("device-added", ({ bdf }) => this.devicePlugged(bdf));
   }
 
   override plugged(): void {
     this.io.map(this.apm, APM_CNT_IOPORT);
     this.io.map(this.gpeRegion, GPE0_BASE);
     this.io.map(this.hotplugRegion, PCIHP_BASE);
-    this.machine.unplugController = this;
+    this.machine.hotplugController = this;
   }
 
   /** device_del: with ACPI in control (SCI_EN) the guest is told and ejects the slot; otherwise the device goes at once. */
@@ -213,13 +228,15 @@ export class Piix4Pm extends PciDevice {
     this.updatePmIo();
     this.updateSci();
     this.pendingUnplugs.clear();
-    [...this.machine.rootBus.walk()].slice(0, PCIHP_MAX_BUSES).forEach((bus, bsel) => {
-      for (let devfn = 0; devfn < 256; devfn++) {
-        if (!(this.regs.unplugPending[bsel * 8 + (devfn >> 5)]! & (1 << (devfn & 31)))) continue;
-        const fn = bus.get(devfn);
-        if (fn) this.pendingUnplugs.set(fn, () => this.machine.finishUnplug(fn));
-      }
-    });
+    acpiHotplugBuses(this.machine.rootBus)
+      .slice(0, PCIHP_MAX_BUSES)
+      .forEach((bus, bsel) => {
+        for (let devfn = 0; devfn < 256; devfn++) {
+          if (!(this.regs.unplugPending[bsel * 8 + (devfn >> 5)]! & (1 << (devfn & 31)))) continue;
+          const fn = bus.get(devfn);
+          if (fn) this.pendingUnplugs.set(fn, () => this.machine.finishUnplug(fn));
+        }
+      });
   }
 
   override unplugging(): void {
@@ -227,7 +244,7 @@ export class Piix4Pm extends PciDevice {
     this.io.unmap(this.apm);
     this.io.unmap(this.gpeRegion);
     this.io.unmap(this.hotplugRegion);
-    if (this.machine.unplugController === this) this.machine.unplugController = null;
+    if (this.machine.hotplugController === this) this.machine.hotplugController = null;
   }
 
   protected override resetRegisters(): void {
@@ -264,12 +281,12 @@ export class Piix4Pm extends PciDevice {
   /** A bus's BSEL: its place in a depth-first walk from the root, as the DSDT numbers them (machines/pc-acpi.ts). */
   private bselOf(bus: PciBus | null): number | null {
     if (!bus) return null;
-    const index = [...this.machine.rootBus.walk()].indexOf(bus);
+    const index = acpiHotplugBuses(this.machine.rootBus).indexOf(bus);
     return index < 0 || index >= PCIHP_MAX_BUSES ? null : index;
   }
 
   private busOf(bsel: number): PciBus | undefined {
-    return bsel < PCIHP_MAX_BUSES ? [...this.machine.rootBus.walk()][bsel] : undefined;
+    return bsel < PCIHP_MAX_BUSES ? acpiHotplugBuses(this.machine.rootBus)[bsel] : undefined;
   }
 
   private sendHotplugEvent(): void {
@@ -277,16 +294,12 @@ export class Piix4Pm extends PciDevice {
     this.updateSci();
   }
 
-  /** A function hot-plugged into a slot (QEMU's acpi_pcihp_device_plug_cb): the slot's up bit and the GPE. */
-  private devicePlugged(bdf: string): void {
-    for (const bus of this.machine.buses()) {
-      const fn = bus.functions.find((f) => f?.bdf === bdf);
-      const bsel = fn ? this.bselOf(bus) : null;
-      if (!fn || bsel === null || (fn.devfn & 7) !== 0) continue;
-      this.regs.hotplugUp[bsel]! |= 1 << (fn.devfn >> 3);
-      this.sendHotplugEvent();
-      return;
-    }
+  /** A function device_add put on a bus of ours (QEMU's acpi_pcihp_device_plug_cb): the slot's up bit and the GPE. */
+  hotplugged(fn: PciFunction): void {
+    const bsel = this.bselOf(fn.bus);
+    if (bsel === null || (fn.devfn & 7) !== 0) return;
+    this.regs.hotplugUp[bsel]! |= 1 << (fn.devfn >> 3);
+    this.sendHotplugEvent();
   }
 
   private hotplugRead(offset: number): number {

@@ -2,6 +2,7 @@ import { buildPcAcpiTables, type AcpiBus, type AcpiFiles, type AcpiFunction } fr
 import type { Machine } from "../src/machine/machine.js";
 import type { PciBus } from "../src/pci/bus.js";
 import type { PciBridgeDevice } from "../src/pci/bridge.js";
+import { acpiHotplugBuses } from "../devices/piix4-pm.js";
 
 const PIIX4_PM_DEVFN = 0x0b; // 01.3
 const PIIX4_PMBASE = 0x40;
@@ -11,13 +12,14 @@ const PCI_HOLE64_SIZE = 2 ** 31; // i440FX-pcihost's pci-hole64-size
 /**
  * The pc board's ACPI tables from the machine as it is now (QEMU builds them when the firmware
  * first reads them): RAM layout, PIIX4's PM base as the firmware set it, COM1, and every bus
- * with ACPI hotplug numbered depth first from the root, as QEMU's acpi_set_pci_info does.
+ * with ACPI hotplug and its BSEL (acpiHotplugBuses).
  */
 export function pcAcpiTables(machine: Machine): AcpiFiles {
-  let nextBsel = 0;
+  const bsels = new Map(acpiHotplugBuses(machine.rootBus).map((bus, bsel) => [bus, bsel]));
   const placed = new Map(machine.devices().map((p) => [p.device as unknown, p]));
+  // Slot by slot, as QEMU's DSDT lists them; BSELs in its bus-list order, as PIIX4 PM signals them.
   const describe = (bus: PciBus): AcpiBus => {
-    const bsel = nextBsel++;
+    const bsel = bsels.get(bus)!;
     const functions = new Map<number, AcpiFunction>();
     bus.functions.forEach((fn, devfn) => {
       if (!fn) return;
@@ -31,7 +33,10 @@ export function pcAcpiTables(machine: Machine): AcpiFiles {
       });
       if (coldBridge) functions.get(devfn)!.bridge = describe(bridge.secondaryBus!);
     });
-    return { bsel, functions };
+    const bridgeOrder = bus.children.flatMap((child) =>
+      child.parentBridge && !child.parentBridge.hotplugged ? [child.parentBridge.devfn] : [],
+    );
+    return { bsel, functions, bridgeOrder };
   };
   return buildPcAcpiTables({
     below4g: machine.ramLayout.below4g,

@@ -81,6 +81,35 @@ describe("PIIX4 PM: ACPI mode, GPE0 and PCI hotplug registers (QEMU's piix4 and 
     expect([m.ioRead(BNUM, 4), m.ioRead(PCIU, 4)]).toEqual([1, 1 << 4]);
   });
 
+  it("with several bridges a device reports on the BSEL QEMU's DSDT gives its bus, a hot-plugged bridge notwithstanding", () => {
+    // test/fixtures/acpi/bridges.dsl: QEMU numbers the newest child bus first (br2 1, br1 2, br3 behind br1 3).
+    const { m } = pcWithAcpi({
+      devices: [
+        "pci-bridge,id=br1,chassis_nr=1,addr=3",
+        "pci-bridge,id=br2,chassis_nr=2,addr=4",
+        "pci-bridge,id=br3,chassis_nr=3,bus=br1,addr=2",
+      ],
+    });
+    enableAcpi(m);
+    const upBits = (): number[] =>
+      [0, 1, 2, 3, 4].map((bsel) => {
+        m.ioWrite(BNUM, 4, bsel);
+        return m.ioRead(PCIU, 4);
+      });
+    m.addDevice("pci-bridge,id=hot,chassis_nr=9,addr=6"); // on the root bus; its own bus gets no BSEL
+    expect(upBits()).toEqual([1 << 6, 0, 0, 0, 0]);
+    // Before firmware numbers the bridges every bus is bus 0: slot 4 of br1's bus is not br2's 00:04.0.
+    m.addDevice("e1000,id=a,bus=br1,addr=4");
+    m.addDevice("e1000,id=b,bus=br2,addr=7");
+    m.addDevice("e1000,id=c,bus=br3,addr=5");
+    expect(upBits()).toEqual([0, 1 << 7, 1 << 4, 1 << 5, 0]);
+    m.removeDevice("a");
+    m.ioWrite(BNUM, 4, 2);
+    expect(m.ioRead(PCID, 4)).toBe(1 << 4);
+    m.ioWrite(B0EJ, 4, 1 << 4);
+    expect(m.findDevice("a")).toBeUndefined();
+  });
+
   it("a snapshot taken mid-hotplug carries the APM bytes, GPE0, BNUM, PCIU/PCID and the eject the guest has not done yet", () => {
     const board = ["pci-bridge,id=br1,chassis_nr=1,addr=3", "e1000,id=nic,bus=br1,addr=5"];
     const { m: source } = pcWithAcpi({ devices: board });

@@ -26,6 +26,16 @@ const CASES: Record<string, MachineOptions> = {
   "chipset-serial": { serial: true },
   "e1000-virtio-net": { serial: true, devices: ["e1000", "virtio-net-pci"] },
   bridge: { serial: true, devices: ["pci-bridge,id=br1,chassis_nr=1", "e1000,bus=br1,addr=3", "rtl8139,bus=br1,addr=5"] },
+  bridges: {
+    devices: [
+      "pci-bridge,id=br1,chassis_nr=1,addr=3",
+      "pci-bridge,id=br2,chassis_nr=2,addr=4",
+      "pci-bridge,id=br3,chassis_nr=3,bus=br1,addr=2",
+      "e1000,bus=br1,addr=3",
+      "rtl8139,bus=br2,addr=5",
+      "e1000,bus=br3,addr=1",
+    ],
+  },
   slots: { devices: ["e1000,addr=5", "rtl8139,addr=0x1f", "virtio-net-pci,addr=3"] },
   "pc-4g": { memory: "4G" },
   "pc-i440fx-7.1": { machine: "pc-i440fx-7.1" },

@@ -18,6 +18,8 @@ export interface PcAcpiConfig {
 export interface AcpiBus {
   bsel: number;
   functions: ReadonlyMap<number, AcpiFunction>;
+  /** The devfns of its cold-plugged bridges in QEMU's bus-list order (newest first), the order PCNT calls theirs. */
+  bridgeOrder: readonly number[];
 }
 
 export interface AcpiFunction {

@@ -422,7 +422,6 @@ const deviceDsm = (): Aml =>
 function busDevices(bus: AcpiBus, config: PcAcpiConfig): Aml[] {
   const out: Aml[] = [a.nameDecl("BSEL", a.int(bus.bsel))];
   const notify: Aml[] = [];
-  const bridges: number[] = [];
   for (let devfn = 0; devfn < 256; devfn++) {
     const fn = bus.functions.get(devfn);
     const slot = devfn >> 3;
@@ -434,10 +433,7 @@ function busDevices(bus: AcpiBus, config: PcAcpiConfig): Aml[] {
       body.push(a.nameDecl("_SUN", a.int(slot)), a.method("_EJ0", 1, false, a.call("PCEJ", a.name("BSEL"), a.name("_SUN"))));
       notify.push(a.ifThen(a.and(A(0), a.int(2 ** slot)), a.notify(a.name(slotName(slot << 3)), A(1))));
     }
-    if (fn?.bridge) {
-      body.push(...busDevices(fn.bridge, config));
-      bridges.push(devfn);
-    }
+    if (fn?.bridge) body.push(...busDevices(fn.bridge, config));
     out.push(a.device(slotName(devfn), ...body));
   }
   out.push(a.method("DVNT", 2, false, ...notify));
@@ -449,7 +445,7 @@ function busDevices(bus: AcpiBus, config: PcAcpiConfig): Aml[] {
       a.store(a.int(bus.bsel), a.name("BNUM")),
       a.call("DVNT", a.name("PCIU"), ONE),
       a.call("DVNT", a.name("PCID"), a.int(3)),
-      ...bridges.map((devfn) => a.call(`^${slotName(devfn)}.PCNT`)),
+      ...bus.bridgeOrder.map((devfn) => a.call(`^${slotName(devfn)}.PCNT`)),
     ),
   );
   return out;

@@ -310,7 +310,10 @@ export class Machine {
     const device = this.plug(spec, { hotplug: true });
     // Devices a policy added to make room come first, then the device itself.
     for (const { device: d, info } of this.placed.slice(before)) {
-      if (d instanceof PciDevice) this.events.emit("device-added", { id: d.id, driver: info.name, bdf: d.function.bdf });
+      if (d instanceof PciDevice) {
+        if (!d.function.bus!.hotplugHandler) this.hotplugController?.hotplugged(d.function);
+        this.events.emit("device-added", { id: d.id, driver: info.name, bdf: d.function.bdf });
+      }
       if (d instanceof BusDevice)
         this.events.emit("device-added", { id: d.id, driver: info.name, bdf: this.ownerBdf(d.bus!), address: d.address });
     }
@@ -398,16 +401,20 @@ export class Machine {
     // A PCIe slot asks the guest first (attention button); the guest's power-off completes it.
     if (bus.hotplugHandler?.unplugRequest(fn) === "guest") return;
     // PIIX4's ACPI hotplug on pc: the guest ejects the slot first.
-    if (this.unplugController?.requestUnplug(fn, () => this.finishUnplug(fn))) return;
+    if (this.hotplugController?.requestUnplug(fn, () => this.finishUnplug(fn))) return;
     this.finishUnplug(fn);
   }
 
   /**
-   * Board use: who decides when a hot-unplugged PCI device on a bus without a hotplug handler
-   * leaves. `requestUnplug` returns true when it will call `complete` later (the guest's eject);
-   * false removes the device at once.
+   * Board use: the hotplug controller of buses without a hotplug handler of their own (PIIX4's
+   * ACPI hotplug on pc). `hotplugged` hears of each function device_add put there; `requestUnplug`
+   * decides when device_del's device leaves: true when it will call `complete` later (the
+   * guest's eject), false to remove it at once.
    */
-  unplugController: { requestUnplug(fn: PciFunction, complete: () => void): boolean } | null = null;
+  hotplugController: {
+    hotplugged(fn: PciFunction): void;
+    requestUnplug(fn: PciFunction, complete: () => void): boolean;
+  } | null = null;
 
   /**
    * Takes a PCI device off its bus for good, with the devices on its child buses, and reports it
