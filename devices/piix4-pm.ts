@@ -7,6 +7,7 @@ import { prop, types } from "../src/machine/properties.js";
 import { CLOCK, DEVICE_PROPS, EVENTS, IO_SPACE, MACHINE, type Clock } from "../src/machine/tokens.js";
 import type { Machine } from "../src/machine/machine.js";
 import { PciDevice, type DeviceProps } from "../src/pci/device.js";
+import type { PciBridgeDevice } from "../src/pci/bridge.js";
 import type { PciBus } from "../src/pci/bus.js";
 import type { PciFunction } from "../src/pci/function.js";
 import { columns, describeState, struct, table, u16, u32, u8 } from "../src/state/description.js";
@@ -328,28 +329,60 @@ export class Piix4Pm extends PciDevice {
     else if (offset === PCIHP_EJECT) this.eject(this.regs.hotplugSelect, value >>> 0);
   }
 
-  /** The guest's _EJ0 (QEMU's acpi_pcihp_eject_slot): the lowest slot written; unplug requests there complete. */
+  /**
+   * The guest's _EJ0 (QEMU's acpi_pcihp_eject_slot): the lowest slot written. Every function
+   * there that may leave does, asked for by device_del or not (a guest powering a slot off on
+   * its own); the slot's up and down bits clear.
+   */
   private eject(bsel: number, slots: number): void {
     if (!slots) return;
     const slot = 31 - Math.clz32(slots & -slots);
+    const bus = this.busOf(bsel);
     if (bsel >= PCIHP_MAX_BUSES) return;
     this.regs.hotplugDown[bsel]! &= ~(1 << slot);
-    const bus = this.busOf(bsel);
-    for (const [fn, complete] of [...this.pendingUnplugs]) {
-      if (fn.bus !== bus || fn.devfn >> 3 !== slot) continue;
-      this.pendingUnplugs.delete(fn);
-      this.regs.unplugPending[bsel * 8 + (fn.devfn >> 5)]! &= ~(1 << (fn.devfn & 31));
-      complete();
+    this.regs.hotplugUp[bsel]! &= ~(1 << slot);
+    if (!bus) return;
+    // The other functions first: the engine keeps function 0 while a slot has others.
+    for (let devfn = (slot << 3) | 7; devfn >= slot << 3; devfn--) {
+      const fn = bus.get(devfn);
+      if (!fn) continue;
+      const complete = this.pendingUnplugs.get(fn);
+      if (complete) {
+        this.pendingUnplugs.delete(fn);
+        this.regs.unplugPending[bsel * 8 + (devfn >> 5)]! &= ~(1 << (devfn & 31));
+        complete();
+      } else if (this.removable(fn) && !this.hasDevicesBehind(fn)) {
+        // A hot-plugged bridge goes only once nothing is behind it, as device_del has it here.
+        this.machine.finishUnplug(fn);
+      }
     }
   }
 
-  /** Slots of the selected bus whose devices may leave (QEMU's hotplug_enable): not the board's chips. */
+  /** A system reset first carries out the device_del requests the guest has not ejected (QEMU's acpi_pcihp_update_hotplug_bus). */
+  resetting(): void {
+    this.regs.hotplugDown.forEach((_, bsel) => {
+      while (this.regs.hotplugDown[bsel]) this.eject(bsel, this.regs.hotplugDown[bsel]!);
+    });
+  }
+
+  /** QEMU's !acpi_pcihp_pc_no_hotplug: a hot-unpluggable device, and not a bridge the DSDT describes. */
+  private removable(fn: PciFunction): boolean {
+    if (!this.machine.devices().find((p) => p.device === fn.owner)?.info.hotpluggable) return false;
+    return !(fn.owner as Partial<PciBridgeDevice>).hasSecondaryBus || fn.hotplugged;
+  }
+
+  private hasDevicesBehind(fn: PciFunction): boolean {
+    const bridge = fn.owner as Partial<PciBridgeDevice>;
+    return bridge.hasSecondaryBus === true && [...bridge.secondaryBus!.walk()].some((b) => b.functions.some((f) => f));
+  }
+
+  /** Slots of the selected bus whose devices may leave (QEMU's hotplug_enable): not the board's chips nor described bridges. */
   private removableSlots(): number {
     const bus = this.busOf(this.regs.hotplugSelect);
     if (!bus) return 0;
     let mask = 0xffffffff;
     bus.functions.forEach((fn, devfn) => {
-      if (fn && !this.machine.devices().find((p) => p.device === fn.owner)?.info.hotpluggable) mask &= ~(1 << (devfn >> 3));
+      if (fn && !this.removable(fn)) mask &= ~(1 << (devfn >> 3));
     });
     return mask >>> 0;
   }

@@ -13,6 +13,7 @@ const GPE0_EN = 0xafe2;
 const PCIU = 0xae00;
 const PCID = 0xae04;
 const B0EJ = 0xae08;
+const B0RM = 0xae0c;
 const BNUM = 0xae10;
 
 /** A pc with PIIX4's PM block at 0x600, as SeaBIOS leaves it, and the SCI's level as the machine reports it. */
@@ -108,6 +109,34 @@ describe("PIIX4 PM: ACPI mode, GPE0 and PCI hotplug registers (QEMU's piix4 and 
     expect(m.ioRead(PCID, 4)).toBe(1 << 4);
     m.ioWrite(B0EJ, 4, 1 << 4);
     expect(m.findDevice("a")).toBeUndefined();
+  });
+
+  it("the guest may eject a slot nobody asked it to (Linux's slot power file): what may leave goes, chips and described bridges stay", () => {
+    const { m } = pcWithAcpi({ devices: ["pci-bridge,id=br1,chassis_nr=1,addr=3", "e1000,id=nic,addr=5"] });
+    const deleted: (string | null)[] = [];
+    m.events.on("device-deleted", ({ id }) => deleted.push(id));
+    enableAcpi(m);
+    m.ioWrite(BNUM, 4, 0);
+    const removable = m.ioRead(B0RM, 4);
+    expect([(removable >> 1) & 1, (removable >> 3) & 1, (removable >> 5) & 1]).toEqual([0, 0, 1]); // PIIX3, br1, nic
+    for (const slot of [1, 3]) m.ioWrite(B0EJ, 4, 1 << slot);
+    expect([m.rootBus.functions[1 << 3] !== undefined, m.findDevice("br1") !== undefined, deleted]).toEqual([true, true, []]);
+    m.ioWrite(B0EJ, 4, 1 << 5);
+    expect([m.findDevice("nic"), deleted]).toEqual([undefined, ["nic"]]);
+  });
+
+  it("a system reset carries out the device_del the guest has not ejected yet, as QEMU's does", () => {
+    const { m } = pcWithAcpi({ devices: ["e1000,id=nic,addr=5", "rtl8139,id=keep,addr=6"] });
+    const deleted: (string | null)[] = [];
+    m.events.on("device-deleted", ({ id }) => deleted.push(id));
+    enableAcpi(m);
+    m.removeDevice("nic");
+    expect(m.findDevice("nic")).toBeDefined();
+    m.reset();
+    m.configWrite(0, 0x0b, 0x40, 4, PM_BASE | 1); // the reset moved PIIX4's PM block off: firmware's setup again
+    m.configWrite(0, 0x0b, 0x80, 1, 1);
+    m.ioWrite(BNUM, 4, 0);
+    expect([m.findDevice("nic"), m.findDevice("keep") !== undefined, deleted, m.ioRead(PCID, 4)]).toEqual([undefined, true, ["nic"], 0]);
   });
 
   it("a snapshot taken mid-hotplug carries the APM bytes, GPE0, BNUM, PCIU/PCID and the eject the guest has not done yet", () => {

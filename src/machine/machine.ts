@@ -409,11 +409,13 @@ export class Machine {
    * Board use: the hotplug controller of buses without a hotplug handler of their own (PIIX4's
    * ACPI hotplug on pc). `hotplugged` hears of each function device_add put there; `requestUnplug`
    * decides when device_del's device leaves: true when it will call `complete` later (the
-   * guest's eject), false to remove it at once.
+   * guest's eject), false to remove it at once; `resetting` runs before a system reset resets
+   * the devices (PIIX4 removes those still waiting then).
    */
   hotplugController: {
     hotplugged(fn: PciFunction): void;
     requestUnplug(fn: PciFunction, complete: () => void): boolean;
+    resetting(): void;
   } | null = null;
 
   /**
@@ -552,6 +554,7 @@ export class Machine {
 
   /** System reset (QEMU's qemu_system_reset): every device, then every function's PCI state. */
   reset(): void {
+    this.hotplugController?.resetting();
     for (const { device } of this.placed) device.reset();
   }
 
