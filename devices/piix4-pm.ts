@@ -350,11 +350,12 @@ export class Piix4Pm extends PciDevice {
       if (complete) {
         this.pendingUnplugs.delete(fn);
         this.regs.unplugPending[bsel * 8 + (devfn >> 5)]! &= ~(1 << (devfn & 31));
-        complete();
-      } else if (this.removable(fn) && !this.hasDevicesBehind(fn)) {
-        // A hot-plugged bridge goes only once nothing is behind it, as device_del has it here.
-        this.machine.finishUnplug(fn);
       }
+      // Asked for or not, only what may leave does (a described bridge stays, as on QEMU); a
+      // hot-plugged bridge goes only once nothing is behind it, as device_del has it here.
+      if (!this.removable(fn) || this.hasDevicesBehind(fn)) continue;
+      if (complete) complete();
+      else this.machine.finishUnplug(fn);
     }
   }
 

@@ -13,7 +13,6 @@ const GPE0_EN = 0xafe2;
 const PCIU = 0xae00;
 const PCID = 0xae04;
 const B0EJ = 0xae08;
-const B0RM = 0xae0c;
 const BNUM = 0xae10;
 
 /** A pc with PIIX4's PM block at 0x600, as SeaBIOS leaves it, and the SCI's level as the machine reports it. */
@@ -82,63 +81,6 @@ describe("PIIX4 PM: ACPI mode, GPE0 and PCI hotplug registers (QEMU's piix4 and 
     expect([m.ioRead(BNUM, 4), m.ioRead(PCIU, 4)]).toEqual([1, 1 << 4]);
   });
 
-  it("with several bridges a device reports on the BSEL QEMU's DSDT gives its bus, a hot-plugged bridge notwithstanding", () => {
-    // test/fixtures/acpi/bridges.dsl: QEMU numbers the newest child bus first (br2 1, br1 2, br3 behind br1 3).
-    const { m } = pcWithAcpi({
-      devices: [
-        "pci-bridge,id=br1,chassis_nr=1,addr=3",
-        "pci-bridge,id=br2,chassis_nr=2,addr=4",
-        "pci-bridge,id=br3,chassis_nr=3,bus=br1,addr=2",
-      ],
-    });
-    enableAcpi(m);
-    const upBits = (): number[] =>
-      [0, 1, 2, 3, 4].map((bsel) => {
-        m.ioWrite(BNUM, 4, bsel);
-        return m.ioRead(PCIU, 4);
-      });
-    m.addDevice("pci-bridge,id=hot,chassis_nr=9,addr=6"); // on the root bus; its own bus gets no BSEL
-    expect(upBits()).toEqual([1 << 6, 0, 0, 0, 0]);
-    // Before firmware numbers the bridges every bus is bus 0: slot 4 of br1's bus is not br2's 00:04.0.
-    m.addDevice("e1000,id=a,bus=br1,addr=4");
-    m.addDevice("e1000,id=b,bus=br2,addr=7");
-    m.addDevice("e1000,id=c,bus=br3,addr=5");
-    expect(upBits()).toEqual([0, 1 << 7, 1 << 4, 1 << 5, 0]);
-    m.removeDevice("a");
-    m.ioWrite(BNUM, 4, 2);
-    expect(m.ioRead(PCID, 4)).toBe(1 << 4);
-    m.ioWrite(B0EJ, 4, 1 << 4);
-    expect(m.findDevice("a")).toBeUndefined();
-  });
-
-  it("the guest may eject a slot nobody asked it to (Linux's slot power file): what may leave goes, chips and described bridges stay", () => {
-    const { m } = pcWithAcpi({ devices: ["pci-bridge,id=br1,chassis_nr=1,addr=3", "e1000,id=nic,addr=5"] });
-    const deleted: (string | null)[] = [];
-    m.events.on("device-deleted", ({ id }) => deleted.push(id));
-    enableAcpi(m);
-    m.ioWrite(BNUM, 4, 0);
-    const removable = m.ioRead(B0RM, 4);
-    expect([(removable >> 1) & 1, (removable >> 3) & 1, (removable >> 5) & 1]).toEqual([0, 0, 1]); // PIIX3, br1, nic
-    for (const slot of [1, 3]) m.ioWrite(B0EJ, 4, 1 << slot);
-    expect([m.rootBus.functions[1 << 3] !== undefined, m.findDevice("br1") !== undefined, deleted]).toEqual([true, true, []]);
-    m.ioWrite(B0EJ, 4, 1 << 5);
-    expect([m.findDevice("nic"), deleted]).toEqual([undefined, ["nic"]]);
-  });
-
-  it("a system reset carries out the device_del the guest has not ejected yet, as QEMU's does", () => {
-    const { m } = pcWithAcpi({ devices: ["e1000,id=nic,addr=5", "rtl8139,id=keep,addr=6"] });
-    const deleted: (string | null)[] = [];
-    m.events.on("device-deleted", ({ id }) => deleted.push(id));
-    enableAcpi(m);
-    m.removeDevice("nic");
-    expect(m.findDevice("nic")).toBeDefined();
-    m.reset();
-    m.configWrite(0, 0x0b, 0x40, 4, PM_BASE | 1); // the reset moved PIIX4's PM block off: firmware's setup again
-    m.configWrite(0, 0x0b, 0x80, 1, 1);
-    m.ioWrite(BNUM, 4, 0);
-    expect([m.findDevice("nic"), m.findDevice("keep") !== undefined, deleted, m.ioRead(PCID, 4)]).toEqual([undefined, true, ["nic"], 0]);
-  });
-
   it("a snapshot taken mid-hotplug carries the APM bytes, GPE0, BNUM, PCIU/PCID and the eject the guest has not done yet", () => {
     const board = ["pci-bridge,id=br1,chassis_nr=1,addr=3", "e1000,id=nic,bus=br1,addr=5"];
     const { m: source } = pcWithAcpi({ devices: board });
@@ -183,4 +125,55 @@ describe("PIIX4 PM: ACPI mode, GPE0 and PCI hotplug registers (QEMU's piix4 and 
     m.load(new Uint8Array(readFileSync(new URL("./fixtures/snapshots/format-2-pci-v2.snap", import.meta.url))));
     expect([m.ioRead(0xb2, 1), m.ioRead(0xb3, 1), m.ioRead(GPE0_EN, 1), m.ioRead(BNUM, 4)]).toEqual([0, 0, 0, 0]);
   });
+});
+
+/** A step of test/fixtures/acpi/pcihp.json (regenerate-pcihp.mjs says what each does). */
+type PcihpStep =
+  | { out: [number, 1 | 2 | 4, number] }
+  | { in: [number, 1 | 2 | 4] }
+  | { add: string }
+  | { del: string }
+  | { reset: true }
+  | { present: string[] }
+  | { deleted: true };
+
+interface PcihpScenario {
+  devices: string[];
+  steps: PcihpStep[];
+  observed: unknown[];
+}
+
+/** The steps on machbus, observed as the script observes them on QEMU. */
+function replay(scenario: PcihpScenario): unknown[] {
+  const m = Machine.create({ devices: scenario.devices });
+  const deleted: string[] = [];
+  m.events.on("device-deleted", ({ id }) => void (id && deleted.push(id)));
+  const observed: unknown[] = [];
+  for (const step of scenario.steps) {
+    if ("out" in step) m.ioWrite(step.out[0], step.out[1], step.out[2]);
+    else if ("in" in step) observed.push(m.ioRead(step.in[0], step.in[1]));
+    else if ("add" in step) m.addDevice(step.add);
+    else if ("del" in step) m.removeDevice(step.del);
+    else if ("reset" in step) m.reset();
+    else if ("present" in step) observed.push(step.present.map((id) => m.findDevice(id) !== undefined));
+    else observed.push([...deleted]);
+  }
+  return observed;
+}
+
+describe("PIIX4 ACPI PCI hotplug step by step as on QEMU 7.2 (test/fixtures/acpi/pcihp.json)", () => {
+  const fixture = JSON.parse(readFileSync(new URL("./fixtures/acpi/pcihp.json", import.meta.url), "utf8")) as {
+    scenarios: Record<string, PcihpScenario>;
+  };
+  const about: Record<string, string> = {
+    eject: "the guest ejects slots nobody asked about: what may be hot-unplugged leaves, chips and described bridges stay",
+    "reset-completes": "a system reset carries out the device_del the guest has not ejected",
+    "cold-bridge": "device_del of a bridge the DSDT describes is asked of the guest, but neither its eject nor a reset removes it",
+    bsel: "BSELs follow QEMU's bus list (newest bus first), a hot-plugged bridge's bus has none, and a device behind a bridge is not taken for the root bus's",
+  };
+  for (const [name, scenario] of Object.entries(fixture.scenarios)) {
+    it(`${name}: ${about[name] ?? "as QEMU"}`, () => {
+      expect(replay(scenario)).toEqual(scenario.observed);
+    });
+  }
 });
