@@ -279,7 +279,7 @@ export class Piix4Pm extends PciDevice {
 
   // ---- ACPI PCI hotplug (QEMU's hw/acpi/pcihp.c)
 
-  /** A bus's BSEL: its place in a depth-first walk from the root, as the DSDT numbers them (machines/pc-acpi.ts). */
+  /** A bus's BSEL: its place in acpiHotplugBuses, as the DSDT numbers them; null for a bus without one. */
   private bselOf(bus: PciBus | null): number | null {
     if (!bus) return null;
     const index = acpiHotplugBuses(this.machine.rootBus).indexOf(bus);
@@ -337,10 +337,10 @@ export class Piix4Pm extends PciDevice {
   private eject(bsel: number, slots: number): void {
     if (!slots) return;
     const slot = 31 - Math.clz32(slots & -slots);
-    const bus = this.busOf(bsel);
     if (bsel >= PCIHP_MAX_BUSES) return;
     this.regs.hotplugDown[bsel]! &= ~(1 << slot);
     this.regs.hotplugUp[bsel]! &= ~(1 << slot);
+    const bus = this.busOf(bsel);
     if (!bus) return;
     // The other functions first: the engine keeps function 0 while a slot has others.
     for (let devfn = (slot << 3) | 7; devfn >= slot << 3; devfn--) {
