@@ -353,7 +353,8 @@ export class Piix4Pm extends PciDevice {
       }
       // Asked for or not, only what may leave does (a described bridge stays, as on QEMU); a
       // hot-plugged bridge goes only once nothing is behind it, as device_del has it here.
-      if (!this.removable(fn) || this.hasDevicesBehind(fn)) continue;
+      const bridge = fn.owner as Partial<PciBridgeDevice>;
+      if (!this.removable(fn) || (bridge.hasSecondaryBus && bridge.secondaryBus!.hasFunctions())) continue;
       if (complete) complete();
       else this.machine.finishUnplug(fn);
     }
@@ -370,11 +371,6 @@ export class Piix4Pm extends PciDevice {
   private removable(fn: PciFunction): boolean {
     if (!this.machine.devices().find((p) => p.device === fn.owner)?.info.hotpluggable) return false;
     return !(fn.owner as Partial<PciBridgeDevice>).hasSecondaryBus || fn.hotplugged;
-  }
-
-  private hasDevicesBehind(fn: PciFunction): boolean {
-    const bridge = fn.owner as Partial<PciBridgeDevice>;
-    return bridge.hasSecondaryBus === true && [...bridge.secondaryBus!.walk()].some((b) => b.functions.some((f) => f));
   }
 
   /** Slots of the selected bus whose devices may leave (QEMU's hotplug_enable): not the board's chips nor described bridges. */

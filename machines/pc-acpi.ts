@@ -18,6 +18,7 @@ export function pcAcpiTables(machine: Machine): AcpiFiles {
   const bsels = new Map(acpiHotplugBuses(machine.rootBus).map((bus, bsel) => [bus, bsel]));
   const placed = new Map(machine.devices().map((p) => [p.device as unknown, p]));
   // Slot by slot, as QEMU's DSDT lists them; BSELs in its bus-list order, as PIIX4 PM signals them.
+  // A bridge is described (nested, with PCNT calling its bus's) exactly when its bus has a BSEL.
   const describe = (bus: PciBus): AcpiBus => {
     const bsel = bsels.get(bus)!;
     const functions = new Map<number, AcpiFunction>();
@@ -25,17 +26,14 @@ export function pcAcpiTables(machine: Machine): AcpiFiles {
       if (!fn) return;
       const device = placed.get(fn.owner);
       const bridge = fn.owner as Partial<PciBridgeDevice>;
-      const coldBridge = bridge.hasSecondaryBus === true && !fn.hotplugged;
+      const described = bridge.hasSecondaryBus === true && bsels.has(bridge.secondaryBus!);
       functions.set(devfn, {
         hotpluggable: device?.info.hotpluggable ?? false,
         isaBridge: fn.space.get16(0x0a) === CLASS_ISA_BRIDGE,
-        bridge: null,
+        bridge: described ? describe(bridge.secondaryBus!) : null,
       });
-      if (coldBridge) functions.get(devfn)!.bridge = describe(bridge.secondaryBus!);
     });
-    const bridgeOrder = bus.children.flatMap((child) =>
-      child.parentBridge && !child.parentBridge.hotplugged ? [child.parentBridge.devfn] : [],
-    );
+    const bridgeOrder = bus.children.filter((child) => bsels.has(child)).map((child) => child.parentBridge!.devfn);
     return { bsel, functions, bridgeOrder };
   };
   return buildPcAcpiTables({

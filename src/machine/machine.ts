@@ -392,10 +392,8 @@ export class Machine {
     }
     if ((device as Partial<PciBridgeDevice>).hasSecondaryBus) {
       const secondary = (device as PciBridgeDevice).secondaryBus;
-      for (const b of secondary.walk()) {
-        if (b.functions.some((f) => f)) {
-          throw new MachbusError("not-hotpluggable", `Device '${id}': bridge still has devices on bus ${secondary.name}`);
-        }
+      if (secondary.hasFunctions()) {
+        throw new MachbusError("not-hotpluggable", `Device '${id}': bridge still has devices on bus ${secondary.name}`);
       }
     }
     // A PCIe slot asks the guest first (attention button); the guest's power-off completes it.

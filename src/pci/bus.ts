@@ -313,4 +313,10 @@ export class PciBus {
     yield this;
     for (const child of this.children) yield* child.walk();
   }
+
+  /** Whether a function is plugged on this bus or on any bus behind it (a bridge that may not go yet). */
+  hasFunctions(): boolean {
+    for (const b of this.walk()) if (b.functions.some((f) => f)) return true;
+    return false;
+  }
 }
